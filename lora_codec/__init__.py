@@ -1,0 +1,13 @@
+"""lora-codec: learned lossless image compression.
+
+>>> import numpy as np, lora_codec
+>>> image = (np.arange(48 * 40 * 3) % 251).astype(np.uint8).reshape(48, 40, 3)
+>>> data = lora_codec.compress(image)
+>>> bool((lora_codec.decompress(data) == image).all())
+True
+"""
+
+from .codec import Codec, compress, decompress
+
+__version__ = "0.1.0"
+__all__ = ["Codec", "compress", "decompress", "__version__"]

@@ -1,0 +1,132 @@
+"""The ``.lcz`` container: header, length-prefixed sections and checksums (no torch here).
+
+The byte layout is specified in ``docs/format.md``. Everything is little-endian and
+parsed with explicit :mod:`struct` formats. :func:`unpack` checks, before any allocation
+that depends on the header, that the magic, version, geometry, section lengths and CRCs
+are sane, and raises :class:`FormatError` with a message that names the problem.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+MAGIC = b"\x89LCZ\r\n\x1a\n"
+VERSION = 1
+MAX_SIDE = 1 << 16          # pixels per side
+MAX_PIXELS = 1 << 28        # 268 megapixels per image
+MAX_SECTIONS = 32
+
+# Colour types: name -> (code, planes).
+COLOUR_TYPES = {"L": (0, 1), "LA": (1, 2), "RGB": (2, 3), "RGBA": (3, 4)}
+_COLOUR_BY_CODE = {code: (name, planes) for name, (code, planes) in COLOUR_TYPES.items()}
+MODES = {"learned": 0, "rc": 1}
+_MODE_BY_CODE = {v: k for k, v in MODES.items()}
+
+# magic, version, flags, mode, colour, bit depth, section count, width, height,
+# model id, pixel CRC32
+_HEADER = struct.Struct("<8sBBBBBBII8sI")
+_HEADER_CRC = struct.Struct("<I")
+_SECTION = struct.Struct("<4sII")  # tag, payload length, payload CRC32
+
+FLAG_ADAPTERS = 1
+
+
+class FormatError(ValueError):
+    """The data is not a valid .lcz file (or not one this version can read)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    width: int
+    height: int
+    colour: str            # "L", "LA", "RGB" or "RGBA"
+    model_id: bytes        # 8 bytes: prefix of the base weights' sha256
+    pixel_crc: int         # CRC32 of the decoded pixels, row-major, planes interleaved
+    mode: str = "learned"
+    flags: int = 0
+    bit_depth: int = 8
+
+    @property
+    def planes(self) -> int:
+        return COLOUR_TYPES[self.colour][1]
+
+
+@dataclass
+class Container:
+    header: Header
+    sections: dict[bytes, bytes] = field(default_factory=dict)
+
+
+def pixel_crc(pixels) -> int:
+    """CRC32 of an (H, W, C) uint8 array in C order."""
+    return zlib.crc32(memoryview(pixels).cast("B")) & 0xFFFFFFFF
+
+
+def pack(container: Container) -> bytes:
+    """Serialise a container; section order is kept."""
+    h = container.header
+    if h.colour not in COLOUR_TYPES:
+        raise ValueError(f"unknown colour type {h.colour!r}")
+    if len(h.model_id) != 8:
+        raise ValueError("model id must be 8 bytes")
+    head = _HEADER.pack(MAGIC, VERSION, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
+                        h.bit_depth, len(container.sections), h.width, h.height, h.model_id, h.pixel_crc)
+    parts = [head, _HEADER_CRC.pack(zlib.crc32(head) & 0xFFFFFFFF)]
+    for tag, payload in container.sections.items():
+        if len(tag) != 4:
+            raise ValueError(f"section tags are 4 bytes, got {tag!r}")
+        parts.append(_SECTION.pack(tag, len(payload), zlib.crc32(payload) & 0xFFFFFFFF))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def unpack(data: bytes) -> Container:
+    """Parse and check a container; raises :class:`FormatError` on anything wrong."""
+    data = bytes(data)
+    if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
+        if data[:4] == MAGIC[:4]:
+            raise FormatError("damaged .lcz signature (was the file transferred in text mode?)")
+        raise FormatError("not a lora-codec (.lcz) file: wrong magic bytes")
+    if len(data) < _HEADER.size + _HEADER_CRC.size:
+        raise FormatError("truncated .lcz file: the header is incomplete")
+    fields = _HEADER.unpack_from(data, 0)
+    _, version, flags, mode, colour, depth, count, width, height, model_id, crc = fields
+    if version != VERSION:
+        raise FormatError(f"unsupported .lcz format version {version} (this build reads version {VERSION})")
+    (stored_crc,) = _HEADER_CRC.unpack_from(data, _HEADER.size)
+    if zlib.crc32(data[: _HEADER.size]) & 0xFFFFFFFF != stored_crc:
+        raise FormatError("corrupt .lcz header: header CRC mismatch")
+    if mode not in _MODE_BY_CODE:
+        raise FormatError(f"unknown coding mode {mode}")
+    if colour not in _COLOUR_BY_CODE:
+        raise FormatError(f"unknown colour type {colour}")
+    if depth != 8:
+        raise FormatError(f"unsupported bit depth {depth}")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
+        raise FormatError(f"implausible image size {width}x{height} (limit {MAX_PIXELS} pixels)")
+    if count > MAX_SECTIONS:
+        raise FormatError(f"implausible section count {count}")
+    header = Header(width=width, height=height, colour=_COLOUR_BY_CODE[colour][0], model_id=model_id,
+                    pixel_crc=crc, mode=_MODE_BY_CODE[mode], flags=flags, bit_depth=depth)
+    pos = _HEADER.size + _HEADER_CRC.size
+    sections: dict[bytes, bytes] = {}
+    for index in range(count):
+        if pos + _SECTION.size > len(data):
+            raise FormatError(f"truncated .lcz file: section {index} header is missing")
+        tag, length, sec_crc = _SECTION.unpack_from(data, pos)
+        pos += _SECTION.size
+        if length > len(data) - pos:
+            raise FormatError(f"truncated .lcz file: section {tag!r} claims {length} bytes, "
+                              f"{len(data) - pos} remain")
+        payload = data[pos : pos + length]
+        pos += length
+        if zlib.crc32(payload) & 0xFFFFFFFF != sec_crc:
+            raise FormatError(f"corrupt .lcz file: CRC mismatch in section {tag!r}")
+        if tag in sections:
+            raise FormatError(f"duplicate section {tag!r}")
+        sections[tag] = payload
+    if pos != len(data):
+        raise FormatError(f"{len(data) - pos} unexpected bytes after the last section")
+    return Container(header, sections)

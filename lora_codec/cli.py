@@ -1,0 +1,263 @@
+"""The ``lora-codec`` command line: compress, decompress, info, train.
+
+Errors are one line on stderr and exit status 1 (``--debug`` shows the traceback).
+Outputs are written atomically (temporary file, then rename) and never replace an
+existing file without ``--force``. In a batch, one failure does not stop the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """A command line that cannot be carried out as given."""
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--json", action="store_true", help="print one JSON object per file")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lora-codec", description="Learned lossless image compression.")
+    parser.add_argument("--version", action="version", version=f"lora-codec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="compress images to .lcz files")
+    c.add_argument("inputs", nargs="+", help="image files or directories of images")
+    out = c.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", help="output file (one input only)")
+    out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
+    c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
+    c.add_argument("--rank", type=int, default=None, help="LoRA rank")
+    c.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
+    c.add_argument("--targets", default=None, help="comma-separated layer names to adapt")
+    c.add_argument("--seed", type=int, default=None, help="seed of the adaptation")
+    c.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    c.add_argument("--verify", action="store_true", help="decode and compare before writing")
+    _add_common(c)
+
+    d = sub.add_parser("decompress", help="decompress .lcz files to PNG")
+    d.add_argument("inputs", nargs="+", help=".lcz files or directories of them")
+    out = d.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", help="output PNG (one input only)")
+    out.add_argument("--out-dir", help="directory for the outputs (NAME.png)")
+    d.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    _add_common(d)
+
+    i = sub.add_parser("info", help="describe a .lcz file")
+    i.add_argument("file")
+    i.add_argument("--json", action="store_true")
+    i.add_argument("--debug", action="store_true")
+
+    t = sub.add_parser("train", help="train a base model from a TOML config")
+    t.add_argument("config", help="configs/*.toml")
+    t.add_argument("--export", help="write the trained model file here when done")
+    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--debug", action="store_true")
+    return parser
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path
+
+
+def _expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
+            if not found:
+                raise UsageError(f"{p}: no matching files in this directory")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: str) -> list[Job]:
+    if output is not None:
+        if len(files) != 1:
+            raise UsageError("-o names one output; use --out-dir for several inputs")
+        return [Job(files[0], Path(output))]
+    if out_dir is not None:
+        folder = Path(out_dir)
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{folder}: not a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        jobs = [Job(f, folder / (f.stem + suffix)) for f in files]
+    else:
+        jobs = [Job(f, f.with_suffix(suffix)) for f in files]
+    targets = [j.target.resolve() for j in jobs]
+    if len(set(targets)) != len(targets):
+        raise UsageError("two inputs would be written to the same output name")
+    for j in jobs:
+        if j.source.exists() and j.target.exists() and j.source.resolve() == j.target.resolve():
+            raise UsageError(f"{j.source}: the output would replace the input")
+    return jobs
+
+
+def _progress(quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                    console=Console(stderr=True), disable=quiet, transient=True)
+
+
+def _error(msg: str) -> None:
+    print(f"lora-codec: error: {msg}", file=sys.stderr)
+
+
+def _run_batch(jobs: list[Job], work, args) -> int:
+    failures = 0
+    with _progress(args.quiet or args.json) as progress:
+        files = progress.add_task("files", total=len(jobs), note="")
+        for job in jobs:
+            progress.update(files, note=job.source.name)
+            try:
+                result = work(job, progress)
+            except Exception as exc:  # one line per failed file; the others go on
+                if args.debug:
+                    raise
+                failures += 1
+                _error(_describe(exc, job.source))
+                if args.json:
+                    print(json.dumps({"input": str(job.source), "ok": False, "error": _describe(exc, job.source)}))
+            else:
+                if args.json:
+                    print(json.dumps({"input": str(job.source), "output": str(job.target), "ok": True, **result}))
+            progress.advance(files)
+    if len(jobs) > 1 and failures:
+        print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files done, {failures} failed", file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _describe(exc: BaseException, source: Path) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or text}"
+    if isinstance(exc, MemoryError):
+        return f"{source}: out of memory"
+    return text if str(source) in text else f"{source}: {text}"
+
+
+def _compress(args) -> int:
+    from .codec import Codec, section_stats
+    from .data import IMAGE_SUFFIXES
+    from .images import atomic_write, read_image
+    from .lora.adapt import AdaptOptions
+
+    if args.steps < 0:
+        raise UsageError("--steps must be >= 0")
+    options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
+    jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
+    codec = Codec()
+
+    def work(job: Job, progress) -> dict:
+        if job.target.exists() and not args.force:
+            raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
+        pixels, _ = read_image(job.source)
+        data = codec.compress(job.source, steps=args.steps, adaptation=options, progress=progress)
+        if args.verify and not (codec.decompress(data) == pixels).all():
+            raise RuntimeError(f"{job.source}: verification failed, nothing written")
+        atomic_write(job.target, data, args.force)
+        stats = section_stats(data)
+        return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "split_bpsp": stats["split_bpsp"]}
+
+    return _run_batch(jobs, work, args)
+
+
+def _decompress(args) -> int:
+    from .codec import Codec
+    from .images import atomic_write, encode_png
+
+    jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
+    codec = Codec()
+    from .bitstream import unpack
+
+    def work(job: Job, progress) -> dict:
+        if job.target.exists() and not args.force:
+            raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
+        data = Path(job.source).read_bytes()
+        pixels = codec.decompress(data)
+        atomic_write(job.target, encode_png(pixels, unpack(data).header.colour), args.force)
+        return {"width": pixels.shape[1], "height": pixels.shape[0]}
+
+    return _run_batch(jobs, work, args)
+
+
+def _info(args) -> int:
+    from .codec import section_stats
+
+    stats = section_stats(Path(args.file).read_bytes())
+    if args.json:
+        print(json.dumps(stats))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}, mode {stats['mode']}, "
+                  f"model {stats['model_id']}, format v{stats['format_version']}")
+    table = Table("part", "bytes", "bpsp", "share")
+    for name, size in stats["split_bytes"].items():
+        table.add_row(name, str(size), f"{stats['split_bpsp'][name]:.4f}", f"{100 * size / stats['bytes']:.1f} %")
+    table.add_row("total", str(stats["bytes"]), f"{stats['bpsp']:.4f}", "100 %")
+    console.print(table)
+    console.print("sections: " + ", ".join(f"{k} {v} B" for k, v in stats["sections"].items()))
+    return EXIT_OK
+
+
+def _train(args) -> int:
+    from .config import load_config
+    from .train import export_checkpoint, train
+
+    cfg = load_config(args.config)
+    ckpt = train(cfg, quiet=args.quiet)
+    if args.export:
+        model_id = export_checkpoint(cfg, ckpt, args.export)
+        print(f"wrote {args.export} (model id {model_id.hex()})")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line message
+        return int(exc.code or 0)
+    debug = getattr(args, "debug", False)
+    try:
+        if getattr(args, "threads", None) is not None:
+            if args.threads < 1:
+                raise UsageError("--threads must be >= 1")
+            import torch
+
+            torch.set_num_threads(args.threads)
+        handler = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train}
+        return handler[args.command](args)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        _error(_describe(exc, Path(getattr(args, "file", "") or "")) if args.command == "info" else
+               (str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        return EXIT_FAILURE

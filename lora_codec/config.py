@@ -1,0 +1,72 @@
+"""Settings as dataclasses, read from TOML files (``configs/*.toml``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the base probability model. Stored beside the weights."""
+
+    channels: int = 16
+    latent_channels: int = 4
+    features: int = 8
+    heads: int = 2
+    core: int = 32
+    hidden_a: int = 12
+    hidden_b: int = 12
+    components: int = 3
+    tile: int = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run of the base model."""
+
+    data: str = "../shared/data/train"
+    out: str = "runs/base"
+    crop: int = 192
+    batch: int = 8
+    steps: int = 4000
+    lr: float = 2e-3
+    min_lr: float = 1e-4
+    seed: int = 0
+    checkpoint_every: int = 100
+    log_every: int = 20
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _build(cls, table: dict, where: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - names
+    if unknown:
+        raise ValueError(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}")
+    return cls(**table)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a TOML file with optional ``[model]`` and ``[train]`` tables."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    unknown = set(data) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"unknown tables in {path}: {', '.join(sorted(unknown))}")
+    return Config(
+        model=_build(ModelConfig, data.get("model", {}), "model"),
+        train=_build(TrainConfig, data.get("train", {}), "train"),
+    )
+
+
+def model_config_from_dict(values: dict) -> ModelConfig:
+    """Rebuild a :class:`ModelConfig` from the metadata stored with the weights."""
+    return _build(ModelConfig, {k: int(v) for k, v in values.items()}, "model")

@@ -1,0 +1,107 @@
+"""Pixel coding with the native causal predictor (see ``native/predictor.hpp``).
+
+The predictor runs inside the native module, pixel by pixel, on integers only, and feeds
+its mixtures straight to the range coder. Rows can be coded in bands (with the UNet
+features of just that band) so that memory stays bounded on large images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from . import _native
+from .coder import CorruptStreamError
+
+_PLANE_KEYS = ("w_a", "b_a", "w_m", "b_m", "w_b", "b_b", "w_o", "b_o")
+_SIZE_KEYS = ("in_a", "hidden_a", "in_b", "hidden_b", "components")
+
+
+class PredictorWeights:
+    """Integer weights of the causal predictor, one mapping per plane role."""
+
+    def __init__(self, features: int, planes: Sequence[Mapping[str, object]]) -> None:
+        converted = []
+        for role, plane in enumerate(planes):
+            missing = [k for k in _PLANE_KEYS + _SIZE_KEYS if k not in plane]
+            if missing:
+                raise ValueError(f"plane role {role} lacks {', '.join(missing)}")
+            entry = {k: int(plane[k]) for k in _SIZE_KEYS}
+            for key in _PLANE_KEYS:
+                arr = np.asarray(plane[key])
+                if arr.dtype.kind not in "iu":
+                    raise ValueError(f"{key} of plane role {role} must hold integers")
+                entry[key] = np.ascontiguousarray(arr.reshape(-1), dtype=np.int32)
+            converted.append(entry)
+        try:
+            self.native = _native.PredictorWeights(int(features), converted)
+        except ValueError as exc:  # raised by the native shape check
+            raise ValueError(str(exc)) from None
+        self.features = int(features)
+        self.roles = len(converted)
+
+
+def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, weights: PredictorWeights,
+                feature_row0: int, row0: int, row1: int) -> None:
+    if pixels.dtype != np.uint8 or pixels.ndim != 3:
+        raise ValueError(f"pixels must be (H, W, C) uint8, got {pixels.dtype} {pixels.shape}")
+    if not 1 <= pixels.shape[2] <= min(3, weights.roles):
+        raise ValueError(f"a colour group has 1 to 3 planes, got {pixels.shape[2]}")
+    if errors.dtype != np.int16 or errors.shape != pixels.shape:
+        raise ValueError("errors must be int16 with the shape of pixels")
+    if features.dtype != np.int16 or features.ndim != 3 or features.shape[1:] != (pixels.shape[1], weights.features):
+        raise ValueError(f"features must be (rows, {pixels.shape[1]}, {weights.features}) int16")
+    if not 0 <= row0 <= row1 <= pixels.shape[0]:
+        raise ValueError(f"bad row range [{row0}, {row1}) for height {pixels.shape[0]}")
+    if not feature_row0 <= row0 or row1 > feature_row0 + features.shape[0]:
+        raise ValueError("features do not cover the requested rows")
+    for arr in (pixels, errors, features):
+        if not arr.flags.c_contiguous:
+            raise ValueError("pixels, errors and features must be C-contiguous")
+
+
+class PixelEncoder:
+    """Codes bands of rows of one colour group into a single range-coded stream."""
+
+    def __init__(self, weights: PredictorWeights) -> None:
+        self.weights = weights
+        self._enc = _native.PixelEncoder(weights.native)
+
+    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int) -> None:
+        """Encode rows [row0, row1) of ``pixels`` (H, W, C); ``errors`` (H, W, C) int16 is
+        scratch state kept between calls; ``features`` holds the rows from ``feature_row0``."""
+        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1)
+        self._enc.code_rows(pixels, errors, features, feature_row0, row0, row1)
+
+    def finish(self) -> bytes:
+        return self._enc.finish()
+
+
+class PixelDecoder:
+    """Decodes bands of rows, in the order they were encoded, into ``pixels``."""
+
+    def __init__(self, weights: PredictorWeights, data: bytes) -> None:
+        self.weights = weights
+        self._dec = _native.PixelDecoder(weights.native, bytes(data))
+
+    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int) -> None:
+        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1)
+        if not pixels.flags.writeable:
+            raise ValueError("pixels must be writeable")
+        self._dec.code_rows(pixels, errors, features, feature_row0, row0, row1)
+
+    def check(self) -> None:
+        """Raise :class:`CorruptStreamError` if the stream was seen to be inconsistent."""
+        if self._dec.corrupt:
+            raise CorruptStreamError("the pixel stream is corrupt or truncated")
+
+
+def predict_params(pixels, features, weights: PredictorWeights):
+    """The integer mixture parameters (means, log-scales, logits), each (H, W, C, K),
+    that the coder uses for every sub-pixel of a fully known image."""
+    pixels = np.ascontiguousarray(pixels)
+    features = np.ascontiguousarray(features)
+    errors = np.zeros(pixels.shape, dtype=np.int16)
+    _check_rows(pixels, errors, features, weights, 0, 0, pixels.shape[0])
+    return _native.predict_params(pixels, features, weights.native)

@@ -1,0 +1,117 @@
+"""The exact integer path: integer weights from a trained model, and the decoder's
+evaluation on integers.
+
+Integer weights come from the float weights by rounding onto their power-of-two grids;
+multiplying a float32 by a power of two and rounding is exact on every IEEE machine, so
+encoder and decoder derive the same integers. The UNet decoder then runs in float64 on
+integer-valued tensors: every product and partial sum is an integer below 2^53, so the
+result does not depend on summation order, thread count or instruction set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..entropy import PredictorWeights
+from . import quant as q
+from .predictor import CausalPredictor, PlanePredictor
+from .unet import Decoder
+
+
+def _w_pred(t: torch.Tensor) -> np.ndarray:
+    return q.quantize_int(t, q.PRED_W_FRAC, -q.PRED_W_MAX, q.PRED_W_MAX).numpy()
+
+
+def _b_pred(t: torch.Tensor) -> np.ndarray:
+    return q.quantize_int(t, q.PRED_IN_FRAC + q.PRED_W_FRAC, -(2**30), 2**30).numpy()
+
+
+def plane_integers(plane: PlanePredictor, deltas: dict[str, torch.Tensor] | None = None) -> dict:
+    """Integer weights of one plane role, optionally plus integer adapter deltas
+    (keyed by layer name: ``stage_a``, ``mean``, ``stage_b``, ``shape``)."""
+    deltas = deltas or {}
+    out: dict = {
+        "in_a": plane.in_a,
+        "hidden_a": plane.stage_a.out_features,
+        "in_b": plane.in_b,
+        "hidden_b": plane.stage_b.out_features,
+        "components": plane.components,
+    }
+    for key, layer in (("a", plane.stage_a), ("m", plane.mean), ("b", plane.stage_b), ("o", plane.shape)):
+        name = {"a": "stage_a", "m": "mean", "b": "stage_b", "o": "shape"}[key]
+        w = _w_pred(layer.weight)
+        if name in deltas:
+            w = np.clip(w + np.asarray(deltas[name]), -q.PRED_W_MAX, q.PRED_W_MAX)
+        out[f"w_{key}"] = w.astype(np.int32)
+        out[f"b_{key}"] = _b_pred(layer.bias).astype(np.int32)
+    return out
+
+
+def predictor_weights(predictor: CausalPredictor, deltas: dict | None = None) -> PredictorWeights:
+    """The native predictor's integer weights; ``deltas`` maps ``planes.R.layer`` to
+    integer weight deltas from adapters."""
+    deltas = deltas or {}
+    planes = []
+    for role, plane in enumerate(predictor.planes):
+        own = {k.split(".", 2)[2]: v for k, v in deltas.items() if k.startswith(f"planes.{role}.")}
+        planes.append(plane_integers(plane, own))
+    features = predictor.planes[0].in_a - 8
+    return PredictorWeights(features, planes)
+
+
+@dataclass
+class DecoderIntegers:
+    """Integer-valued float64 weights and biases of the UNet decoder."""
+
+    inp_w: torch.Tensor
+    inp_b: torch.Tensor
+    up_w: torch.Tensor
+    up_b: torch.Tensor
+    head_w: torch.Tensor
+    head_b: torch.Tensor
+
+
+def decoder_integers(decoder: Decoder, deltas: dict[str, torch.Tensor] | None = None) -> DecoderIntegers:
+    """Integer decoder weights, optionally plus integer adapter deltas keyed by layer name."""
+    deltas = deltas or {}
+
+    def weight(name: str, conv) -> torch.Tensor:
+        w = q.quantize_int(conv.weight, q.DEC_W_FRAC, -q.DEC_W_MAX, q.DEC_W_MAX)
+        if name in deltas:
+            w = torch.clamp(w + torch.as_tensor(np.asarray(deltas[name]), dtype=torch.int64), -q.DEC_W_MAX, q.DEC_W_MAX)
+        return w.double()
+
+    def bias(conv, in_frac: int) -> torch.Tensor:
+        return q.quantize_int(conv.bias, in_frac + q.DEC_W_FRAC, -(2**40), 2**40).double()
+
+    return DecoderIntegers(
+        inp_w=weight("inp", decoder.inp), inp_b=bias(decoder.inp, 0),
+        up_w=weight("up", decoder.up), up_b=bias(decoder.up, q.DEC_ACT_FRAC),
+        head_w=weight("head", decoder.head), head_b=bias(decoder.head, q.DEC_ACT_FRAC),
+    )
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(x, w, padding=w.shape[-1] // 2) + b.view(1, -1, 1, 1)
+
+
+def decode_features(ints: DecoderIntegers, z: np.ndarray, levels: int, height: int, width: int) -> np.ndarray:
+    """Exact UNet decoder: integer z (Cz, h, w) to features (height, width, F) int16."""
+    with torch.no_grad():
+        x = torch.from_numpy(np.asarray(z, dtype=np.float64))[None]
+        frac_in = 0
+        acc = _conv(x, ints.inp_w, ints.inp_b)
+        h = torch.clamp(q.round_shift(acc, frac_in + q.DEC_W_FRAC - q.DEC_ACT_FRAC), 0, q.DEC_ACT_MAX)
+        shift = q.DEC_W_FRAC  # Q4 activations times Q7 weights, back to Q4
+        for _ in range(levels):
+            acc = _conv(h, ints.up_w, ints.up_b)
+            h = F.pixel_shuffle(torch.clamp(q.round_shift(acc, shift), 0, q.DEC_ACT_MAX), 2)
+        acc = _conv(h, ints.head_w, ints.head_b)
+        u = torch.clamp(q.round_shift(acc, q.DEC_ACT_FRAC + q.DEC_W_FRAC - q.PRED_IN_FRAC),
+                        -q.FEATURE_MAX, q.FEATURE_MAX)
+        u = u[0, :, :height, :width].permute(1, 2, 0)
+        return np.ascontiguousarray(u.numpy().astype(np.int16))

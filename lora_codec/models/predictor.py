@@ -1,0 +1,168 @@
+"""The causal per-pixel predictor, in its parallel training form.
+
+For every plane ``c`` of a colour group (1 plane for L, 3 for RGB) and every pixel, a tiny
+two-stage network maps causal context to a K-component discretized logistic mixture:
+
+* **Stage A (mean).** Inputs: the 8 causal neighbours of the same plane relative to the
+  MED prediction ``ref = median(N, W, N + W - NW)``; for each earlier plane ``p`` of the
+  same pixel ``x_p - ref_p``, ``x_p - W_p``, ``x_p - N_p`` and its prediction error
+  ``e_p``; and the UNet features. A hidden layer ``hA`` and a linear read-out over
+  ``[inputs, hA]`` give the mean ``mu = ref + m``.
+* **Stage B (shape).** Inputs: ``hA``, the absolute prediction errors of 6 causal
+  neighbours, 5 absolute local gradients and ``|e_p|`` of earlier planes. A hidden layer
+  ``hB`` gives, per component, a mean offset, a log-scale and a mixture logit.
+
+Everything is on fixed-point grids (:mod:`lora_codec.models.quant`); the native module
+runs the identical integer network pixel by pixel when coding. Pixels outside the image
+read as 128 and errors outside the image as 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import quant as q
+
+# (row offset, column offset): W, WW, N, NN, NW, NE, NWW, NEE.
+NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-2, 0), (-1, -1), (-1, 1), (-1, -2), (-1, 2))
+# Neighbours whose absolute prediction errors feed stage B: W, N, NW, NE, WW, NN.
+ERROR_NEIGHBOURS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0))
+PAD_VALUE = 128.0
+PAD = (2, 2, 2, 0)  # left, right, top, bottom
+
+
+def _shift(padded: torch.Tensor, di: int, dj: int, h: int, w: int) -> torch.Tensor:
+    return padded[..., 2 + di : 2 + di + h, 2 + dj : 2 + dj + w]
+
+
+def med(n: torch.Tensor, w: torch.Tensor, nw: torch.Tensor) -> torch.Tensor:
+    """LOCO-I's median edge detector."""
+    hi, lo = torch.maximum(n, w), torch.minimum(n, w)
+    return torch.where(nw >= hi, lo, torch.where(nw <= lo, hi, n + w - nw))
+
+
+class QLinear(nn.Linear):
+    """A Linear layer whose weights (Q8) and bias (accumulator grid) are fake-quantized.
+
+    Its inputs are Q2 integers, so the bias lives on the Q10 accumulator grid.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = q.fake_quant(self.weight, q.PRED_W_FRAC, -q.PRED_W_MAX, q.PRED_W_MAX)
+        b = q.fake_quant(self.bias, q.PRED_IN_FRAC + q.PRED_W_FRAC, -(2**30), 2**30)
+        return F.linear(x, w, b)
+
+
+def _hidden(x: torch.Tensor) -> torch.Tensor:
+    return q.fake_quant(F.relu(x), q.PRED_IN_FRAC, 0, q.PRED_HIDDEN_MAX)
+
+
+class PlanePredictor(nn.Module):
+    """The two-stage network for one plane role (0, 1 or 2 earlier planes)."""
+
+    def __init__(self, role: int, features: int, hidden_a: int, hidden_b: int, components: int):
+        super().__init__()
+        self.role = role
+        self.components = components
+        self.in_a = len(NEIGHBOURS) + 4 * role + features
+        self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + role
+        self.stage_a = QLinear(self.in_a, hidden_a)
+        self.mean = QLinear(self.in_a + hidden_a, 1)
+        self.stage_b = QLinear(self.in_b, hidden_b)
+        self.shape = QLinear(hidden_b, 3 * components)
+        self._init_as_med(components)
+
+    def _init_as_med(self, components: int) -> None:
+        """Start as MED prediction with a broad scale, so the first losses are sane."""
+        with torch.no_grad():
+            self.mean.weight.zero_()
+            self.mean.bias.zero_()
+            self.shape.weight.mul_(0.01)
+            spread = torch.linspace(-1.0, 1.0, components) if components > 1 else torch.zeros(1)
+            self.shape.bias.copy_(torch.cat([spread, torch.full((components,), 2.0),
+                                             torch.zeros(components)]))
+
+    def mean_stage(self, in_a: torch.Tensor):
+        """(hA, mean offset m) for channels-last inputs (..., in_a)."""
+        h_a = _hidden(self.stage_a(in_a))
+        m = self.mean(torch.cat([in_a, h_a], dim=-1))
+        m = q.fake_quant(m, q.PRED_OUT_FRAC, -4095, 4095)
+        return h_a, m[..., 0]
+
+    def shape_stage(self, in_b: torch.Tensor):
+        """(mean offsets, log-scales, logits), each (..., K), in real units."""
+        h_b = _hidden(self.stage_b(in_b))
+        out = q.fake_quant(self.shape(h_b), q.PRED_OUT_FRAC, -2047, 2047)
+        k = self.components
+        return out[..., :k], out[..., k : 2 * k], out[..., 2 * k :]
+
+
+class CausalPredictor(nn.Module):
+    """One :class:`PlanePredictor` per plane role."""
+
+    def __init__(self, features: int, hidden_a: int, hidden_b: int, components: int):
+        super().__init__()
+        self.components = components
+        self.planes = nn.ModuleList(
+            PlanePredictor(r, features, hidden_a, hidden_b, components) for r in range(3)
+        )
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor):
+        """Mixture parameters for every plane of ``x`` (N, C, H, W), C in {1, 3}.
+
+        Returns means, log-scales and logits, each (N, C, H, W, K), in real units
+        (pixels, natural-log scale, natural-log weights).
+        """
+        n, c, h, w = x.shape
+        xp = F.pad(x, PAD, value=PAD_VALUE)
+        feats = features.permute(0, 2, 3, 1)
+        errors, cross_a, cross_b = [], [], []
+        means, log_scales, logits = [], [], []
+        for plane in range(c):
+            net = self.planes[plane]
+            nb = [_shift(xp[:, plane], di, dj, h, w) for di, dj in NEIGHBOURS]
+            ref = med(nb[2], nb[0], nb[4])
+            rel = [v - ref for v in nb]
+            in_a = torch.cat([torch.stack(rel + cross_a, dim=-1), feats], dim=-1)
+            h_a, m = net.mean_stage(in_a)
+            mu = torch.clamp(ref + m, 0.0, 255.0)
+            err = q.floor_ste((x[:, plane] - mu) * 4.0) / 4.0
+            err = torch.clamp(err, -255.0, 255.0).detach()
+            ep = F.pad(err, PAD, value=0.0)
+            abs_err = [_shift(ep, di, dj, h, w).abs() for di, dj in ERROR_NEIGHBOURS]
+            W, WW, N, NN, NW, NE = nb[0], nb[1], nb[2], nb[3], nb[4], nb[5]
+            grads = [(N - NW).abs(), (W - NW).abs(), (NE - N).abs(), (W - WW).abs(), (N - NN).abs()]
+            in_b = torch.cat([h_a, torch.stack(abs_err + grads + cross_b, dim=-1)], dim=-1)
+            delta, ls, lg = net.shape_stage(in_b)
+            means.append(torch.clamp(mu.unsqueeze(-1) + delta, -32.0, 287.0))
+            log_scales.append(torch.clamp(ls, q.LOG_SCALE_MIN / 16, q.LOG_SCALE_MAX / 16))
+            logits.append(lg)
+            xc = x[:, plane]
+            cross_a = cross_a + [xc - ref, xc - W, xc - N, err]
+            cross_b = cross_b + [err.abs()]
+            errors.append(err)
+        return torch.stack(means, 1), torch.stack(log_scales, 1), torch.stack(logits, 1)
+
+
+def mixture_bits(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
+    """Code length in bits of integer pixels ``x`` (N, C, H, W) under the mixtures."""
+    xk = x.unsqueeze(-1)
+    centered = xk - means
+    inv_s = torch.exp(-log_scales)
+    plus_in = inv_s * (centered + 0.5)
+    min_in = inv_s * (centered - 0.5)
+    cdf_delta = torch.sigmoid(plus_in) - torch.sigmoid(min_in)
+    log_cdf_plus = plus_in - F.softplus(plus_in)
+    log_one_minus_cdf_min = -F.softplus(min_in)
+    mid_in = inv_s * centered
+    log_pdf_mid = mid_in - log_scales - 2.0 * F.softplus(mid_in)
+    log_mid = torch.where(
+        cdf_delta > 1e-5, torch.log(cdf_delta.clamp_min(1e-12)), log_pdf_mid
+    )
+    log_probs = torch.where(
+        xk <= 0, log_cdf_plus, torch.where(xk >= 255, log_one_minus_cdf_min, log_mid)
+    )
+    log_p = torch.logsumexp(log_probs + F.log_softmax(logits, dim=-1), dim=-1)
+    return -log_p.sum() / torch.log(torch.tensor(2.0))

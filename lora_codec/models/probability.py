@@ -1,0 +1,53 @@
+"""The base probability model: UNet encoder -> z -> integer decoder -> causal predictor."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .latent_prior import Z_MAX, Z_MIN, LatentPrior
+from .predictor import CausalPredictor, mixture_bits
+from .quant import round_ste
+from .unet import Decoder, Encoder, levels_for
+
+
+class ProbabilityModel(nn.Module):
+    """Predicts a distribution for every sub-pixel; trains on the total code length."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg.channels, cfg.latent_channels, cfg.heads)
+        self.prior = LatentPrior(cfg.latent_channels)
+        self.decoder = Decoder(cfg.latent_channels, cfg.channels, cfg.features)
+        self.predictor = CausalPredictor(cfg.features, cfg.hidden_a, cfg.hidden_b, cfg.components)
+
+    def levels(self, height: int, width: int) -> int:
+        return levels_for(height, width, self.cfg.core)
+
+    @staticmethod
+    def colour_input(x: torch.Tensor) -> torch.Tensor:
+        """The encoder always sees three planes; a grey plane is repeated."""
+        return x if x.shape[1] == 3 else x[:, :1].expand(-1, 3, -1, -1)
+
+    def analyse(self, x: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Integer latent z (straight-through rounded) and the number of levels."""
+        n, c, h, w = x.shape
+        levels = self.levels(h, w)
+        m = 1 << levels
+        ph, pw = (-h) % m, (-w) % m
+        xin = F.pad(self.colour_input(x), (0, pw, 0, ph), mode="replicate")
+        y = self.encoder(xin, levels)
+        return torch.clamp(round_ste(y), Z_MIN, Z_MAX), levels
+
+    def features(self, z: torch.Tensor, levels: int, height: int, width: int) -> torch.Tensor:
+        return self.decoder(z, levels)[:, :, :height, :width]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pixel bits, latent bits) for integer-valued images ``x`` (N, C, H, W)."""
+        z, levels = self.analyse(x)
+        feats = self.features(z, levels, x.shape[2], x.shape[3])
+        means, log_scales, logits = self.predictor(x, feats)
+        return mixture_bits(x, means, log_scales, logits), self.prior.bits(z)

@@ -1,0 +1,64 @@
+"""Fixed-point grids shared by training (fake quantization) and the exact integer path.
+
+Every quantity on the decode path lives on a power-of-two grid. During training the
+values are rounded with a straight-through estimator, so the network learns weights that
+survive the rounding; at export the same grids give the integers that the exact path uses.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Predictor (runs in C++): inputs and hidden activations are integers in quarter-pixel
+# units (Q2); weights are Q8; means, log-scales and logits come out in Q4.
+PRED_IN_FRAC = 2
+PRED_W_FRAC = 8
+PRED_W_MAX = 32767
+PRED_HIDDEN_MAX = 4095
+PRED_OUT_FRAC = 4
+PRED_INPUT_CLAMP = 1020
+
+# UNet decoder (runs in torch float64 on integer-valued tensors): activations Q4 in
+# [0, 1024], weights Q7, biases in accumulator units (Q11).
+DEC_ACT_FRAC = 4
+DEC_ACT_MAX = 1024
+DEC_W_FRAC = 7
+DEC_W_MAX = 2047
+FEATURE_MAX = 255  # unet features handed to the predictor, Q2 integers in [-255, 255]
+
+# Mixture parameters handed to the coder.
+MEAN_FRAC = 4
+LOG_SCALE_FRAC = 4
+LOG_SCALE_MIN = -64   # scale e^-4
+LOG_SCALE_MAX = 160   # scale e^10
+LOGIT_FRAC = 4
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round to the nearest integer in the forward pass, identity gradient."""
+    return x + (torch.round(x) - x).detach()
+
+
+def floor_ste(x: torch.Tensor) -> torch.Tensor:
+    """Floor in the forward pass, identity gradient."""
+    return x + (torch.floor(x) - x).detach()
+
+
+def fake_quant(x: torch.Tensor, frac_bits: int, lo: float, hi: float) -> torch.Tensor:
+    """Round ``x`` to the grid 2^-frac_bits and clamp it to [lo, hi] integer steps."""
+    scale = float(1 << frac_bits)
+    q = torch.clamp(round_ste(x * scale), lo, hi)
+    return q / scale
+
+
+def quantize_int(x: torch.Tensor, frac_bits: int, lo: float, hi: float) -> torch.Tensor:
+    """The integers behind :func:`fake_quant`, as an int64 tensor."""
+    scale = float(1 << frac_bits)
+    return torch.clamp(torch.round(x.detach().double() * scale), lo, hi).to(torch.int64)
+
+
+def round_shift(acc: torch.Tensor, shift: int) -> torch.Tensor:
+    """Exact ``floor((acc + 2^(shift-1)) / 2^shift)`` on integer-valued float64 tensors."""
+    if shift == 0:
+        return acc
+    return torch.floor((acc + float(1 << (shift - 1))) / float(1 << shift))

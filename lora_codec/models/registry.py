@@ -1,0 +1,99 @@
+"""Model files: the shipped default weights and loading a model by its id.
+
+A model file is a safetensors file holding the float weights (``model.*``), the integer
+CDF tables of the latent prior (``prior.cdf``) and the model config as metadata. Its id is
+the first 8 bytes of the sha256 of the file, written in hex (16 characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..config import ModelConfig, model_config_from_dict
+from . import exact
+from .probability import ProbabilityModel
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "base.safetensors"
+
+
+def file_model_id(path: str | Path) -> bytes:
+    """First 8 bytes of the sha256 of a model file."""
+    return hashlib.sha256(Path(path).read_bytes()).digest()[:8]
+
+
+def save_model_file(model: ProbabilityModel, path: str | Path) -> bytes:
+    """Write ``model`` as a model file; returns its id."""
+    tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors["prior.cdf"] = torch.from_numpy(model.prior.cdf_tables())
+    meta = {"config": json.dumps(asdict(model.cfg)), "format": "lora-codec-model-1"}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return file_model_id(path)
+
+
+@dataclass
+class LoadedModel:
+    """A base model ready for coding: float modules plus the exact integer parts."""
+
+    model: ProbabilityModel
+    latent_cdfs: np.ndarray
+    model_id: bytes
+
+    @property
+    def cfg(self) -> ModelConfig:
+        return self.model.cfg
+
+    @cached_property
+    def predictor_weights(self):
+        return exact.predictor_weights(self.model.predictor)
+
+    @cached_property
+    def decoder_integers(self):
+        return exact.decoder_integers(self.model.decoder)
+
+
+def load_model_file(path: str | Path) -> LoadedModel:
+    from safetensors import safe_open
+
+    path = Path(path)
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata() or {}
+    if meta.get("format") != "lora-codec-model-1":
+        raise ValueError(f"{path} is not a lora-codec model file")
+    cfg = model_config_from_dict(json.loads(meta["config"]))
+    tensors = load_file(str(path))
+    model = ProbabilityModel(cfg)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    cdfs = tensors["prior.cdf"].numpy().astype(np.int32)
+    return LoadedModel(model=model, latent_cdfs=cdfs, model_id=file_model_id(path))
+
+
+@lru_cache(maxsize=4)
+def load_default_model() -> LoadedModel:
+    """The model shipped inside the package (cached per process)."""
+    if not DEFAULT_MODEL.exists():
+        raise FileNotFoundError(f"the default model is missing from the installation ({DEFAULT_MODEL})")
+    return load_model_file(DEFAULT_MODEL)
+
+
+def resolve_model(model_id: bytes, available: list[LoadedModel]) -> LoadedModel:
+    """The loaded model with this id, or a ValueError naming what is needed."""
+    for m in available:
+        if m.model_id == model_id:
+            return m
+    have = ", ".join(m.model_id.hex() for m in available) or "none"
+    raise ValueError(f"the file needs model {model_id.hex()}, this installation has {have}")

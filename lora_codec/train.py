@@ -1,0 +1,115 @@
+"""Training the base probability model on random crops (``lora-codec train CONFIG``).
+
+Checkpoints (safetensors: weights, Adam state, step, sampler state) are written every
+``checkpoint_every`` steps to ``<out>/checkpoint.safetensors``; rerunning the same command
+resumes from there. ``<out>/train.log`` receives one line per ``log_every`` steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from safetensors.torch import load_file, save_file
+
+from .config import Config
+from .data import CropSampler, list_images, load_rgb
+from .models.probability import ProbabilityModel
+
+
+def learning_rate(step: int, total: int, base: float, floor: float) -> float:
+    """Linear warm-up over 100 steps, then cosine decay from ``base`` to ``floor``."""
+    if step < 100:
+        return base * (step + 1) / 100
+    t = min(1.0, (step - 100) / max(1, total - 100))
+    return floor + 0.5 * (base - floor) * (1 + math.cos(math.pi * t))
+
+
+def _save_checkpoint(path: Path, model, optimizer, step: int, sampler: CropSampler) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    for idx, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(value).detach().clone().contiguous()
+    meta = {"step": str(step), "rng": json.dumps(sampler.rng.bit_generator.state)}
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def _load_checkpoint(path: Path, model, optimizer, sampler: CropSampler) -> int:
+    from safetensors import safe_open
+
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state = optimizer.state_dict()
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = value
+    opt_state["state"] = state
+    optimizer.load_state_dict(opt_state)
+    with safe_open(str(path), "pt") as fh:
+        meta = fh.metadata()
+    sampler.rng.bit_generator.state = json.loads(meta["rng"])
+    return int(meta["step"])
+
+
+def train(cfg: Config, quiet: bool = False) -> Path:
+    """Run (or resume) training; returns the path of the final checkpoint."""
+    tc = cfg.train
+    torch.manual_seed(tc.seed)
+    torch.set_num_threads(tc.threads)
+    out = Path(tc.out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = [load_rgb(p) for p in list_images(tc.data)]
+    sampler = CropSampler(images, tc.crop, tc.seed)
+    model = ProbabilityModel(cfg.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    ckpt = out / "checkpoint.safetensors"
+    step = _load_checkpoint(ckpt, model, optimizer, sampler) if ckpt.exists() else 0
+    log = open(out / "train.log", "a", buffering=1)
+    log.write(f"# start step={step} config={json.dumps(cfg.__dict__, default=lambda o: o.__dict__)}\n")
+    ema = None
+    columns = [TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("{task.fields[bpsp]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=quiet) as progress:
+        task = progress.add_task("train", total=tc.steps, completed=step, bpsp="")
+        t0 = time.time()
+        while step < tc.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, tc.steps, tc.lr, tc.min_lr)
+            x = torch.from_numpy(sampler.batch(tc.batch)).float()
+            bits_x, bits_z = model(x)
+            loss = (bits_x + bits_z) / x.numel()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            value = loss.item()
+            ema = value if ema is None else 0.98 * ema + 0.02 * value
+            progress.update(task, completed=step, bpsp=f"{ema:.3f} bpsp")
+            if step % tc.log_every == 0:
+                log.write(f"step={step} bpsp={value:.4f} ema={ema:.4f} "
+                          f"z={bits_z.item() / x.numel():.4f} lr={optimizer.param_groups[0]['lr']:.2e} "
+                          f"sec={time.time() - t0:.0f}\n")
+            if step % tc.checkpoint_every == 0 or step == tc.steps:
+                _save_checkpoint(ckpt, model, optimizer, step, sampler)
+    log.close()
+    return ckpt
+
+
+def export_checkpoint(cfg: Config, checkpoint: str | Path, path: str | Path) -> bytes:
+    """Write the model file (weights + integer latent tables) of a training checkpoint."""
+    from .models.registry import save_model_file
+
+    tensors = load_file(str(checkpoint))
+    model = ProbabilityModel(cfg.model)
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    return save_model_file(model, path)

@@ -1,0 +1,273 @@
+// Python bindings of the native coder (the only file that includes Python headers).
+// Arguments are validated in lora_codec/entropy before they get here; the checks below
+// only guard memory safety.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "distributions.hpp"
+#include "predictor.hpp"
+#include "range_coder.hpp"
+
+namespace py = pybind11;
+using namespace lora_codec;
+
+template <class T>
+using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+namespace {
+
+py::bytes to_bytes(const std::vector<uint8_t>& v) {
+  return py::bytes(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+void require(bool ok, const std::string& msg) {
+  if (!ok) throw std::invalid_argument(msg);
+}
+
+py::bytes encode_mixture(Array<int32_t> symbols, Array<int32_t> means, Array<int32_t> log_scales,
+                         Array<int32_t> logits, int64_t alphabet) {
+  const int64_t n = symbols.size();
+  require(means.ndim() == 2 && means.shape(0) == n, "means must be (n, K)");
+  const int k = static_cast<int>(means.shape(1));
+  require(k >= 1 && k <= kMaxComponents, "bad component count");
+  require(log_scales.size() == n * k && logits.size() == n * k, "parameter shapes differ");
+  const int32_t *s = symbols.data(), *m = means.data(), *ls = log_scales.data(), *lg = logits.data();
+  std::vector<uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    RangeEncoder enc;
+    LogisticMixture mix;
+    for (int64_t i = 0; i < n; ++i) {
+      mix.set(k, m + i * k, ls + i * k, lg + i * k);
+      encode_mixture_symbol(enc, mix, s[i], alphabet);
+    }
+    out = enc.finish();
+  }
+  return to_bytes(out);
+}
+
+py::tuple decode_mixture(py::bytes data, Array<int32_t> means, Array<int32_t> log_scales,
+                         Array<int32_t> logits, int64_t alphabet) {
+  require(means.ndim() == 2, "means must be (n, K)");
+  const int64_t n = means.shape(0);
+  const int k = static_cast<int>(means.shape(1));
+  require(k >= 1 && k <= kMaxComponents, "bad component count");
+  require(log_scales.size() == n * k && logits.size() == n * k, "parameter shapes differ");
+  std::string buf = data;
+  Array<int32_t> result(n);
+  int32_t* r = result.mutable_data();
+  const int32_t *m = means.data(), *ls = log_scales.data(), *lg = logits.data();
+  bool corrupt;
+  {
+    py::gil_scoped_release release;
+    RangeDecoder dec(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
+    LogisticMixture mix;
+    for (int64_t i = 0; i < n; ++i) {
+      mix.set(k, m + i * k, ls + i * k, lg + i * k);
+      r[i] = static_cast<int32_t>(decode_mixture_symbol(dec, mix, alphabet));
+    }
+    corrupt = dec.corrupt();
+  }
+  return py::make_tuple(result, corrupt);
+}
+
+py::bytes encode_table(Array<int32_t> symbols, Array<int32_t> indexes, Array<int32_t> cdfs, int precision) {
+  const int64_t n = symbols.size();
+  require(indexes.size() == n && cdfs.ndim() == 2, "bad table arguments");
+  const int64_t tables = cdfs.shape(0), width = cdfs.shape(1);
+  const int32_t *s = symbols.data(), *ix = indexes.data(), *c = cdfs.data();
+  std::vector<uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    RangeEncoder enc;
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t* cdf = c + int64_t{ix[i]} * width;
+      enc.encode(cdf[s[i]], cdf[s[i] + 1] - cdf[s[i]], precision);
+    }
+    out = enc.finish();
+  }
+  (void)tables;
+  return to_bytes(out);
+}
+
+py::tuple decode_table(py::bytes data, Array<int32_t> indexes, Array<int32_t> cdfs, int precision) {
+  const int64_t n = indexes.size();
+  require(cdfs.ndim() == 2, "bad table arguments");
+  const int64_t width = cdfs.shape(1);
+  std::string buf = data;
+  Array<int32_t> result(n);
+  int32_t* r = result.mutable_data();
+  const int32_t *ix = indexes.data(), *c = cdfs.data();
+  bool corrupt;
+  {
+    py::gil_scoped_release release;
+    RangeDecoder dec(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t* cdf = c + int64_t{ix[i]} * width;
+      const uint32_t v = dec.peek(precision);
+      const int64_t x = find_in_table(cdf, width - 1, v);
+      dec.consume(cdf[x], cdf[x + 1] - cdf[x]);
+      r[i] = static_cast<int32_t>(x);
+    }
+    corrupt = dec.corrupt();
+  }
+  return py::make_tuple(result, corrupt);
+}
+
+Array<int64_t> mixture_frequencies(Array<int32_t> symbols, Array<int32_t> means, Array<int32_t> log_scales,
+                                  Array<int32_t> logits, int64_t alphabet) {
+  const int64_t n = symbols.size();
+  require(means.ndim() == 2 && means.shape(0) == n, "means must be (n, K)");
+  const int k = static_cast<int>(means.shape(1));
+  require(k >= 1 && k <= kMaxComponents, "bad component count");
+  require(log_scales.size() == n * k && logits.size() == n * k, "parameter shapes differ");
+  Array<int64_t> out({n, int64_t{2}});
+  int64_t* o = out.mutable_data();
+  const int32_t *s = symbols.data(), *m = means.data(), *ls = log_scales.data(), *lg = logits.data();
+  py::gil_scoped_release release;
+  LogisticMixture mix;
+  for (int64_t i = 0; i < n; ++i) {
+    mix.set(k, m + i * k, ls + i * k, lg + i * k);
+    const uint32_t lo = mix.cumulative(s[i], alphabet), hi = mix.cumulative(s[i] + 1, alphabet);
+    o[2 * i] = lo;
+    o[2 * i + 1] = hi - lo;
+  }
+  return out;
+}
+
+std::vector<int32_t> vec(const py::dict& d, const char* key) {
+  Array<int32_t> a = d[key].cast<Array<int32_t>>();
+  return std::vector<int32_t>(a.data(), a.data() + a.size());
+}
+
+std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& planes) {
+  auto w = std::make_shared<PredictorWeights>();
+  w->features = features;
+  for (auto item : planes) {
+    const py::dict d = item.cast<py::dict>();
+    PlaneWeights p;
+    p.in_a = d["in_a"].cast<int>();
+    p.hidden_a = d["hidden_a"].cast<int>();
+    p.in_b = d["in_b"].cast<int>();
+    p.hidden_b = d["hidden_b"].cast<int>();
+    p.components = d["components"].cast<int>();
+    p.w_a = vec(d, "w_a"); p.b_a = vec(d, "b_a"); p.w_m = vec(d, "w_m"); p.b_m = vec(d, "b_m");
+    p.w_b = vec(d, "w_b"); p.b_b = vec(d, "b_b"); p.w_o = vec(d, "w_o"); p.b_o = vec(d, "b_o");
+    w->planes.push_back(std::move(p));
+  }
+  validate(*w, static_cast<int64_t>(w->planes.size()));
+  return w;
+}
+
+PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<int16_t>& features,
+                    int64_t feature_row0, int64_t row0, int64_t row1, const PredictorWeights& w) {
+  require(pixels.ndim() == 3 && errors.ndim() == 3, "pixels and errors must be (H, W, C)");
+  const int64_t h = pixels.shape(0), wd = pixels.shape(1), c = pixels.shape(2);
+  require(errors.shape(0) == h && errors.shape(1) == wd && errors.shape(2) == c, "errors shape");
+  require(features.ndim() == 3 && features.shape(1) == wd && features.shape(2) == w.features,
+          "features must be (rows, W, F)");
+  require(0 <= row0 && row0 <= row1 && row1 <= h, "bad row range");
+  require(feature_row0 <= row0 && row1 <= feature_row0 + features.shape(0), "features do not cover the rows");
+  validate(w, c);
+  return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0};
+}
+
+class PixelEncoder {
+ public:
+  explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(std::move(w)) {}
+  void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
+                 int64_t feature_row0, int64_t row0, int64_t row1) {
+    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_);
+    py::gil_scoped_release release;
+    PixelPredictor pred(*w_);
+    LogisticMixture mix;
+    pred.run(v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
+      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
+      const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
+      encode_mixture_symbol(enc_, mix, x, 256);
+      return x;
+    });
+  }
+  py::bytes finish() { return to_bytes(enc_.finish()); }
+
+ private:
+  std::shared_ptr<PredictorWeights> w_;
+  RangeEncoder enc_;
+};
+
+class PixelDecoder {
+ public:
+  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data)
+      : w_(std::move(w)), buf_(data), dec_(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size()) {}
+  void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
+                 int64_t feature_row0, int64_t row0, int64_t row1) {
+    require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
+    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_);
+    py::gil_scoped_release release;
+    PixelPredictor pred(*w_);
+    LogisticMixture mix;
+    pred.run(v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
+      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
+      return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
+    });
+  }
+  bool corrupt() const { return dec_.corrupt(); }
+
+ private:
+  std::shared_ptr<PredictorWeights> w_;
+  std::string buf_;
+  RangeDecoder dec_;
+};
+
+py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std::shared_ptr<PredictorWeights> w) {
+  require(pixels_in.ndim() == 3, "pixels must be (H, W, C)");
+  const int64_t h = pixels_in.shape(0), wd = pixels_in.shape(1), c = pixels_in.shape(2);
+  Array<uint8_t> pixels({h, wd, c});
+  std::copy(pixels_in.data(), pixels_in.data() + pixels_in.size(), pixels.mutable_data());
+  Array<int16_t> errors({h, wd, c});
+  const int k = w->planes.at(0).components;
+  for (const auto& p : w->planes) require(p.components == k, "roles differ in component count");
+  Array<int32_t> means({h, wd, c, int64_t{k}}), scales({h, wd, c, int64_t{k}}), logits({h, wd, c, int64_t{k}});
+  PlaneView v = make_view(pixels, errors, features, 0, 0, h, *w);
+  int32_t *m = means.mutable_data(), *s = scales.mutable_data(), *l = logits.mutable_data();
+  {
+    py::gil_scoped_release release;
+    PixelPredictor pred(*w);
+    pred.run(v, 0, h, [&](int64_t ch, const MixtureParams& p, int64_t i, int64_t j) {
+      const int64_t base = ((i * wd + j) * c + ch) * k;
+      for (int q = 0; q < k; ++q) { m[base + q] = p.mean[q]; s[base + q] = p.log_scale[q]; l[base + q] = p.logit[q]; }
+      return static_cast<int32_t>(v.pixels[(i * wd + j) * c + ch]);
+    });
+  }
+  return py::make_tuple(means, scales, logits);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "lora-codec's native range coder and causal predictor (see lora_codec.entropy).";
+  m.attr("MAX_PRECISION") = kMaxPrecision;
+  m.attr("MIXTURE_PRECISION") = kMixturePrecision;
+  m.attr("MAX_COMPONENTS") = kMaxComponents;
+  m.def("encode_mixture", &encode_mixture);
+  m.def("decode_mixture", &decode_mixture);
+  m.def("mixture_frequencies", &mixture_frequencies);
+  m.def("encode_table", &encode_table);
+  m.def("decode_table", &decode_table);
+  py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
+      .def(py::init(&make_weights), py::arg("features"), py::arg("planes"));
+  py::class_<PixelEncoder>(m, "PixelEncoder")
+      .def(py::init<std::shared_ptr<PredictorWeights>>())
+      .def("code_rows", &PixelEncoder::code_rows)
+      .def("finish", &PixelEncoder::finish);
+  py::class_<PixelDecoder>(m, "PixelDecoder")
+      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes>())
+      .def("code_rows", &PixelDecoder::code_rows)
+      .def_property_readonly("corrupt", &PixelDecoder::corrupt);
+  m.def("predict_params", &predict_params);
+}

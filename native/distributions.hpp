@@ -1,0 +1,119 @@
+// Integer-only distributions for the range coder.
+//
+// * CdfTable: a caller-supplied integer CDF, C[0] = 0 < C[1] < ... < C[A] = 2^prec.
+// * LogisticMixture: K discretized logistics given by integer parameters
+//     mean       Q4 (1/16 of a symbol step),
+//     log_scale  Q4 natural log of the scale, clamped to [kLogScaleMin, kLogScaleMax],
+//     logit      Q4 natural-log mixture weight.
+//   Its CDF is evaluated from the fixed-point tables in tables.hpp, with no floating
+//   point anywhere, and mapped to frequencies out of 2^24 with every symbol >= 1:
+//     C(x) = x + floor(F(x - 1/2) * (2^24 - A) / 2^30),  C(0) = 0,  C(A) = 2^24.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "tables.hpp"
+
+namespace lora_codec {
+
+inline constexpr int kMixturePrecision = 24;
+inline constexpr int kMaxComponents = 16;
+inline constexpr int kMeanFrac = 4;
+
+// floor(x / 2^s) for any sign, without relying on the behaviour of >> on negatives.
+inline int64_t floor_shift(int64_t x, int s) {
+  return x >= 0 ? (x >> s) : -((-x + (int64_t{1} << s) - 1) >> s);
+}
+
+// sigmoid(t) * 2^30 for t given in Q12.
+inline uint64_t sigmoid_q30(int64_t t_q12) {
+  constexpr int64_t lim = int64_t{tables::kSigmoidHalf} << 4;
+  if (t_q12 <= -lim) return tables::kSigmoid[0];
+  if (t_q12 >= lim) return tables::kSigmoid[2 * tables::kSigmoidHalf];
+  const int64_t shifted = t_q12 + lim;  // >= 0
+  const int64_t idx = shifted >> 4;
+  const int64_t frac = shifted & 15;
+  const int64_t lo = tables::kSigmoid[idx];
+  const int64_t hi = tables::kSigmoid[idx + 1];
+  return static_cast<uint64_t>(lo + (((hi - lo) * frac) >> 4));
+}
+
+struct LogisticMixture {
+  int k = 0;
+  int64_t mean[kMaxComponents];
+  int64_t inv_scale[kMaxComponents];
+  uint64_t weight[kMaxComponents];
+  uint64_t weight_sum = 0;
+
+  // Builds the mixture from integer parameters (log-scales are clamped, as documented).
+  void set(int components, const int32_t* means, const int32_t* log_scales, const int32_t* logits) {
+    k = components;
+    int32_t top = logits[0];
+    for (int i = 1; i < k; ++i) top = std::max(top, logits[i]);
+    weight_sum = 0;
+    for (int i = 0; i < k; ++i) {
+      mean[i] = means[i];
+      const int32_t ls = std::clamp<int32_t>(log_scales[i], tables::kLogScaleMin, tables::kLogScaleMax);
+      inv_scale[i] = tables::kInvScale[ls - tables::kLogScaleMin];
+      const int64_t d = static_cast<int64_t>(top) - logits[i];
+      weight[i] = d < tables::kWeightTable ? tables::kMixWeight[d] : 0;
+      weight_sum += weight[i];
+    }
+  }
+
+  // Mixture CDF (Q30) at boundary b given in Q4.
+  uint64_t cdf_q30(int64_t b_q4) const {
+    uint64_t acc = 0;
+    for (int i = 0; i < k; ++i) {
+      const int64_t t = floor_shift((b_q4 - mean[i]) * inv_scale[i],
+                                    kMeanFrac + tables::kInvScaleBits - 12);
+      acc += weight[i] * sigmoid_q30(t);
+    }
+    return acc / weight_sum;
+  }
+
+  // Cumulative frequency C(x) for 0 <= x <= alphabet.
+  uint32_t cumulative(int64_t x, int64_t alphabet) const {
+    if (x <= 0) return 0;
+    if (x >= alphabet) return uint32_t{1} << kMixturePrecision;
+    const uint64_t spare = (uint64_t{1} << kMixturePrecision) - alphabet;
+    const uint64_t f = cdf_q30(x * 16 - 8);
+    return static_cast<uint32_t>(x + ((f * spare) >> 30));
+  }
+
+  // Largest symbol x with C(x) <= v.
+  int64_t find(uint32_t v, int64_t alphabet) const {
+    int64_t lo = 0, hi = alphabet;
+    while (hi - lo > 1) {
+      const int64_t mid = (lo + hi) >> 1;
+      if (cumulative(mid, alphabet) <= v) lo = mid; else hi = mid;
+    }
+    return lo;
+  }
+};
+
+template <class Encoder>
+inline void encode_mixture_symbol(Encoder& enc, const LogisticMixture& mix, int64_t x, int64_t alphabet) {
+  const uint32_t lo = mix.cumulative(x, alphabet);
+  const uint32_t hi = mix.cumulative(x + 1, alphabet);
+  enc.encode(lo, hi - lo, kMixturePrecision);
+}
+
+template <class Decoder>
+inline int64_t decode_mixture_symbol(Decoder& dec, const LogisticMixture& mix, int64_t alphabet) {
+  const uint32_t v = dec.peek(kMixturePrecision);
+  const int64_t x = mix.find(v, alphabet);
+  const uint32_t lo = mix.cumulative(x, alphabet);
+  const uint32_t hi = mix.cumulative(x + 1, alphabet);
+  dec.consume(lo, hi - lo);
+  return x;
+}
+
+// Largest x with cdf[x] <= v, for a strictly increasing table of alphabet + 1 entries.
+inline int64_t find_in_table(const int32_t* cdf, int64_t alphabet, uint32_t v) {
+  const int32_t* it = std::upper_bound(cdf, cdf + alphabet + 1, static_cast<int32_t>(v));
+  return (it - cdf) - 1;
+}
+
+}  // namespace lora_codec

@@ -1,0 +1,198 @@
+// The causal per-pixel predictor, integer-exact (see lora_codec/models/predictor.py for
+// the training form and docs/design.md for the definition).
+//
+// For each pixel in raster order and each plane of the colour group, a two-stage integer
+// network maps the causal context (neighbours, earlier planes, neighbours' prediction
+// errors, UNet features) to the parameters of a logistic mixture, which the range coder
+// then uses. The same code runs when encoding (all pixels known) and decoding (pixels
+// filled in as they are decoded), so both sides compute identical integers.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "distributions.hpp"
+
+namespace lora_codec {
+
+inline constexpr int kNeighbours = 8;
+inline constexpr int kErrorNeighbours = 6;
+inline constexpr int kGradients = 5;
+inline constexpr int kPad = 128;
+inline constexpr int kMaxPlanes = 3;
+
+// One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases.
+struct PlaneWeights {
+  int in_a = 0, hidden_a = 0, in_b = 0, hidden_b = 0, components = 0;
+  std::vector<int32_t> w_a, b_a, w_m, b_m, w_b, b_b, w_o, b_o;
+};
+
+struct PredictorWeights {
+  int features = 0;
+  std::vector<PlaneWeights> planes;  // role 0, 1, 2
+};
+
+// A view of an image being coded: planes interleaved (H, W, C) uint8, errors (H, W, C)
+// int16 in Q2, features (rows, W, F) int16 for rows [feature_row0, feature_row0 + rows).
+struct PlaneView {
+  uint8_t* pixels;
+  int16_t* errors;
+  const int16_t* features;
+  int64_t height, width, planes, feature_row0;
+};
+
+struct MixtureParams {
+  int32_t mean[kMaxComponents], log_scale[kMaxComponents], logit[kMaxComponents];
+};
+
+namespace detail {
+
+inline int64_t round_shift(int64_t acc, int s) { return floor_shift(acc + (int64_t{1} << (s - 1)), s); }
+
+inline int64_t dot(const int32_t* w, const int32_t* x, int n) {
+  int64_t acc = 0;
+  for (int i = 0; i < n; ++i) acc += static_cast<int64_t>(w[i]) * x[i];
+  return acc;
+}
+
+inline int32_t pixel(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
+  if (i < 0 || j < 0 || j >= v.width) return kPad;
+  return v.pixels[(i * v.width + j) * v.planes + c];
+}
+
+inline int32_t error(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
+  if (i < 0 || j < 0 || j >= v.width) return 0;
+  return v.errors[(i * v.width + j) * v.planes + c];
+}
+
+inline int32_t med(int32_t n, int32_t w, int32_t nw) {
+  const int32_t hi = std::max(n, w), lo = std::min(n, w);
+  return nw >= hi ? lo : (nw <= lo ? hi : n + w - nw);
+}
+
+inline int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
+
+}  // namespace detail
+
+// Computes the mixture for plane c at (i, j) and the state the later planes need.
+// `cross_a`/`cross_b` carry the earlier planes' inputs of this pixel.
+class PixelPredictor {
+ public:
+  explicit PixelPredictor(const PredictorWeights& w) : w_(w) {}
+
+  // Fills `out` and returns mu (Q4) for plane c; `cross_a`, `cross_b` hold 4c and c values.
+  int32_t predict(const PlaneView& v, int64_t i, int64_t j, int64_t c, const int32_t* cross_a,
+                  const int32_t* cross_b, MixtureParams& out, int32_t& ref_out) const {
+    using namespace detail;
+    const PlaneWeights& pw = w_.planes[c];
+    static constexpr int off[kNeighbours][2] = {{0, -1}, {0, -2}, {-1, 0}, {-2, 0},
+                                                {-1, -1}, {-1, 1}, {-1, -2}, {-1, 2}};
+    int32_t nb[kNeighbours];
+    for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
+    const int32_t W = nb[0], WW = nb[1], N = nb[2], NN = nb[3], NW = nb[4], NE = nb[5];
+    const int32_t ref = med(N, W, NW);
+    ref_out = ref;
+
+    int32_t in_a[64 + kMaxPlanes * 4 + 64];
+    int n = 0;
+    for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - ref) * 4;
+    for (int k = 0; k < 4 * c; ++k) in_a[n++] = cross_a[k];
+    const int16_t* f = v.features + ((i - v.feature_row0) * v.width + j) * w_.features;
+    for (int k = 0; k < w_.features; ++k) in_a[n++] = f[k];
+
+    int32_t h_a[64];
+    for (int h = 0; h < pw.hidden_a; ++h) {
+      const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+    }
+    const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) +
+                          dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
+    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, 6), -4095, 4095);
+    const int32_t mu = static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref} * 16 + m, 0, 255 * 16));
+
+    int32_t in_b[64 + kErrorNeighbours + kGradients + kMaxPlanes];
+    n = 0;
+    for (int h = 0; h < pw.hidden_a; ++h) in_b[n++] = h_a[h];
+    in_b[n++] = iabs(error(v, i, j - 1, c));
+    in_b[n++] = iabs(error(v, i - 1, j, c));
+    in_b[n++] = iabs(error(v, i - 1, j - 1, c));
+    in_b[n++] = iabs(error(v, i - 1, j + 1, c));
+    in_b[n++] = iabs(error(v, i, j - 2, c));
+    in_b[n++] = iabs(error(v, i - 2, j, c));
+    in_b[n++] = iabs(N - NW) * 4;
+    in_b[n++] = iabs(W - NW) * 4;
+    in_b[n++] = iabs(NE - N) * 4;
+    in_b[n++] = iabs(W - WW) * 4;
+    in_b[n++] = iabs(N - NN) * 4;
+    for (int k = 0; k < c; ++k) in_b[n++] = cross_b[k];
+
+    int32_t h_b[64];
+    for (int h = 0; h < pw.hidden_b; ++h) {
+      const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
+      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+    }
+    const int K = pw.components;
+    for (int o = 0; o < 3 * K; ++o) {
+      const int64_t acc = pw.b_o[o] + dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
+      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 6), -2047, 2047));
+      if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
+      else if (o < 2 * K) out.log_scale[o - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
+      else out.logit[o - 2 * K] = val;
+    }
+    return mu;
+  }
+
+  // Visits every pixel of rows [row0, row1) in order; `code(c, params)` returns the pixel
+  // value of plane c (encoding: reads it; decoding: decodes and returns it).
+  template <class CodeFn>
+  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code) const {
+    using namespace detail;
+    MixtureParams params;
+    for (int64_t i = row0; i < row1; ++i) {
+      for (int64_t j = 0; j < v.width; ++j) {
+        int32_t cross_a[4 * kMaxPlanes], cross_b[kMaxPlanes];
+        for (int64_t c = 0; c < v.planes; ++c) {
+          int32_t ref = 0;
+          const int32_t mu = predict(v, i, j, c, cross_a, cross_b, params, ref);
+          const int32_t x = code(c, params, i, j);
+          const int64_t idx = (i * v.width + j) * v.planes + c;
+          v.pixels[idx] = static_cast<uint8_t>(x);
+          const int32_t e = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{x} * 16 - mu, 2), -1020, 1020));
+          v.errors[idx] = static_cast<int16_t>(e);
+          cross_a[4 * c + 0] = (x - ref) * 4;
+          cross_a[4 * c + 1] = (x - pixel(v, i, j - 1, c)) * 4;
+          cross_a[4 * c + 2] = (x - pixel(v, i - 1, j, c)) * 4;
+          cross_a[4 * c + 3] = e;
+          cross_b[c] = iabs(e);
+        }
+      }
+    }
+  }
+
+ private:
+  const PredictorWeights& w_;
+};
+
+inline void validate(const PredictorWeights& w, int64_t planes) {
+  if (planes < 1 || planes > kMaxPlanes) throw std::invalid_argument("planes must be 1..3");
+  if (static_cast<int64_t>(w.planes.size()) < planes) throw std::invalid_argument("too few plane roles in weights");
+  for (int64_t c = 0; c < planes; ++c) {
+    const PlaneWeights& p = w.planes[c];
+    const bool ok = p.in_a == kNeighbours + 4 * c + w.features &&
+                    p.in_b == p.hidden_a + kErrorNeighbours + kGradients + c &&
+                    p.hidden_a > 0 && p.hidden_a <= 64 && p.hidden_b > 0 && p.hidden_b <= 64 &&
+                    w.features >= 0 && w.features <= 64 &&
+                    p.components > 0 && p.components <= kMaxComponents &&
+                    p.w_a.size() == size_t(p.hidden_a * p.in_a) && p.b_a.size() == size_t(p.hidden_a) &&
+                    p.w_m.size() == size_t(p.in_a + p.hidden_a) && p.b_m.size() == 1 &&
+                    p.w_b.size() == size_t(p.hidden_b * p.in_b) && p.b_b.size() == size_t(p.hidden_b) &&
+                    p.w_o.size() == size_t(3 * p.components * p.hidden_b) &&
+                    p.b_o.size() == size_t(3 * p.components);
+    if (!ok) throw std::invalid_argument("inconsistent predictor weights for plane role " + std::to_string(c));
+  }
+}
+
+}  // namespace lora_codec

@@ -1,0 +1,176 @@
+"""The command line through main(argv): outputs, --force, batches and every bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lora_codec.cli import main
+
+from helpers import smooth_image
+
+
+@pytest.fixture
+def image_file(tmp_path) -> Path:
+    path = tmp_path / "img.png"
+    Image.fromarray(smooth_image(24, 40)).save(path)
+    return path
+
+
+def _load(path: Path) -> tuple[str, np.ndarray]:
+    with Image.open(path) as img:
+        return img.mode, np.asarray(img).copy()
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_compress_decompress_round_trip(tmp_path, image_file, capsys):
+    out = tmp_path / "img.lcz"
+    assert main(["compress", str(image_file), "-o", str(out), "--quiet", "--verify"]) == 0
+    png = tmp_path / "back.png"
+    assert main(["decompress", str(out), "-o", str(png), "--quiet"]) == 0
+    assert np.array_equal(_load(png)[1], _load(image_file)[1])
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+@pytest.mark.parametrize("fmt, mode", [("PPM", "RGB"), ("TIFF", "RGBA"), ("BMP", "RGB"), ("WEBP", "RGB"), ("PNG", "LA"), ("PNG", "L")])
+def test_reads_the_documented_formats(tmp_path, fmt, mode):
+    img = Image.fromarray(smooth_image(17, 23, planes=4)).convert(mode)
+    src = tmp_path / f"in.{fmt.lower()}"
+    img.save(src, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    mode, original = _load(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "x.lcz"), "--quiet"]) == 0
+    assert main(["decompress", str(tmp_path / "x.lcz"), "-o", str(tmp_path / "x.png"), "--quiet"]) == 0
+    back_mode, back = _load(tmp_path / "x.png")
+    assert back_mode == mode
+    assert np.array_equal(back, original)
+
+
+def test_default_output_name_and_no_overwrite_without_force(tmp_path, image_file, capsys):
+    assert main(["compress", str(image_file), "--quiet"]) == 0
+    target = image_file.with_suffix(".lcz")
+    first = target.read_bytes()
+    target.write_bytes(b"keep me")
+    capsys.readouterr()
+    assert main(["compress", str(image_file), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "already exists" in err and "--force" in err
+    assert target.read_bytes() == b"keep me"
+    assert main(["compress", str(image_file), "--quiet", "--force"]) == 0
+    assert target.read_bytes() == first
+
+
+def test_batch_with_one_failure_keeps_the_others(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        Image.fromarray(smooth_image(10, 12, seed=i)).save(src / f"ok{i}.png")
+    (src / "bad.png").write_bytes(b"not an image at all")
+    out = tmp_path / "out"
+    assert main(["compress", str(src), "--out-dir", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "2 of 3 files done, 1 failed" in err
+    assert _files(out) == {"ok0.lcz", "ok1.lcz"}
+
+
+def test_json_output_is_one_object_per_file(tmp_path, image_file, capsys):
+    out = tmp_path / "j.lcz"
+    assert main(["compress", str(image_file), "-o", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["ok"] and record["bytes"] == out.stat().st_size
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["width"] == 40 and info["height"] == 24 and info["colour"] == "RGB"
+    assert set(info["split_bpsp"]) >= {"adapter", "z", "pixels"}
+    assert main(["info", str(out)]) == 0
+    assert "pixels" in capsys.readouterr().out
+
+
+def _lcz(tmp_path, image_file) -> bytes:
+    out = tmp_path / "good.lcz"
+    assert main(["compress", str(image_file), "-o", str(out), "--quiet"]) == 0
+    return out.read_bytes()
+
+
+BAD_LCZ = {
+    "truncated": lambda d: d[: len(d) // 2],
+    "bit-flipped": lambda d: d[:-5] + bytes([d[-5] ^ 0x10]) + d[-4:],
+    "foreign": lambda d: b"GIF89a" + d[6:],
+    "wrong magic": lambda d: b"\x89LCX" + d[4:],
+    "empty": lambda d: b"",
+    "unknown version": lambda d: d[:8] + b"\x07" + d[9:],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LCZ))
+def test_bad_lcz_files_fail_cleanly(tmp_path, image_file, capsys, kind):
+    bad = tmp_path / "bad.lcz"
+    bad.write_bytes(BAD_LCZ[kind](_lcz(tmp_path, image_file)))
+    capsys.readouterr()
+    before = _files(tmp_path)
+    assert main(["decompress", str(bad), "-o", str(tmp_path / "out.png")]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("lora-codec: error:")
+    assert "Traceback" not in captured.err
+    assert _files(tmp_path) == before
+
+
+def test_unknown_model_is_named(tmp_path, image_file, capsys):
+    from lora_codec import bitstream
+
+    data = _lcz(tmp_path, image_file)
+    c = bitstream.unpack(data)
+    other = bitstream.Container(bitstream.Header(**{**c.header.__dict__, "model_id": b"\xaa" * 8}), c.sections)
+    bad = tmp_path / "other.lcz"
+    bad.write_bytes(bitstream.pack(other))
+    capsys.readouterr()
+    assert main(["decompress", str(bad), "-o", str(tmp_path / "o.png")]) == 1
+    assert "needs model aaaaaaaaaaaaaaaa" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda d: d / "missing.png", "no such file"),
+        (lambda d: (d / "text.png").write_text("hello") and d / "text.png", "not an image"),
+        (lambda d: _truncated_png(d), "truncated or corrupt"),
+    ],
+)
+def test_bad_images_fail_cleanly(tmp_path, capsys, setup, message):
+    src = setup(tmp_path)
+    before = _files(tmp_path)
+    assert main(["compress", str(src), "-o", str(tmp_path / "o.lcz")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+    assert _files(tmp_path) == before
+
+
+def _truncated_png(folder: Path) -> Path:
+    path = folder / "cut.png"
+    Image.fromarray(smooth_image(64, 64)).save(path)
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+def test_usage_errors(tmp_path, image_file, capsys):
+    assert main(["compress", str(image_file), str(image_file), "-o", str(tmp_path / "x.lcz")]) == 1
+    assert "use --out-dir" in capsys.readouterr().err
+    assert main(["compress", str(image_file), "--steps", "-3"]) == 1
+    assert "--steps" in capsys.readouterr().err
+    assert main(["compress", str(image_file), "--threads", "0"]) == 1
+    assert main(["frobnicate"]) == 2
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception):
+        main(["decompress", str(tmp_path / "nope.lcz"), "-o", str(tmp_path / "x.png"), "--debug"])
+
+
+def test_input_is_never_touched(tmp_path, image_file):
+    before = image_file.read_bytes(), image_file.stat().st_mtime_ns
+    assert main(["compress", str(image_file), "--out-dir", str(tmp_path / "o"), "--quiet"]) == 0
+    assert (image_file.read_bytes(), image_file.stat().st_mtime_ns) == before

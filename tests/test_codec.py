@@ -1,0 +1,81 @@
+"""Round trips through the Python API: sizes, modes and input kinds."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import lora_codec
+from lora_codec.codec import section_stats
+from lora_codec.images import ImageError
+
+from helpers import smooth_image
+
+
+SMALL_SHAPES = [(1, 1), (1, 9), (9, 1), (2, 3), (31, 17), (33, 65)]
+CASES = [(s, p) for s in SMALL_SHAPES for p in (1, 2, 3, 4)] + [((257, 129), 3), ((300, 513), 3), ((129, 260), 4)]
+
+
+@pytest.mark.parametrize("shape, planes", CASES)
+def test_round_trip_sizes_and_modes(shape, planes):
+    img = smooth_image(*shape, planes=planes, seed=shape[0] + planes)
+    data = lora_codec.compress(img)
+    out = lora_codec.decompress(data)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.array_equal(out, img)
+
+
+@given(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4]), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_round_trip_random_noise(h, w, planes, seed):
+    img = np.random.default_rng(seed).integers(0, 256, (h, w, planes), dtype=np.uint8)
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(img)), img)
+
+
+def test_accepts_path_pil_and_2d_array(tmp_path):
+    img = smooth_image(20, 30, planes=3)
+    path = tmp_path / "a.png"
+    Image.fromarray(img).save(path)
+    for source in (path, str(path), Image.fromarray(img)):
+        assert np.array_equal(lora_codec.decompress(lora_codec.compress(source)), img)
+    gray = img[:, :, 0]
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(gray))[:, :, 0], gray)
+
+
+def test_palette_and_bilevel_are_converted_as_documented(tmp_path):
+    rgb = Image.fromarray(smooth_image(16, 16, planes=3))
+    pal = rgb.convert("P")
+    out = lora_codec.decompress(lora_codec.compress(pal))
+    assert np.array_equal(out, np.asarray(pal.convert("RGB")))
+    bilevel = rgb.convert("1")
+    out = lora_codec.decompress(lora_codec.compress(bilevel))
+    assert np.array_equal(out[:, :, 0], np.asarray(bilevel.convert("L")))
+
+
+@pytest.mark.parametrize("mode", ["I;16", "F", "CMYK", "I"])
+def test_unsupported_modes_are_refused(mode):
+    img = Image.new(mode, (4, 4))
+    with pytest.raises(ImageError, match="unsupported image mode"):
+        lora_codec.compress(img)
+
+
+def test_smooth_image_compresses_better_than_noise():
+    smooth = lora_codec.compress(smooth_image(64, 64))
+    noise = lora_codec.compress(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    assert len(smooth) < 0.8 * len(noise)
+
+
+def test_stats_split_adds_up():
+    data = lora_codec.compress(smooth_image(40, 50))
+    s = section_stats(data)
+    assert sum(s["split_bytes"].values()) == len(data)
+    assert s["split_bytes"]["z"] > 0 and s["split_bytes"]["pixels"] > 0 and s["split_bytes"]["adapter"] == 0
+    assert abs(s["bpsp"] - 8 * len(data) / (40 * 50 * 3)) < 1e-12
+
+
+def test_compress_does_not_modify_the_input_array():
+    img = smooth_image(20, 20)
+    copy = img.copy()
+    lora_codec.compress(img)
+    assert np.array_equal(img, copy)

@@ -1,0 +1,60 @@
+"""A file decodes to identical pixels in fresh processes under every thread count and
+instruction-set setting (the exact integer path at work)."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lora_codec
+from lora_codec.codec import Codec
+
+from helpers import smooth_image
+
+DECODE = """
+import hashlib, sys, torch
+threads = int(sys.argv[2])
+torch.set_num_threads(threads)
+import lora_codec
+pixels = lora_codec.decompress(open(sys.argv[1], 'rb').read())
+print(hashlib.sha256(pixels.tobytes()).hexdigest())
+"""
+
+VARIANTS = [
+    ({"OMP_NUM_THREADS": "1"}, 1),
+    ({}, 2),
+    ({"ATEN_CPU_CAPABILITY": "default"}, 2),
+    ({"ATEN_CPU_CAPABILITY": "avx2"}, 1),
+    ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, 2),
+    ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, 1),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("det")
+    img = smooth_image(300, 280, planes=3, seed=5)
+    base = folder / "base.lcz"
+    base.write_bytes(lora_codec.compress(img))
+    # An adapted file: adapters are kept only if they pay, so force one through _encode.
+    codec = Codec()
+    from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
+
+    result = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1))
+    adapted = folder / "adapted.lcz"
+    adapted.write_bytes(codec._encode(img, "RGB", result.payload, result.deltas))
+    return img, {"base": base, "adapted": adapted}
+
+
+@pytest.mark.parametrize("env, threads", VARIANTS)
+@pytest.mark.parametrize("kind", ["base", "adapted"])
+def test_fresh_process_decodes_identically(files, env, threads, kind):
+    img, paths = files
+    full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"}}
+    full_env.update(env)
+    out = subprocess.run([sys.executable, "-c", DECODE, str(paths[kind]), str(threads)], env=full_env,
+                         capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()

@@ -1,0 +1,17 @@
+"""Every docstring example runs (constriction-style runnable round trips)."""
+
+import doctest
+
+import pytest
+
+import lora_codec
+import lora_codec.entropy
+
+MODULES = [lora_codec, lora_codec.entropy]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -1,0 +1,88 @@
+"""Per-image adapters: identity at init, only adapters train, exact save/load, and the
+file never grows by adapting."""
+
+import numpy as np
+import pytest
+import torch
+
+import lora_codec
+from lora_codec.codec import Codec, section_stats
+from lora_codec.lora import adapt as adapt_mod
+from lora_codec.lora.adapt import AdaptOptions, adapt_to_image, decode_adapter_payload
+from lora_codec.lora.quantized import integer_delta
+
+from helpers import smooth_image
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return Codec()
+
+
+def _inputs(size=48):
+    img = smooth_image(size, size, planes=3, seed=9)
+    return img, torch.from_numpy(img.transpose(2, 0, 1).copy()).float()[None]
+
+
+def test_adapters_are_identity_at_init(codec):
+    _, x = _inputs()
+    net, _, _ = adapt_mod._inject(codec.model, AdaptOptions())
+    with torch.no_grad():
+        assert torch.equal(torch.stack(net(x)), torch.stack(codec.model.model(x)))
+
+
+def test_training_changes_only_adapter_weights(codec):
+    _, x = _inputs()
+    net, factors, params = adapt_mod._inject(codec.model, AdaptOptions())
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    opt = torch.optim.Adam(params, lr=1e-2)
+    for _ in range(3):
+        bits_x, bits_z = net(x)
+        opt.zero_grad()
+        (bits_x / x.numel()).backward()
+        opt.step()
+    after = net.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("lora_" in k for k in changed)
+
+
+def test_payload_round_trip_gives_identical_deltas(codec):
+    img, _ = _inputs(64)
+    result = adapt_to_image(codec.model, img, "RGB", 4, AdaptOptions(seed=3))
+    restored = decode_adapter_payload(codec.model, result.payload)
+    assert restored.keys() == result.deltas.keys()
+    for name in restored:
+        assert np.array_equal(restored[name], result.deltas[name])
+    assert any(np.any(d != 0) for d in restored.values())
+
+
+def test_integer_delta_matches_real_product():
+    rng = np.random.default_rng(0)
+    a = rng.integers(-40, 40, (2, 5))
+    b = rng.integers(-40, 40, (3, 2))
+    delta = integer_delta(a, b, 6, 9, 8, (3, 5))
+    exact = (b @ a) / 2.0 ** (6 + 9 - 8)
+    assert np.array_equal(delta, np.floor(exact + 0.5).astype(np.int64))
+
+
+def test_adapted_file_round_trips(codec):
+    img = smooth_image(80, 96, planes=3, seed=4)
+    result = adapt_to_image(codec.model, img, "RGB", 5, AdaptOptions(seed=2))
+    data = codec._encode(img, "RGB", result.payload, result.deltas)
+    assert section_stats(data)["split_bytes"]["adapter"] == len(result.payload)
+    assert np.array_equal(codec.decompress(data), img)
+
+
+def test_steps_never_make_the_file_larger(codec):
+    img = smooth_image(40, 40, planes=3, seed=6)
+    base = lora_codec.compress(img)
+    adapted = lora_codec.compress(img, steps=5)
+    assert len(adapted) <= len(base)
+    assert np.array_equal(lora_codec.decompress(adapted), img)
+
+
+@pytest.mark.parametrize("kwargs, message", [(dict(rank=0), "--rank"), (dict(lr=-1), "--lr"),
+                                             (dict(targets="decoder.nope"), "unknown --targets")])
+def test_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AdaptOptions.from_args(**kwargs)
