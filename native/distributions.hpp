@@ -20,6 +20,7 @@ namespace lora_codec {
 inline constexpr int kMixturePrecision = 24;
 inline constexpr int kMaxComponents = 16;
 inline constexpr int kMeanFrac = 4;
+inline constexpr int kWeightBits = 15;
 
 // floor(x / 2^s) for any sign, without relying on the behaviour of >> on negatives.
 inline int64_t floor_shift(int64_t x, int s) {
@@ -44,22 +45,37 @@ struct LogisticMixture {
   int64_t mean[kMaxComponents];
   int64_t inv_scale[kMaxComponents];
   uint64_t weight[kMaxComponents];
-  uint64_t weight_sum = 0;
+  int top = 0;
 
   // Builds the mixture from integer parameters (log-scales are clamped, as documented).
+  // Weights are exp(logit - max logit) from a table, renormalised to sum exactly 2^15
+  // (the rounding remainder goes to the heaviest component).
   void set(int components, const int32_t* means, const int32_t* log_scales, const int32_t* logits) {
     k = components;
-    int32_t top = logits[0];
-    for (int i = 1; i < k; ++i) top = std::max(top, logits[i]);
-    weight_sum = 0;
+    int32_t best = logits[0];
+    top = 0;
+    for (int i = 1; i < k; ++i) {
+      if (logits[i] > best) { best = logits[i]; top = i; }
+    }
+    uint64_t sum = 0;
     for (int i = 0; i < k; ++i) {
       mean[i] = means[i];
       const int32_t ls = std::clamp<int32_t>(log_scales[i], tables::kLogScaleMin, tables::kLogScaleMax);
       inv_scale[i] = tables::kInvScale[ls - tables::kLogScaleMin];
-      const int64_t d = static_cast<int64_t>(top) - logits[i];
+      const int64_t d = static_cast<int64_t>(best) - logits[i];
       weight[i] = d < tables::kWeightTable ? tables::kMixWeight[d] : 0;
-      weight_sum += weight[i];
+      sum += weight[i];
     }
+    if (k == 1) {
+      weight[0] = uint64_t{1} << kWeightBits;
+      return;
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < k; ++i) {
+      weight[i] = (weight[i] << kWeightBits) / sum;
+      total += weight[i];
+    }
+    weight[top] += (uint64_t{1} << kWeightBits) - total;
   }
 
   // Mixture CDF (Q30) at boundary b given in Q4.
@@ -70,7 +86,7 @@ struct LogisticMixture {
                                     kMeanFrac + tables::kInvScaleBits - 12);
       acc += weight[i] * sigmoid_q30(t);
     }
-    return acc / weight_sum;
+    return acc >> kWeightBits;
   }
 
   // Cumulative frequency C(x) for 0 <= x <= alphabet.
@@ -82,13 +98,39 @@ struct LogisticMixture {
     return static_cast<uint32_t>(x + ((f * spare) >> 30));
   }
 
-  // Largest symbol x with C(x) <= v.
-  int64_t find(uint32_t v, int64_t alphabet) const {
-    int64_t lo = 0, hi = alphabet;
+  // Largest symbol x with C(x) <= v, and C(x), C(x + 1). Gallops outwards from the
+  // heaviest component's mean, then bisects: few CDF evaluations for a good prediction.
+  int64_t find(uint32_t v, int64_t alphabet, uint32_t& c_lo, uint32_t& c_hi) const {
+    const int64_t guess = std::clamp<int64_t>(floor_shift(mean[top] + 8, 4), 0, alphabet - 1);
+    const uint32_t c_guess = cumulative(guess, alphabet);
+    int64_t lo, hi;
+    uint32_t clo, chi;
+    if (c_guess <= v) {
+      lo = guess; clo = c_guess;
+      for (int64_t step = 1;; step <<= 1) {
+        hi = lo + step;
+        if (hi >= alphabet) { hi = alphabet; chi = cumulative(hi, alphabet); break; }
+        chi = cumulative(hi, alphabet);
+        if (chi > v) break;
+        lo = hi; clo = chi;
+      }
+    } else {
+      hi = guess; chi = c_guess;
+      for (int64_t step = 1;; step <<= 1) {
+        lo = hi - step;
+        if (lo <= 0) { lo = 0; clo = 0; break; }
+        clo = cumulative(lo, alphabet);
+        if (clo <= v) break;
+        hi = lo; chi = clo;
+      }
+    }
     while (hi - lo > 1) {
       const int64_t mid = (lo + hi) >> 1;
-      if (cumulative(mid, alphabet) <= v) lo = mid; else hi = mid;
+      const uint32_t cm = cumulative(mid, alphabet);
+      if (cm <= v) { lo = mid; clo = cm; } else { hi = mid; chi = cm; }
     }
+    c_lo = clo;
+    c_hi = chi;
     return lo;
   }
 };
@@ -103,9 +145,8 @@ inline void encode_mixture_symbol(Encoder& enc, const LogisticMixture& mix, int6
 template <class Decoder>
 inline int64_t decode_mixture_symbol(Decoder& dec, const LogisticMixture& mix, int64_t alphabet) {
   const uint32_t v = dec.peek(kMixturePrecision);
-  const int64_t x = mix.find(v, alphabet);
-  const uint32_t lo = mix.cumulative(x, alphabet);
-  const uint32_t hi = mix.cumulative(x + 1, alphabet);
+  uint32_t lo, hi;
+  const int64_t x = mix.find(v, alphabet, lo, hi);
   dec.consume(lo, hi - lo);
   return x;
 }
