@@ -173,7 +173,7 @@ def _compress(args) -> int:
         if job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
         pixels, _ = read_image(job.source)
-        data = codec.compress(job.source, steps=args.steps, adaptation=options, progress=progress)
+        data = codec.compress(pixels, steps=args.steps, adaptation=options, progress=progress)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
         atomic_write(job.target, data, args.force)

@@ -21,7 +21,17 @@ class ImageError(ValueError):
     """An input that is not a usable image."""
 
 
+def check_size(width: int, height: int) -> None:
+    """Refuse images the container cannot hold (before decoding them)."""
+    from .bitstream import MAX_PIXELS, MAX_SIDE
+
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ImageError(f"image of {width}x{height} pixels is too large "
+                         f"(limit {MAX_SIDE} px a side and {MAX_PIXELS} pixels)")
+
+
 def _from_pil(img: Image.Image) -> tuple[np.ndarray, str]:
+    check_size(img.width, img.height)
     mode = img.mode
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
@@ -49,6 +59,7 @@ def from_array(array: np.ndarray) -> tuple[np.ndarray, str]:
         raise ImageError(f"image arrays must be (H, W) or (H, W, 1-4), got shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError("the image is empty")
+    check_size(arr.shape[1], arr.shape[0])
     return np.ascontiguousarray(arr), EXACT_MODES[arr.shape[2] - 1]
 
 
@@ -65,11 +76,14 @@ def read_image(source) -> tuple[np.ndarray, str]:
         raise ImageError(f"{path}: is a directory")
     try:
         with Image.open(path) as img:
+            check_size(img.width, img.height)
             img.load()
             return _from_pil(img)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{path}: refused by Pillow's decompression-bomb check ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, ImageError):
             raise
         raise ImageError(f"{path}: truncated or corrupt image ({exc})") from None

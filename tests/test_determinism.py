@@ -55,6 +55,9 @@ def test_fresh_process_decodes_identically(files, env, threads, kind):
     img, paths = files
     full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"}}
     full_env.update(env)
+    # Run outside the checkout, so the child imports the installed package (with its
+    # compiled _native), not the source tree.
     out = subprocess.run([sys.executable, "-c", DECODE, str(paths[kind]), str(threads)], env=full_env,
-                         capture_output=True, text=True, timeout=300, check=True)
+                         cwd=paths[kind].parent, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
