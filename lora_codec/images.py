@@ -110,12 +110,27 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if not force and path.exists():
-            raise FileExistsError(f"{path}: already exists (use --force to overwrite)")
-        os.replace(tmp, path)
+        if force:
+            os.replace(tmp, path)
+        else:
+            _link_no_clobber(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _link_no_clobber(tmp: str, path: Path) -> None:
+    """Move ``tmp`` to ``path`` atomically, failing if ``path`` appeared meanwhile."""
+    try:
+        os.link(tmp, path)  # fails with FileExistsError instead of replacing
+    except FileExistsError:
+        raise FileExistsError(f"{path}: already exists (use --force to overwrite)") from None
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise FileExistsError(f"{path}: already exists (use --force to overwrite)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def encode_png(pixels: np.ndarray, colour: str) -> bytes:

@@ -18,7 +18,8 @@
 
 namespace lora_codec {
 
-inline constexpr int kNeighbours = 8;
+inline constexpr int kNeighbours = 10;
+inline constexpr int kResiduals = 3;
 inline constexpr int kErrorNeighbours = 6;
 inline constexpr int kGradients = 5;
 inline constexpr int kPad = 128;
@@ -88,17 +89,22 @@ class PixelPredictor {
                   const int32_t* cross_b, MixtureParams& out, int32_t& ref_out) const {
     using namespace detail;
     const PlaneWeights& pw = w_.planes[c];
-    static constexpr int off[kNeighbours][2] = {{0, -1}, {0, -2}, {-1, 0}, {-2, 0},
-                                                {-1, -1}, {-1, 1}, {-1, -2}, {-1, 2}};
+    // W, WW, N, NN, NW, NE, NWW, NEE, NNW, NNE.
+    static constexpr int off[kNeighbours][2] = {{0, -1}, {0, -2}, {-1, 0},  {-2, 0},  {-1, -1},
+                                                {-1, 1}, {-1, -2}, {-1, 2}, {-2, -1}, {-2, 1}};
     int32_t nb[kNeighbours];
     for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
     const int32_t W = nb[0], WW = nb[1], N = nb[2], NN = nb[3], NW = nb[4], NE = nb[5];
+    const int32_t NWW = nb[6], NNW = nb[8], NNE = nb[9];
     const int32_t ref = med(N, W, NW);
     ref_out = ref;
 
-    int32_t in_a[64 + kMaxPlanes * 4 + 64];
+    int32_t in_a[kNeighbours + kResiduals + kMaxPlanes * 4 + 64];
     int n = 0;
     for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - ref) * 4;
+    in_a[n++] = (W - med(NW, WW, NWW)) * 4;  // MED residuals at W, N, NE
+    in_a[n++] = (N - med(NN, NW, NNW)) * 4;
+    in_a[n++] = (NE - med(NNE, N, NN)) * 4;
     for (int k = 0; k < 4 * c; ++k) in_a[n++] = cross_a[k];
     const int16_t* f = v.features + ((i - v.feature_row0) * v.width + j) * w_.features;
     for (int k = 0; k < w_.features; ++k) in_a[n++] = f[k];
@@ -181,7 +187,7 @@ inline void validate(const PredictorWeights& w, int64_t planes) {
   if (static_cast<int64_t>(w.planes.size()) < planes) throw std::invalid_argument("too few plane roles in weights");
   for (int64_t c = 0; c < planes; ++c) {
     const PlaneWeights& p = w.planes[c];
-    const bool ok = p.in_a == kNeighbours + 4 * c + w.features &&
+    const bool ok = p.in_a == kNeighbours + kResiduals + 4 * c + w.features &&
                     p.in_b == p.hidden_a + kErrorNeighbours + kGradients + c &&
                     p.hidden_a > 0 && p.hidden_a <= 64 && p.hidden_b > 0 && p.hidden_b <= 64 &&
                     w.features >= 0 && w.features <= 64 &&

@@ -198,6 +198,26 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
     _plots(out, rows, summary, images)
 
 
+README_START = "<!-- results:start (written by scripts/compare.py --readme) -->"
+README_END = "<!-- results:end -->"
+
+
+def update_readme(readme: Path, out: Path) -> None:
+    """Replace the README's results block with the overall table of ``OUT/report.md``."""
+    report = (out / "report.md").read_text().splitlines()
+    start = report.index("## Overall") + 1
+    end = report.index("## Per image (bpsp)")
+    block = [README_START, next(l for l in report if l.startswith("Command:")), ""]
+    block += [l for l in report[start:end] if l.strip() or block[-1].strip()]
+    block += [f"Full report, per-image table and plots: `{out}/`.", README_END]
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"compare.py: {readme} has no results markers")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    readme.write_text(head + "\n".join(block) + tail)
+
+
 def _plots(out: Path, rows: list[dict], summary: list[dict], images: list[str]) -> None:
     import matplotlib
 
@@ -244,6 +264,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers, each on its own core")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--reference", default="jpegxl-e7", help="codec the relative column compares with")
+    parser.add_argument("--readme", default=None, help="also write the overall table into this README")
     args = parser.parse_args()
 
     from PIL import Image  # noqa: F401  (fail early if missing)
@@ -289,6 +310,8 @@ def main() -> None:
     command = "python scripts/compare.py " + " ".join(sys.argv[1:])
     summary = summarise(rows, codecs)
     write_report(Path(args.out), rows, summary, command, args.reference)
+    if args.readme:
+        update_readme(Path(args.readme), Path(args.out))
     for s in sorted(summary, key=lambda s: s["bpsp"]):
         print(f"{s['codec']:22s} {s['bpsp']:.3f} bpsp  enc {s['encode_s_per_mp']:.2f} s/MP  "
               f"dec {s['decode_s_per_mp']:.2f} s/MP  not lossless: {s['not_lossless']}")

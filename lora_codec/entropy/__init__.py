@@ -24,6 +24,14 @@ Round trip with shared integer CDF tables (one table per symbol, chosen by index
 [1, 0, 1]
 """
 
+try:
+    from . import _native  # noqa: F401  (built by `pip install .`, never at import time)
+except ImportError as exc:  # e.g. importing the source tree, which holds no compiled module
+    raise ImportError(
+        "lora_codec's native range coder is not built here: install the package with "
+        "`pip install .` and import it from outside the source tree"
+    ) from exc
+
 from .coder import (
     MAX_COMPONENTS,
     MAX_PRECISION,

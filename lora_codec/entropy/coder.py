@@ -23,7 +23,8 @@ def _int_array(name: str, values, ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must hold integers, got dtype {arr.dtype}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    if arr.size and (arr.min() < np.iinfo(np.int32).min or arr.max() > np.iinfo(np.int32).max):
+    if arr.dtype != np.int32 and arr.size and (arr.min() < np.iinfo(np.int32).min
+                                               or arr.max() > np.iinfo(np.int32).max):
         raise ValueError(f"{name} does not fit in int32")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
@@ -53,7 +54,7 @@ def _mixture_params(n: int | None, means, log_scales, logits):
     logits = _int_array("logits", logits).reshape(-1)
     if log_scales.size != means.size or logits.size != means.size:
         raise ValueError("means, log_scales and logits must have the same shape")
-    if means.size and np.abs(means).max() >= _MEAN_LIMIT:
+    if means.size and (means.max() >= _MEAN_LIMIT or means.min() <= -_MEAN_LIMIT):
         raise ValueError(f"means must lie within +-2^28 (Q4)")
     return means, log_scales.reshape(means.shape), logits.reshape(means.shape)
 

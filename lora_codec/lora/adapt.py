@@ -40,7 +40,7 @@ class AdaptOptions:
     """Options of the per-image adaptation (CLI: --rank, --lr, --targets, --seed)."""
 
     rank: int = 2
-    lr: float = 3e-3
+    lr: float = 1e-2
     targets: tuple[str, ...] = DEFAULT_TARGETS
     seed: int = 0
     crop: int = 96
@@ -220,6 +220,8 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     task = progress.add_task("adapt", total=steps, note="") if progress is not None else None
     ema = None
     for step in range(steps):
+        for group in optimizer.param_groups:  # cosine decay to 5 % of the initial rate
+            group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         loss = torch.zeros(())
         count = 0
         for _ in range(opts.batch):

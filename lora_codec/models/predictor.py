@@ -3,8 +3,8 @@
 For every plane ``c`` of a colour group (1 plane for L, 3 for RGB) and every pixel, a tiny
 two-stage network maps causal context to a K-component discretized logistic mixture:
 
-* **Stage A (mean).** Inputs: the 8 causal neighbours of the same plane relative to the
-  MED prediction ``ref = median(N, W, N + W - NW)``; for each earlier plane ``p`` of the
+* **Stage A (mean).** Inputs: the 10 causal neighbours of the same plane relative to the
+  MED prediction ``ref = median(N, W, N + W - NW)``; the MED residuals at W, N and NE; for each earlier plane ``p`` of the
   same pixel ``x_p - ref_p``, ``x_p - W_p``, ``x_p - N_p`` and its prediction error
   ``e_p``; and the UNet features. A hidden layer ``hA`` and a linear read-out over
   ``[inputs, hA]`` give the mean ``mu = ref + m``.
@@ -25,8 +25,10 @@ from torch import nn
 
 from . import quant as q
 
-# (row offset, column offset): W, WW, N, NN, NW, NE, NWW, NEE.
-NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-2, 0), (-1, -1), (-1, 1), (-1, -2), (-1, 2))
+# (row offset, column offset): W, WW, N, NN, NW, NE, NWW, NEE, NNW, NNE.
+NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-2, 0), (-1, -1), (-1, 1), (-1, -2), (-1, 2), (-2, -1), (-2, 1))
+# MED residuals of the W, N and NE neighbours (a CALIC-like local bias cue).
+NEIGHBOUR_RESIDUALS = 3
 # Neighbours whose absolute prediction errors feed stage B: W, N, NW, NE, WW, NN.
 ERROR_NEIGHBOURS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0))
 PAD_VALUE = 128.0
@@ -41,6 +43,12 @@ def med(n: torch.Tensor, w: torch.Tensor, nw: torch.Tensor) -> torch.Tensor:
     """LOCO-I's median edge detector."""
     hi, lo = torch.maximum(n, w), torch.minimum(n, w)
     return torch.where(nw >= hi, lo, torch.where(nw <= lo, hi, n + w - nw))
+
+
+def neighbour_residuals(nb: list[torch.Tensor]) -> list[torch.Tensor]:
+    """MED prediction errors at W, N and NE, from the neighbours in :data:`NEIGHBOURS` order."""
+    W, WW, N, NN, NW, NE, NWW, _, NNW, NNE = nb
+    return [W - med(NW, WW, NWW), N - med(NN, NW, NNW), NE - med(NNE, N, NN)]
 
 
 class QLinear(nn.Linear):
@@ -66,7 +74,7 @@ class PlanePredictor(nn.Module):
         super().__init__()
         self.role = role
         self.components = components
-        self.in_a = len(NEIGHBOURS) + 4 * role + features
+        self.in_a = len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + 4 * role + features
         self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + role
         self.stage_a = QLinear(self.in_a, hidden_a)
         self.mean = QLinear(self.in_a + hidden_a, 1)
@@ -125,7 +133,8 @@ class CausalPredictor(nn.Module):
             nb = [_shift(xp[:, plane], di, dj, h, w) for di, dj in NEIGHBOURS]
             ref = med(nb[2], nb[0], nb[4])
             rel = [v - ref for v in nb]
-            in_a = torch.cat([torch.stack(rel + cross_a, dim=-1), feats], dim=-1)
+            residuals = neighbour_residuals(nb)
+            in_a = torch.cat([torch.stack(rel + residuals + cross_a, dim=-1), feats], dim=-1)
             h_a, m = net.mean_stage(in_a)
             mu = torch.clamp(ref + m, 0.0, 255.0)
             err = q.floor_ste((x[:, plane] - mu) * 4.0) / 4.0
