@@ -206,9 +206,9 @@ def update_readme(readme: Path, out: Path) -> None:
     """Replace the README's results block with the overall table of ``OUT/report.md``."""
     report = (out / "report.md").read_text().splitlines()
     start = report.index("## Overall") + 1
-    end = report.index("## Per image (bpsp)")
-    block = [README_START, next(l for l in report if l.startswith("Command:")), ""]
-    block += [l for l in report[start:end] if l.strip() or block[-1].strip()]
+    end = next(i for i, line in enumerate(report) if line.startswith("## Published numbers"))
+    block = [README_START, next(line for line in report if line.startswith("Command:"))]
+    block += [line for line in report[start:end]]
     block += [f"Full report, per-image table and plots: `{out}/`.", README_END]
     text = readme.read_text()
     if README_START not in text or README_END not in text:
