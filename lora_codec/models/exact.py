@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..entropy import PredictorWeights
 from . import quant as q
-from .predictor import NEIGHBOUR_RESIDUALS, NEIGHBOURS, CausalPredictor, PlanePredictor
+from .predictor import CausalPredictor, PlanePredictor
 from .unet import Decoder
 
 
@@ -59,8 +59,7 @@ def predictor_weights(predictor: CausalPredictor, deltas: dict | None = None) ->
     for role, plane in enumerate(predictor.planes):
         own = {k.split(".", 2)[2]: v for k, v in deltas.items() if k.startswith(f"planes.{role}.")}
         planes.append(plane_integers(plane, own))
-    features = predictor.planes[0].in_a - len(NEIGHBOURS) - NEIGHBOUR_RESIDUALS
-    return PredictorWeights(features, planes)
+    return PredictorWeights(predictor.planes[0].features, planes)
 
 
 @dataclass

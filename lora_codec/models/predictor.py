@@ -74,6 +74,7 @@ class PlanePredictor(nn.Module):
         super().__init__()
         self.role = role
         self.components = components
+        self.features = features
         self.in_a = len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + 4 * role + features
         self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + role
         self.stage_a = QLinear(self.in_a, hidden_a)
