@@ -5,6 +5,12 @@
 >>> data = lora_codec.compress(image)
 >>> bool((lora_codec.decompress(data) == image).all())
 True
+
+rc mode: an HEVC base layer plus the learned residual (quality searched unless given):
+
+>>> data = lora_codec.compress(image, mode="rc", quality=40)
+>>> bool((lora_codec.decompress(data) == image).all())
+True
 """
 
 from .codec import Codec, compress, decompress

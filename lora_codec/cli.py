@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", help="output file (one input only)")
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
+    c.add_argument("--mode", choices=("learned", "rc"), default="learned",
+                   help="learned: the base model (default); rc: HEVC base layer + learned residual")
+    c.add_argument("--quality", type=int, default=None,
+                   help="rc mode: HEVC quality 1..100 (default: searched per image for the smallest file)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")
     c.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
     c.add_argument("--targets", default=None, help="comma-separated layer names to adapt")
@@ -165,6 +169,8 @@ def _compress(args) -> int:
 
     if args.steps < 0:
         raise UsageError("--steps must be >= 0")
+    if args.quality is not None and (args.mode != "rc" or not 1 <= args.quality <= 100):
+        raise UsageError("--quality needs --mode rc and a value in 1..100")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     codec = Codec()
@@ -173,12 +179,14 @@ def _compress(args) -> int:
         if job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
         pixels, _ = read_image(job.source)
-        data = codec.compress(pixels, steps=args.steps, adaptation=options, progress=progress)
+        data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
+                              adaptation=options, progress=progress)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
         atomic_write(job.target, data, args.force)
         stats = section_stats(data)
-        return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "split_bpsp": stats["split_bpsp"]}
+        return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "mode": stats["mode"],
+                "hevc_quality": stats["hevc_quality"], "split_bpsp": stats["split_bpsp"]}
 
     return _run_batch(jobs, work, args)
 
@@ -215,6 +223,8 @@ def _info(args) -> int:
     console = Console()
     console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}, mode {stats['mode']}, "
                   f"model {stats['model_id']}, format v{stats['format_version']}")
+    for group, quality in stats["hevc_quality"].items():
+        console.print(f"HEVC base layer ({group}): quality {quality}")
     table = Table("part", "bytes", "bpsp", "share")
     for name, size in stats["split_bytes"].items():
         table.add_row(name, str(size), f"{stats['split_bpsp'][name]:.4f}", f"{100 * size / stats['bytes']:.1f} %")

@@ -10,6 +10,11 @@ alpha plane, each coded as its own group. For every group:
 
 Only step 1's encoder is float, and it runs only when compressing: decoding needs z,
 the integer decoder and the native predictor, which are exact.
+
+**rc mode** (``mode="rc"``) first codes each group with HEVC (:mod:`lora_codec.base_layer`)
+at the quality that makes the file smallest, then codes the exact pixels with the rc
+model, which adds features of the lossy reconstruction and predicts each pixel's residual
+against it.
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import bitstream, entropy
+from . import base_layer, bitstream, entropy
+from .base_layer import BaseLayer, BaseLayerError
 from .bitstream import Container, FormatError, Header
 from .images import read_image
 from .models import exact
 from .models.latent_prior import TABLE_PRECISION, Z_MIN
-from .models.registry import LoadedModel, load_default_model, resolve_model
+from .models.registry import LoadedModel, load_default_model, load_default_rc_model, resolve_model
 
 SECTION_TAGS = {
     "colour": (b"ZCOL", b"PCOL"),
     "alpha": (b"ZALP", b"PALP"),
 }
+BASE_LAYER_TAGS = {"colour": b"HEVC", "alpha": b"HALP"}
 ADAPTER_TAG = b"LORA"
-BASE_LAYER_TAG = b"HEVC"
+MODES = ("learned", "rc")
+# HEVC qualities that rc mode searches, low to high (a descent from the middle one).
+RC_QUALITIES = (10, 20, 30, 40, 50, 60, 70)
 
 
 class DecodeError(ValueError):
@@ -60,15 +69,16 @@ class CodingWeights:
 
     predictor: entropy.PredictorWeights
     decoder: exact.DecoderIntegers
+    guide: exact.GuideIntegers | None = None
 
     @classmethod
     def of(cls, model: LoadedModel, deltas: dict | None = None) -> "CodingWeights":
         if not deltas:
-            return cls(model.predictor_weights, model.decoder_integers)
+            return cls(model.predictor_weights, model.decoder_integers, model.guide_integers)
         pred = {k[len("predictor."):]: v for k, v in deltas.items() if k.startswith("predictor.")}
         dec = {k[len("decoder."):]: v for k, v in deltas.items() if k.startswith("decoder.")}
         return cls(exact.predictor_weights(model.model.predictor, pred),
-                   exact.decoder_integers(model.model.decoder, dec))
+                   exact.decoder_integers(model.model.decoder, dec), model.guide_integers)
 
 
 @dataclass
@@ -129,18 +139,29 @@ def decode_latents(model: LoadedModel, data: bytes, grid: list[list[Tile]]) -> l
 
 
 def _band_features(model: LoadedModel, weights: CodingWeights, band: list[Tile],
-                   latents: list[np.ndarray], width: int) -> np.ndarray:
+                   latents: list[np.ndarray], width: int, guide: np.ndarray | None = None) -> np.ndarray:
     rows = band[0].y1 - band[0].y0
     feats = np.zeros((rows, width, model.cfg.features), dtype=np.int16)
     for t, z in zip(band, latents):
         levels = latent_shape(model, t)[0]
         feats[:, t.x0 : t.x1] = exact.decode_features(weights.decoder, z, levels, rows, t.x1 - t.x0)
+    if guide is not None:
+        feats = exact.combine_features(feats, exact.guide_features(weights.guide, guide, band[0].y0, band[0].y1))
     return feats
 
 
+def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> None:
+    if model.model.guided != (guide is not None):
+        raise ValueError("an rc model codes with a base-layer reconstruction, a base model without one")
+    if guide is not None and guide.shape != shape:
+        raise ValueError(f"the reconstruction is {guide.shape}, the planes {shape}")
+
+
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
-                 latents: list[np.ndarray] | None = None) -> tuple[bytes, bytes]:
-    """(latent stream, pixel stream) of one colour group (H, W, P) uint8."""
+                 latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None) -> tuple[bytes, bytes]:
+    """(latent stream, pixel stream) of one colour group (H, W, P) uint8; ``guide`` is the
+    base layer's reconstruction (rc models only)."""
+    _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
     grid = tile_grid(height, width, model.cfg.tile)
     if latents is None:
@@ -150,14 +171,15 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
     encoder = entropy.PixelEncoder(weights.predictor)
     pos = 0
     for band in grid:
-        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width)
+        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
         pos += len(band)
-        encoder.code_rows(planes, errors, feats, band[0].y0, band[0].y0, band[0].y1)
+        encoder.code_rows(planes, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
     return z_bytes, encoder.finish()
 
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
-                 height: int, width: int, planes: int) -> np.ndarray:
+                 height: int, width: int, planes: int, guide: np.ndarray | None = None) -> np.ndarray:
+    _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
     latents = decode_latents(model, z_bytes, grid)
     out = np.zeros((height, width, planes), dtype=np.uint8)
@@ -165,62 +187,147 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
     decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes)
     pos = 0
     for band in grid:
-        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width)
+        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
         pos += len(band)
-        decoder.code_rows(out, errors, feats, band[0].y0, band[0].y0, band[0].y1)
+        decoder.code_rows(out, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
     decoder.check()
     return out
 
 
+@dataclass
+class GroupCode:
+    """The coded sections of one colour group."""
+
+    z: bytes
+    pixels: bytes
+    base: BaseLayer | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.z) + len(self.pixels) + (len(self.base.pack()) if self.base else 0)
+
+
 class Codec:
-    """Compresses and decompresses with one base model (the shipped default if None)."""
+    """Compresses and decompresses with one base model (the shipped default if None) and,
+    for rc mode, one rc model (the shipped one if None, loaded when first needed)."""
 
-    def __init__(self, model: LoadedModel | None = None) -> None:
+    def __init__(self, model: LoadedModel | None = None, rc_model: LoadedModel | None = None) -> None:
         self.model = model or load_default_model()
+        self._rc_model = rc_model
 
-    def compress(self, image, steps: int = 0, *, adaptation=None, progress=None) -> bytes:
+    @property
+    def rc_model(self) -> LoadedModel:
+        if self._rc_model is None:
+            self._rc_model = load_default_rc_model()
+        return self._rc_model
+
+    def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
+                 adaptation=None, progress=None) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation`` holds
-        their options, see :mod:`lora_codec.lora`).
+        their options, see :mod:`lora_codec.lora`). ``mode="rc"`` codes an HEVC base layer
+        plus the residual; its ``quality`` is searched per image unless given.
         """
         pixels, colour = read_image(image)
         if steps < 0:
             raise ValueError("steps must be >= 0")
-        base = self._encode(pixels, colour, None, None)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if quality is not None and (mode != "rc" or not 1 <= quality <= 100):
+            raise ValueError("quality applies to rc mode and must be in [1, 100]")
+        model = self.model if mode == "learned" else self.rc_model
+        groups = self._plan_groups(model, pixels, colour, mode, quality)
+        base = self._pack(model, pixels, colour, mode, groups, None)
         if steps == 0:
             return base
         from .lora.adapt import adapt_to_image
 
-        result = adapt_to_image(self.model, pixels, colour, steps, adaptation, progress)
-        adapted = self._encode(pixels, colour, result.payload, result.deltas)
+        guide = groups["colour"].base.reconstruction if mode == "rc" else None
+        result = adapt_to_image(model, pixels, colour, steps, adaptation, progress, guide=guide)
+        adapted = self._pack(model, pixels, colour, mode, self._recode(model, pixels, colour, groups, result.deltas),
+                             result.payload)
         # Keep the adaptation only where it makes the file smaller.
         return adapted if len(adapted) < len(base) else base
 
-    def _encode(self, pixels: np.ndarray, colour: str, payload: bytes | None, deltas: dict | None) -> bytes:
+    def encode_adapted(self, image, adapters, *, mode: str = "learned", quality: int | None = None) -> bytes:
+        """The file with these adapters (an ``AdaptResult``), kept even when they do not pay
+        (for tests and experiments; :meth:`compress` is the normal entry point)."""
+        pixels, colour = read_image(image)
+        model = self.model if mode == "learned" else self.rc_model
+        groups = self._plan_groups(model, pixels, colour, mode, quality)
+        return self._pack(model, pixels, colour, mode, self._recode(model, pixels, colour, groups, adapters.deltas),
+                          adapters.payload)
+
+    def _recode(self, model: LoadedModel, pixels: np.ndarray, colour: str, groups: dict[str, "GroupCode"],
+                deltas: dict) -> dict[str, "GroupCode"]:
+        """The groups coded again with adapted weights (same base layers)."""
+        weights = CodingWeights.of(model, deltas)
+        return {name: self._code_group(model, weights, pixels[:, :, idx], groups[name].base)
+                for name, idx in _group_planes(colour)}
+
+    @staticmethod
+    def _code_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
+                    base: BaseLayer | None) -> GroupCode:
+        planes = np.ascontiguousarray(planes)
+        guide = None if base is None else base.reconstruction
+        z, pix = encode_group(model, weights, planes, guide=guide)
+        return GroupCode(z, pix, base)
+
+    def _plan_groups(self, model: LoadedModel, pixels: np.ndarray, colour: str, mode: str,
+                     quality: int | None) -> dict[str, GroupCode]:
+        weights = CodingWeights.of(model)
+        out = {}
+        for group, idx in _group_planes(colour):
+            planes = np.ascontiguousarray(pixels[:, :, idx])
+            if mode == "learned":
+                out[group] = self._code_group(model, weights, planes, None)
+            elif quality is not None:
+                out[group] = self._code_group(model, weights, planes, base_layer.encode(planes, quality))
+            else:
+                out[group] = self._search_quality(model, weights, planes)
+        return out
+
+    def _search_quality(self, model: LoadedModel, weights: CodingWeights, planes: np.ndarray) -> GroupCode:
+        """Descend over :data:`RC_QUALITIES` from the middle to a local minimum of the size."""
+        tried: dict[int, GroupCode] = {}
+
+        def cost(k: int) -> int:
+            if k not in tried:
+                tried[k] = self._code_group(model, weights, planes, base_layer.encode(planes, RC_QUALITIES[k]))
+            return tried[k].size
+
+        k = len(RC_QUALITIES) // 2
+        while True:
+            moves = [j for j in (k - 1, k + 1) if 0 <= j < len(RC_QUALITIES)]
+            best = min(moves, key=cost)
+            if cost(best) >= cost(k):
+                return tried[k]
+            k = best
+
+    def _pack(self, model: LoadedModel, pixels: np.ndarray, colour: str, mode: str,
+              groups: dict[str, GroupCode], payload: bytes | None) -> bytes:
         sections: dict[bytes, bytes] = {}
         flags = 0
         if payload is not None:
             sections[ADAPTER_TAG] = payload
             flags |= bitstream.FLAG_ADAPTERS
-        weights = CodingWeights.of(self.model, deltas)
-        for group, idx in _group_planes(colour):
-            planes = np.ascontiguousarray(pixels[:, :, idx])
-            z_bytes, pix_bytes = encode_group(self.model, weights, planes)
+        for group, code in groups.items():
+            if code.base is not None:
+                sections[BASE_LAYER_TAGS[group]] = code.base.pack()
             ztag, ptag = SECTION_TAGS[group]
-            sections[ztag] = z_bytes
-            sections[ptag] = pix_bytes
-        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour,
-                        model_id=self.model.model_id, pixel_crc=bitstream.pixel_crc(pixels), flags=flags)
+            sections[ztag] = code.z
+            sections[ptag] = code.pixels
+        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=mode,
+                        model_id=model.model_id, pixel_crc=bitstream.pixel_crc(pixels), flags=flags)
         return bitstream.pack(Container(header, sections))
 
     def decompress(self, data: bytes) -> np.ndarray:
         """The exact (H, W, C) uint8 pixels of a .lcz file."""
         container = bitstream.unpack(data)
         header = container.header
-        if header.mode != "learned":
-            raise FormatError(f"this build cannot decode mode {header.mode!r}")
-        model = resolve_model(header.model_id, [self.model])
+        rc = header.mode == "rc"
+        model = resolve_model(header.model_id, [self.rc_model if rc else self.model])
         deltas = None
         if header.flags & bitstream.FLAG_ADAPTERS:
             from .lora.adapt import decode_adapter_payload
@@ -235,11 +342,19 @@ class Codec:
         out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
         for group, idx in _group_planes(header.colour):
             ztag, ptag = SECTION_TAGS[group]
-            if ztag not in container.sections or ptag not in container.sections:
+            needed = (ztag, ptag) + ((BASE_LAYER_TAGS[group],) if rc else ())
+            if any(tag not in container.sections for tag in needed):
                 raise FormatError(f"the {group} sections are missing")
+            guide = None
+            if rc:
+                try:
+                    guide = base_layer.unpack(container.sections[BASE_LAYER_TAGS[group]],
+                                              (header.height, header.width, len(idx))).reconstruction
+                except BaseLayerError as exc:
+                    raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
             try:
                 planes = decode_group(model, weights, container.sections[ztag], container.sections[ptag],
-                                      header.height, header.width, len(idx))
+                                      header.height, header.width, len(idx), guide)
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, idx] = planes
@@ -260,7 +375,7 @@ def section_stats(data: bytes) -> dict:
         sizes[name] = len(payload)
         if tag == ADAPTER_TAG:
             groups["adapter"] += len(payload)
-        elif tag == BASE_LAYER_TAG:
+        elif tag in BASE_LAYER_TAGS.values():
             groups["base layer"] += len(payload)
         elif tag.startswith(b"Z"):
             groups["z"] += len(payload)
@@ -268,8 +383,13 @@ def section_stats(data: bytes) -> dict:
             groups["pixels"] += len(payload)
     total = len(data)
     groups["container"] = total - sum(groups.values())
+    qualities = {}
+    for group, tag in BASE_LAYER_TAGS.items():
+        if tag in container.sections and len(container.sections[tag]) >= 2:
+            qualities[group] = container.sections[tag][1]
     return {
         "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes,
+        "hevc_quality": qualities,
         "mode": h.mode, "model_id": h.model_id.hex(), "format_version": bitstream.VERSION,
         "bytes": total, "bpsp": 8 * total / subpixels,
         "sections": sizes,

@@ -21,6 +21,7 @@ class ModelConfig:
     hidden_b: int = 12
     components: int = 3
     tile: int = 256
+    guide_channels: int = 0  # > 0: an rc-mode model, conditioned on a lossy reconstruction
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ class TrainConfig:
     checkpoint_every: int = 100
     log_every: int = 20
     threads: int = 2
+    init: str = ""              # start from this model file (its layers that exist here)
+    # rc models: HEVC reconstructions of every training image at `hevc_per_image` random
+    # qualities in [hevc_min_quality, hevc_max_quality], cached in <out>/hevc/.
+    hevc_per_image: int = 3
+    hevc_min_quality: int = 5
+    hevc_max_quality: int = 70
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from safetensors.torch import load_file, save_file
 
 from .config import Config
-from .data import CropSampler, list_images, load_rgb
+from .data import CropSampler, GuidedCropSampler, hevc_reconstructions, list_images, load_rgb
 from .models.probability import ProbabilityModel
 
 
@@ -60,6 +60,22 @@ def _load_checkpoint(path: Path, model, optimizer, sampler: CropSampler) -> int:
     return int(meta["step"])
 
 
+def initialise_from(model: ProbabilityModel, path: str | Path) -> None:
+    """Copy the layers of a model file that ``model`` shares with it. An rc model starts its
+    mean read-outs at zero, so that it first predicts the lossy reconstruction itself."""
+    from .models.registry import load_model_file
+
+    source = load_model_file(path).model.state_dict()
+    own = model.state_dict()
+    shared = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(shared, strict=False)
+    if model.guided:
+        with torch.no_grad():
+            for plane in model.predictor.planes:
+                plane.mean.weight.zero_()
+                plane.mean.bias.zero_()
+
+
 def train(cfg: Config, quiet: bool = False) -> Path:
     """Run (or resume) training; returns the path of the final checkpoint."""
     tc = cfg.train
@@ -67,9 +83,17 @@ def train(cfg: Config, quiet: bool = False) -> Path:
     torch.set_num_threads(tc.threads)
     out = Path(tc.out)
     out.mkdir(parents=True, exist_ok=True)
-    images = [load_rgb(p) for p in list_images(tc.data)]
-    sampler = CropSampler(images, tc.crop, tc.seed)
+    paths = list_images(tc.data)
+    images = [load_rgb(p) for p in paths]
     model = ProbabilityModel(cfg.model)
+    if model.guided:
+        recons = hevc_reconstructions(paths, out / "hevc", tc.hevc_per_image,
+                                      (tc.hevc_min_quality, tc.hevc_max_quality), tc.seed, workers=tc.threads)
+        sampler = GuidedCropSampler(images, recons, tc.crop, tc.seed)
+    else:
+        sampler = CropSampler(images, tc.crop, tc.seed)
+    if tc.init:
+        initialise_from(model, tc.init)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
     ckpt = out / "checkpoint.safetensors"
     step = _load_checkpoint(ckpt, model, optimizer, sampler) if ckpt.exists() else 0
@@ -84,8 +108,12 @@ def train(cfg: Config, quiet: bool = False) -> Path:
         while step < tc.steps:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, tc.steps, tc.lr, tc.min_lr)
-            x = torch.from_numpy(sampler.batch(tc.batch)).float()
-            bits_x, bits_z = model(x)
+            if model.guided:
+                xb, gb = sampler.batch(tc.batch)
+                x, guide = torch.from_numpy(xb).float(), torch.from_numpy(gb).float()
+            else:
+                x, guide = torch.from_numpy(sampler.batch(tc.batch)).float(), None
+            bits_x, bits_z = model(x, guide)
             loss = (bits_x + bits_z) / x.numel()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

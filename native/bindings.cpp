@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -165,7 +166,8 @@ std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& pla
 }
 
 PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<int16_t>& features,
-                    int64_t feature_row0, int64_t row0, int64_t row1, const PredictorWeights& w) {
+                    int64_t feature_row0, int64_t row0, int64_t row1, const PredictorWeights& w,
+                    const std::optional<Array<uint8_t>>& guide) {
   require(pixels.ndim() == 3 && errors.ndim() == 3, "pixels and errors must be (H, W, C)");
   const int64_t h = pixels.shape(0), wd = pixels.shape(1), c = pixels.shape(2);
   require(errors.shape(0) == h && errors.shape(1) == wd && errors.shape(2) == c, "errors shape");
@@ -174,15 +176,21 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
   require(0 <= row0 && row0 <= row1 && row1 <= h, "bad row range");
   require(feature_row0 <= row0 && row1 <= feature_row0 + features.shape(0), "features do not cover the rows");
   validate(w, c);
-  return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0};
+  const uint8_t* g = nullptr;
+  if (guide) {
+    require(guide->ndim() == 3 && guide->shape(0) == h && guide->shape(1) == wd && guide->shape(2) == c,
+            "guide must have the shape of pixels");
+    g = guide->data();
+  }
+  return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0, g};
 }
 
 class PixelEncoder {
  public:
   explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(std::move(w)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
-                 int64_t feature_row0, int64_t row0, int64_t row1) {
-    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_);
+                 int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
+    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
     py::gil_scoped_release release;
     PixelPredictor pred(*w_);
     LogisticMixture mix;
@@ -205,9 +213,9 @@ class PixelDecoder {
   PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data)
       : w_(std::move(w)), buf_(data), dec_(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size()) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
-                 int64_t feature_row0, int64_t row0, int64_t row1) {
+                 int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
-    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_);
+    PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
     py::gil_scoped_release release;
     PixelPredictor pred(*w_);
     LogisticMixture mix;
@@ -224,7 +232,8 @@ class PixelDecoder {
   RangeDecoder dec_;
 };
 
-py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std::shared_ptr<PredictorWeights> w) {
+py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std::shared_ptr<PredictorWeights> w,
+                         std::optional<Array<uint8_t>> guide) {
   require(pixels_in.ndim() == 3, "pixels must be (H, W, C)");
   const int64_t h = pixels_in.shape(0), wd = pixels_in.shape(1), c = pixels_in.shape(2);
   Array<uint8_t> pixels({h, wd, c});
@@ -233,7 +242,7 @@ py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std:
   const int k = w->planes.at(0).components;
   for (const auto& p : w->planes) require(p.components == k, "roles differ in component count");
   Array<int32_t> means({h, wd, c, int64_t{k}}), scales({h, wd, c, int64_t{k}}), logits({h, wd, c, int64_t{k}});
-  PlaneView v = make_view(pixels, errors, features, 0, 0, h, *w);
+  PlaneView v = make_view(pixels, errors, features, 0, 0, h, *w, guide);
   int32_t *m = means.mutable_data(), *s = scales.mutable_data(), *l = logits.mutable_data();
   {
     py::gil_scoped_release release;
@@ -263,11 +272,14 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
       .def(py::init<std::shared_ptr<PredictorWeights>>())
-      .def("code_rows", &PixelEncoder::code_rows)
+      .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
+           py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def("finish", &PixelEncoder::finish);
   py::class_<PixelDecoder>(m, "PixelDecoder")
       .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes>())
-      .def("code_rows", &PixelDecoder::code_rows)
+      .def("code_rows", &PixelDecoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
+           py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def_property_readonly("corrupt", &PixelDecoder::corrupt);
-  m.def("predict_params", &predict_params);
+  m.def("predict_params", &predict_params, py::arg("pixels"), py::arg("features"), py::arg("weights"),
+        py::arg("guide") = py::none());
 }

@@ -38,11 +38,13 @@ struct PredictorWeights {
 
 // A view of an image being coded: planes interleaved (H, W, C) uint8, errors (H, W, C)
 // int16 in Q2, features (rows, W, F) int16 for rows [feature_row0, feature_row0 + rows).
+// In rc mode `guide` is the lossy reconstruction (H, W, C) uint8, else null.
 struct PlaneView {
   uint8_t* pixels;
   int16_t* errors;
   const int16_t* features;
   int64_t height, width, planes, feature_row0;
+  const uint8_t* guide = nullptr;
 };
 
 struct MixtureParams {
@@ -67,6 +69,19 @@ inline int32_t pixel(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
 inline int32_t error(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
   if (i < 0 || j < 0 || j >= v.width) return 0;
   return v.errors[(i * v.width + j) * v.planes + c];
+}
+
+// The reconstruction as the neighbour residuals read it: 128 outside the image, like pixels.
+inline int32_t guide_padded(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
+  if (i < 0 || j < 0 || j >= v.width) return kPad;
+  return v.guide[(i * v.width + j) * v.planes + c];
+}
+
+// The reconstruction as the texture inputs read it: coordinates clamp to the image.
+inline int32_t guide_clamped(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
+  i = std::clamp<int64_t>(i, 0, v.height - 1);
+  j = std::clamp<int64_t>(j, 0, v.width - 1);
+  return v.guide[(i * v.width + j) * v.planes + c];
 }
 
 inline int32_t med(int32_t n, int32_t w, int32_t nw) {
@@ -96,15 +111,25 @@ class PixelPredictor {
     for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
     const int32_t W = nb[0], WW = nb[1], N = nb[2], NN = nb[3], NW = nb[4], NE = nb[5];
     const int32_t NWW = nb[6], NNW = nb[8], NNE = nb[9];
-    const int32_t ref = med(N, W, NW);
-    ref_out = ref;
-
     int32_t in_a[kNeighbours + kResiduals + kMaxPlanes * 4 + 64];
     int n = 0;
-    for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - ref) * 4;
-    in_a[n++] = (W - med(NW, WW, NWW)) * 4;  // MED residuals at W, N, NE
-    in_a[n++] = (N - med(NN, NW, NNW)) * 4;
-    in_a[n++] = (NE - med(NNE, N, NN)) * 4;
+    int32_t ref;
+    if (v.guide == nullptr) {
+      ref = med(N, W, NW);
+      for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - ref) * 4;
+      in_a[n++] = (W - med(NW, WW, NWW)) * 4;  // MED residuals at W, N, NE
+      in_a[n++] = (N - med(NN, NW, NNW)) * 4;
+      in_a[n++] = (NE - med(NNE, N, NN)) * 4;
+    } else {  // rc mode: residuals against the reconstruction, and its local texture
+      ref = guide_clamped(v, i, j, c);
+      for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - guide_padded(v, i + off[k][0], j + off[k][1], c)) * 4;
+      const int32_t gN = guide_clamped(v, i - 1, j, c), gW = guide_clamped(v, i, j - 1, c);
+      const int32_t gNW = guide_clamped(v, i - 1, j - 1, c);
+      in_a[n++] = (ref - med(gN, gW, gNW)) * 4;
+      in_a[n++] = (guide_clamped(v, i, j + 1, c) - ref) * 4;
+      in_a[n++] = (guide_clamped(v, i + 1, j, c) - ref) * 4;
+    }
+    ref_out = ref;
     for (int k = 0; k < 4 * c; ++k) in_a[n++] = cross_a[k];
     const int16_t* f = v.features + ((i - v.feature_row0) * v.width + j) * w_.features;
     for (int k = 0; k < w_.features; ++k) in_a[n++] = f[k];

@@ -5,7 +5,10 @@ so no timing is taken while another job competes for that core (``--jobs`` <= co
 Every round trip is verified pixel for pixel; a codec that is not lossless on an image is
 reported as such and left out of its averages.
 
-    python scripts/compare.py ../shared/data/kodak --steps 0,200 --out results/kodak
+    python scripts/compare.py ../shared/data/kodak --steps 0,200 --rc-steps 0 --out results/kodak
+
+``--steps`` adds lora-codec rows in the default (learned) mode, ``--rc-steps`` rows in rc
+mode (HEVC base layer + learned residual, quality searched per image).
 
 Writes OUT/report.md (overall table, then per image), OUT/results.csv and two plots:
 OUT/bpsp_per_image.png and OUT/pareto.png (bpsp against encode seconds per megapixel).
@@ -98,10 +101,11 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
         from lora_codec.codec import section_stats
 
         steps = int(codec.split("steps=")[1])
+        mode = "rc" if codec.startswith("lora-codec-rc") else "learned"
         lc = Codec()
 
         def encode(a):
-            return lc.compress(a, steps=steps)
+            return lc.compress(a, steps=steps, mode=mode)
 
         decode = lc.decompress
     else:
@@ -123,8 +127,10 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
             "peak_rss_mb": _peak_rss_mb(),
         }
         if codec.startswith("lora-codec"):
-            split = section_stats(data)["split_bpsp"]
-            row.update({"adapter_bpsp": split["adapter"], "z_bpsp": split["z"], "pixel_bpsp": split["pixels"]})
+            stats = section_stats(data)
+            split = stats["split_bpsp"]
+            row.update({"adapter_bpsp": split["adapter"], "z_bpsp": split["z"], "pixel_bpsp": split["pixels"],
+                        "base_bpsp": split["base layer"], "hevc_quality": stats["hevc_quality"].get("colour", "")})
         queue.put(row)
     queue.put({"codec": codec, "done": True})
 
@@ -145,7 +151,7 @@ def summarise(rows: list[dict], codecs: list[str]) -> list[dict]:
             "decode_s": statistics.median(r["decode_s"] for r in good) if good else float("nan"),
             "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
         }
-        for key in ("adapter_bpsp", "z_bpsp", "pixel_bpsp"):
+        for key in ("adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp"):
             if good and key in good[0]:
                 entry[key] = statistics.mean(r[key] for r in good)
         summary.append(entry)
@@ -155,7 +161,7 @@ def summarise(rows: list[dict], codecs: list[str]) -> list[dict]:
 def write_report(out: Path, rows: list[dict], summary: list[dict], command: str, reference: str | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fields = ["codec", "image", "bytes", "lossless", "bpsp", "encode_s", "decode_s", "encode_s_per_mp",
-              "decode_s_per_mp", "peak_rss_mb", "adapter_bpsp", "z_bpsp", "pixel_bpsp"]
+              "decode_s_per_mp", "peak_rss_mb", "adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp", "hevc_quality"]
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
@@ -168,16 +174,21 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
              "peak RSS is the worker process's high-water mark (lora-codec's includes PyTorch).\n",
              "## Overall\n",
              "| codec | bpsp | vs " + (reference or "-") + " | encode s/MP | decode s/MP | encode s | decode s | "
-             "peak RSS MB | adapter / z / pixel bpsp | not lossless |",
+             "peak RSS MB | adapter / z / pixel / HEVC bpsp | not lossless |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for s in sorted(summary, key=lambda s: s["bpsp"]):
         rel = f"{100 * (s['bpsp'] / ref['bpsp'] - 1):+.1f} %" if ref else ""
-        split = (f"{s['adapter_bpsp']:.3f} / {s['z_bpsp']:.3f} / {s['pixel_bpsp']:.3f}"
+        split = (f"{s['adapter_bpsp']:.3f} / {s['z_bpsp']:.3f} / {s['pixel_bpsp']:.3f} / {s['base_bpsp']:.3f}"
                  if "pixel_bpsp" in s else "")
         lines.append(f"| {s['codec']} | {s['bpsp']:.3f} | {rel} | {s['encode_s_per_mp']:.2f} | "
                      f"{s['decode_s_per_mp']:.2f} | {s['encode_s']:.2f} | {s['decode_s']:.2f} | "
                      f"{s['peak_rss_mb']:.0f} | {split} | {s['not_lossless']} |")
     notes = [NOTES[s["codec"]] for s in summary if s["codec"] in NOTES]
+    qualities = [r["hevc_quality"] for r in rows if r.get("hevc_quality") not in (None, "")]
+    if qualities:
+        counts = {q: qualities.count(q) for q in sorted(set(qualities))}
+        notes.append("rc mode's per-image HEVC quality choices: "
+                     + ", ".join(f"q{q} x{n}" for q, n in counts.items()) + ".")
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     lines += ["", "## Published numbers (not measured here, cited)\n", "| method | data set | bpsp |", "|---|---|---|"]
@@ -260,6 +271,7 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--codecs", default=",".join(PEERS), help=f"peers, from {', '.join(PEERS)}")
     parser.add_argument("--steps", default="0", help="lora-codec steps to run, comma-separated ('' for none)")
+    parser.add_argument("--rc-steps", default="", help="lora-codec rc-mode steps to run, comma-separated")
     parser.add_argument("--out", required=True)
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers, each on its own core")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
@@ -280,7 +292,8 @@ def main() -> None:
     if unknown:
         sys.exit(f"compare.py: unknown codecs {unknown}; choose from {PEERS}")
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
-    codecs = [f"lora-codec@steps={s}" for s in steps] + peers
+    rc_steps = [int(s) for s in args.rc_steps.split(",") if s.strip()]
+    codecs = [f"lora-codec@steps={s}" for s in steps] + [f"lora-codec-rc@steps={s}" for s in rc_steps] + peers
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
     jobs = max(1, min(args.jobs, len(cores), len(codecs)))
     ctx = mp.get_context("spawn")

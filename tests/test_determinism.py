@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import lora_codec
+from lora_codec import base_layer
 from lora_codec.codec import Codec
 
 from helpers import smooth_image
@@ -39,18 +40,22 @@ def files(tmp_path_factory):
     img = smooth_image(300, 280, planes=3, seed=5)
     base = folder / "base.lcz"
     base.write_bytes(lora_codec.compress(img))
-    # An adapted file: adapters are kept only if they pay, so force one through _encode.
+    # An adapted file: adapters are kept only if they pay, so force them in.
     codec = Codec()
     from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
 
     result = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1))
     adapted = folder / "adapted.lcz"
-    adapted.write_bytes(codec._encode(img, "RGB", result.payload, result.deltas))
-    return img, {"base": base, "adapted": adapted}
+    adapted.write_bytes(codec.encode_adapted(img, result))
+    rc = folder / "rc.lcz"
+    rc_result = adapt_to_image(codec.rc_model, img, "RGB", 3, AdaptOptions(seed=1),
+                               guide=base_layer.encode(img, 40).reconstruction)
+    rc.write_bytes(codec.encode_adapted(img, rc_result, mode="rc", quality=40))
+    return img, {"base": base, "adapted": adapted, "rc": rc}
 
 
 @pytest.mark.parametrize("env, threads", VARIANTS)
-@pytest.mark.parametrize("kind", ["base", "adapted"])
+@pytest.mark.parametrize("kind", ["base", "adapted", "rc"])
 def test_fresh_process_decodes_identically(files, env, threads, kind):
     img, paths = files
     full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"}}

@@ -5,9 +5,10 @@ import doctest
 import pytest
 
 import lora_codec
+import lora_codec.base_layer
 import lora_codec.entropy
 
-MODULES = [lora_codec, lora_codec.entropy]
+MODULES = [lora_codec, lora_codec.entropy, lora_codec.base_layer]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

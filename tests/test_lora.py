@@ -68,7 +68,7 @@ def test_integer_delta_matches_real_product():
 def test_adapted_file_round_trips(codec):
     img = smooth_image(80, 96, planes=3, seed=4)
     result = adapt_to_image(codec.model, img, "RGB", 5, AdaptOptions(seed=2))
-    data = codec._encode(img, "RGB", result.payload, result.deltas)
+    data = codec.encode_adapted(img, result)
     assert section_stats(data)["split_bytes"]["adapter"] == len(result.payload)
     assert np.array_equal(codec.decompress(data), img)
 
@@ -86,3 +86,15 @@ def test_steps_never_make_the_file_larger(codec):
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptOptions.from_args(**kwargs)
+
+
+def test_window_features_equal_whole_tile_features(codec):
+    from lora_codec.lora.adapt import _crop_features
+
+    rng = np.random.default_rng(3)
+    z = rng.integers(-4, 5, (codec.model.cfg.latent_channels, 32, 29))
+    with torch.no_grad():
+        whole = codec.model.model.decoder(torch.from_numpy(z).float()[None], 3)
+        for y, x, h, w in [(0, 0, 96, 96), (101, 37, 96, 80), (160, 136, 96, 96), (5, 200, 40, 32)]:
+            window = _crop_features(codec.model.model, z, 3, y, x, h, w)
+            assert torch.equal(window, whole[:, :, y : y + h, x : x + w])

@@ -43,7 +43,7 @@ class PredictorWeights:
 
 
 def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, weights: PredictorWeights,
-                feature_row0: int, row0: int, row1: int) -> None:
+                feature_row0: int, row0: int, row1: int, guide: np.ndarray | None = None) -> None:
     if pixels.dtype != np.uint8 or pixels.ndim != 3:
         raise ValueError(f"pixels must be (H, W, C) uint8, got {pixels.dtype} {pixels.shape}")
     if not 1 <= pixels.shape[2] <= min(3, weights.roles):
@@ -56,9 +56,11 @@ def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, we
         raise ValueError(f"bad row range [{row0}, {row1}) for height {pixels.shape[0]}")
     if not feature_row0 <= row0 or row1 > feature_row0 + features.shape[0]:
         raise ValueError("features do not cover the requested rows")
-    for arr in (pixels, errors, features):
+    if guide is not None and (guide.dtype != np.uint8 or guide.shape != pixels.shape):
+        raise ValueError("guide must be uint8 with the shape of pixels")
+    for arr in (pixels, errors, features) + (() if guide is None else (guide,)):
         if not arr.flags.c_contiguous:
-            raise ValueError("pixels, errors and features must be C-contiguous")
+            raise ValueError("pixels, errors, features and guide must be C-contiguous")
 
 
 class PixelEncoder:
@@ -68,11 +70,12 @@ class PixelEncoder:
         self.weights = weights
         self._enc = _native.PixelEncoder(weights.native)
 
-    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int) -> None:
+    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         """Encode rows [row0, row1) of ``pixels`` (H, W, C); ``errors`` (H, W, C) int16 is
-        scratch state kept between calls; ``features`` holds the rows from ``feature_row0``."""
-        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1)
-        self._enc.code_rows(pixels, errors, features, feature_row0, row0, row1)
+        scratch state kept between calls; ``features`` holds the rows from ``feature_row0``;
+        ``guide`` (H, W, C) uint8 is the lossy reconstruction in rc mode."""
+        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)
+        self._enc.code_rows(pixels, errors, features, feature_row0, row0, row1, guide)
 
     def finish(self) -> bytes:
         return self._enc.finish()
@@ -85,11 +88,11 @@ class PixelDecoder:
         self.weights = weights
         self._dec = _native.PixelDecoder(weights.native, bytes(data))
 
-    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int) -> None:
-        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1)
+    def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
+        _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)
         if not pixels.flags.writeable:
             raise ValueError("pixels must be writeable")
-        self._dec.code_rows(pixels, errors, features, feature_row0, row0, row1)
+        self._dec.code_rows(pixels, errors, features, feature_row0, row0, row1, guide)
 
     def check(self) -> None:
         """Raise :class:`CorruptStreamError` if the stream was seen to be inconsistent."""
@@ -97,11 +100,12 @@ class PixelDecoder:
             raise CorruptStreamError("the pixel stream is corrupt or truncated")
 
 
-def predict_params(pixels, features, weights: PredictorWeights):
+def predict_params(pixels, features, weights: PredictorWeights, guide=None):
     """The integer mixture parameters (means, log-scales, logits), each (H, W, C, K),
     that the coder uses for every sub-pixel of a fully known image."""
     pixels = np.ascontiguousarray(pixels)
     features = np.ascontiguousarray(features)
+    guide = None if guide is None else np.ascontiguousarray(guide)
     errors = np.zeros(pixels.shape, dtype=np.int16)
-    _check_rows(pixels, errors, features, weights, 0, 0, pixels.shape[0])
-    return _native.predict_params(pixels, features, weights.native)
+    _check_rows(pixels, errors, features, weights, 0, 0, pixels.shape[0], guide)
+    return _native.predict_params(pixels, features, weights.native, guide)

@@ -22,6 +22,7 @@ from torch.nn.utils import parametrize
 
 from .. import entropy
 from ..models import quant as q
+from ..models.guide import combine_features
 from ..models.predictor import mixture_bits
 from ..models.registry import LoadedModel
 from .quantized import FakeQuant, factor_integers, integer_delta, logistic_bits
@@ -40,11 +41,11 @@ class AdaptOptions:
     """Options of the per-image adaptation (CLI: --rank, --lr, --targets, --seed)."""
 
     rank: int = 2
-    lr: float = 1e-2
+    lr: float = 2e-2
     targets: tuple[str, ...] = DEFAULT_TARGETS
     seed: int = 0
     crop: int = 96
-    batch: int = 2
+    batch: int = 4
     exp_a: int = 6
     exp_b: int = 9
 
@@ -201,9 +202,29 @@ def _rate_bits(factors, opts: AdaptOptions) -> torch.Tensor:
     return total
 
 
+# Latent rows/columns of context the decoder needs around a window: the 3x3 convolutions
+# at levels 0, 1, 2, ... reach 1, 1/2, 1/4, ... latent units, less than 2 in all.
+_LATENT_HALO = 2
+
+
+def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw: int) -> torch.Tensor:
+    """The decoder's features of the window [y, y + ch) x [x, x + cw) of a tile, computed
+    from the latent window that covers it plus a halo: the same numbers as decoding the
+    whole tile and cropping, at a fraction of the cost."""
+    m = 1 << levels
+    zy0, zx0 = max(0, y // m - _LATENT_HALO), max(0, x // m - _LATENT_HALO)
+    zy1 = min(z.shape[1], -(-(y + ch) // m) + _LATENT_HALO)
+    zx1 = min(z.shape[2], -(-(x + cw) // m) + _LATENT_HALO)
+    window = torch.from_numpy(np.ascontiguousarray(z[:, zy0:zy1, zx0:zx1])).float()[None]
+    oy, ox = y - zy0 * m, x - zx0 * m
+    return net.decoder(window, levels)[:, :, oy : oy + ch, ox : ox + cw]
+
+
 def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int,
-                   options: AdaptOptions | None = None, progress=None) -> AdaptResult:
-    """Fine-tune adapters on one image for ``steps`` steps; returns the coded adapters."""
+                   options: AdaptOptions | None = None, progress=None, guide: np.ndarray | None = None) -> AdaptResult:
+    """Fine-tune adapters on one image for ``steps`` steps; returns the coded adapters.
+
+    ``guide`` is the base layer's reconstruction of the colour planes (rc models only)."""
     from ..codec import encode_latents, latent_shape, tile_grid
 
     opts = options or AdaptOptions()
@@ -232,10 +253,16 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
             ch, cw = min(opts.crop, th), min(opts.crop, tw)
             y = int(rng.integers(0, th - ch + 1))
             x = int(rng.integers(0, tw - cw + 1))
-            feats = net.decoder(torch.from_numpy(z).float()[None], levels)[:, :, y : y + ch, x : x + cw]
-            crop = planes[t.y0 + y : t.y0 + y + ch, t.x0 + x : t.x0 + x + cw]
-            xt = torch.from_numpy(crop.transpose(2, 0, 1).copy()).float()[None]
-            means, log_scales, logits = net.predictor(xt, feats)
+            feats = _crop_features(net, z, levels, y, x, ch, cw)
+            window = (slice(t.y0 + y, t.y0 + y + ch), slice(t.x0 + x, t.x0 + x + cw))
+            xt = torch.from_numpy(planes[window].transpose(2, 0, 1).copy()).float()[None]
+            gt = None
+            if guide is not None:
+                gt = torch.from_numpy(guide[window].transpose(2, 0, 1).copy()).float()[None]
+                with torch.no_grad():
+                    g_feats = net.guide(net.colour_input(gt))
+                feats = combine_features(feats, g_feats)
+            means, log_scales, logits = net.predictor(xt, feats, gt)
             loss = loss + mixture_bits(xt, means, log_scales, logits)
             count += xt.numel()
         pixel_bpsp = loss / count

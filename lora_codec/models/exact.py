@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..entropy import PredictorWeights
 from . import quant as q
+from .guide import HALO, GuideNet
 from .predictor import CausalPredictor, PlanePredictor
 from .unet import Decoder
 
@@ -114,3 +115,56 @@ def decode_features(ints: DecoderIntegers, z: np.ndarray, levels: int, height: i
                         -q.FEATURE_MAX, q.FEATURE_MAX)
         u = u[0, :, :height, :width].permute(1, 2, 0)
         return np.ascontiguousarray(u.numpy().astype(np.int16))
+
+
+@dataclass
+class GuideIntegers:
+    """Integer-valued float64 weights and biases of an rc model's guide network."""
+
+    conv1_w: torch.Tensor
+    conv1_b: torch.Tensor
+    conv2_w: torch.Tensor
+    conv2_b: torch.Tensor
+    head_w: torch.Tensor
+    head_b: torch.Tensor
+
+
+def guide_integers(guide: GuideNet) -> GuideIntegers:
+    def weight(conv) -> torch.Tensor:
+        return q.quantize_int(conv.weight, q.DEC_W_FRAC, -q.DEC_W_MAX, q.DEC_W_MAX).double()
+
+    def bias(conv, in_frac: int) -> torch.Tensor:
+        return q.quantize_int(conv.bias, in_frac + q.DEC_W_FRAC, -(2**40), 2**40).double()
+
+    return GuideIntegers(
+        conv1_w=weight(guide.conv1), conv1_b=bias(guide.conv1, 0),
+        conv2_w=weight(guide.conv2), conv2_b=bias(guide.conv2, q.DEC_ACT_FRAC),
+        head_w=weight(guide.head), head_b=bias(guide.head, q.DEC_ACT_FRAC),
+    )
+
+
+def guide_features(ints: GuideIntegers, reconstruction: np.ndarray, row0: int, row1: int) -> np.ndarray:
+    """Exact guide network on rows [row0, row1) of a reconstruction (H, W, C) uint8:
+    features (row1 - row0, W, F) int16. Reads :data:`HALO` rows on each side, so a band
+    gets the same numbers as the whole image."""
+    height = reconstruction.shape[0]
+    s0, s1 = max(0, row0 - HALO), min(height, row1 + HALO)
+    slab = np.asarray(reconstruction[s0:s1], dtype=np.float64)
+    if slab.shape[2] == 1:
+        slab = np.repeat(slab, 3, axis=2)
+    with torch.no_grad():
+        x = torch.from_numpy(slab.transpose(2, 0, 1).copy())[None] - 128.0
+        h = torch.clamp(q.round_shift(_conv(x, ints.conv1_w, ints.conv1_b), q.DEC_W_FRAC - q.DEC_ACT_FRAC),
+                        0, q.DEC_ACT_MAX)
+        h = torch.clamp(q.round_shift(_conv(h, ints.conv2_w, ints.conv2_b), q.DEC_W_FRAC), 0, q.DEC_ACT_MAX)
+        acc = _conv(h, ints.head_w, ints.head_b)
+        u = torch.clamp(q.round_shift(acc, q.DEC_ACT_FRAC + q.DEC_W_FRAC - q.PRED_IN_FRAC),
+                        -q.FEATURE_MAX, q.FEATURE_MAX)
+        u = u[0, :, row0 - s0 : row1 - s0].permute(1, 2, 0)
+        return np.ascontiguousarray(u.numpy().astype(np.int16))
+
+
+def combine_features(unet: np.ndarray, guide: np.ndarray) -> np.ndarray:
+    """Exact counterpart of :func:`lora_codec.models.guide.combine_features` (int16)."""
+    total = unet.astype(np.int32) + guide.astype(np.int32)
+    return np.clip(total, -q.FEATURE_MAX, q.FEATURE_MAX).astype(np.int16)

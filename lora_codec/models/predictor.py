@@ -12,6 +12,13 @@ two-stage network maps causal context to a K-component discretized logistic mixt
   neighbours, 5 absolute local gradients and ``|e_p|`` of earlier planes. A hidden layer
   ``hB`` gives, per component, a mean offset, a log-scale and a mixture logit.
 
+**Guided form (rc mode).** Given the lossy reconstruction ``g`` of the image, the
+reference becomes ``ref = g`` at the pixel itself, the 10 neighbour inputs become the
+neighbours' residuals ``x_k - g_k`` (what the lossy layer got wrong next door), and the 3
+MED-residual slots hold the reconstruction's local texture: ``g - median(gN, gW, gN + gW -
+gNW)``, ``gE - g`` and ``gS - g`` (reads of ``g`` clamp to the image). Stage B and the
+cross-plane inputs are unchanged, so both forms share one weight layout.
+
 Everything is on fixed-point grids (:mod:`lora_codec.models.quant`); the native module
 runs the identical integer network pixel by pixel when coding. Pixels outside the image
 read as 128 and errors outside the image as 0.
@@ -49,6 +56,16 @@ def neighbour_residuals(nb: list[torch.Tensor]) -> list[torch.Tensor]:
     """MED prediction errors at W, N and NE, from the neighbours in :data:`NEIGHBOURS` order."""
     W, WW, N, NN, NW, NE, NWW, _, NNW, NNE = nb
     return [W - med(NW, WW, NWW), N - med(NN, NW, NNW), NE - med(NNE, N, NN)]
+
+
+def guide_texture(replicated: torch.Tensor, h: int, w: int) -> list[torch.Tensor]:
+    """``g - MED(gN, gW, gNW)``, ``gE - g`` and ``gS - g`` of a reconstruction plane padded
+    by one pixel on each side with edge replication."""
+    def at(di: int, dj: int) -> torch.Tensor:
+        return replicated[..., 1 + di : 1 + di + h, 1 + dj : 1 + dj + w]
+
+    g = at(0, 0)
+    return [g - med(at(-1, 0), at(0, -1), at(-1, -1)), at(0, 1) - g, at(1, 0) - g]
 
 
 class QLinear(nn.Linear):
@@ -118,23 +135,32 @@ class CausalPredictor(nn.Module):
             PlanePredictor(r, features, hidden_a, hidden_b, components) for r in range(3)
         )
 
-    def forward(self, x: torch.Tensor, features: torch.Tensor):
-        """Mixture parameters for every plane of ``x`` (N, C, H, W), C in {1, 3}.
+    def forward(self, x: torch.Tensor, features: torch.Tensor, guide: torch.Tensor | None = None):
+        """Mixture parameters for every plane of ``x`` (N, C, H, W), C in {1, 3}; ``guide``
+        (same shape) is the lossy reconstruction in rc mode.
 
         Returns means, log-scales and logits, each (N, C, H, W, K), in real units
         (pixels, natural-log scale, natural-log weights).
         """
         n, c, h, w = x.shape
         xp = F.pad(x, PAD, value=PAD_VALUE)
+        if guide is not None:
+            gp = F.pad(guide, PAD, value=PAD_VALUE)
+            gr = F.pad(guide, (1, 1, 1, 1), mode="replicate")
         feats = features.permute(0, 2, 3, 1)
         errors, cross_a, cross_b = [], [], []
         means, log_scales, logits = [], [], []
         for plane in range(c):
             net = self.planes[plane]
             nb = [_shift(xp[:, plane], di, dj, h, w) for di, dj in NEIGHBOURS]
-            ref = med(nb[2], nb[0], nb[4])
-            rel = [v - ref for v in nb]
-            residuals = neighbour_residuals(nb)
+            if guide is None:
+                ref = med(nb[2], nb[0], nb[4])
+                rel = [v - ref for v in nb]
+                residuals = neighbour_residuals(nb)
+            else:
+                ref = guide[:, plane]
+                rel = [v - _shift(gp[:, plane], di, dj, h, w) for v, (di, dj) in zip(nb, NEIGHBOURS)]
+                residuals = guide_texture(gr[:, plane], h, w)
             in_a = torch.cat([torch.stack(rel + residuals + cross_a, dim=-1), feats], dim=-1)
             h_a, m = net.mean_stage(in_a)
             mu = torch.clamp(ref + m, 0.0, 255.0)

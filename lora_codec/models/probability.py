@@ -1,4 +1,8 @@
-"""The base probability model: UNet encoder -> z -> integer decoder -> causal predictor."""
+"""The probability model: UNet encoder -> z -> integer decoder -> causal predictor.
+
+An rc-mode model (``cfg.guide_channels > 0``) also has a :class:`GuideNet` and codes each
+pixel given the lossy reconstruction of the whole image.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .latent_prior import Z_MAX, Z_MIN, LatentPrior
+from .guide import GuideNet, combine_features
 from .predictor import CausalPredictor, mixture_bits
 from .quant import round_ste
 from .unet import Decoder, Encoder, levels_for
@@ -23,6 +28,11 @@ class ProbabilityModel(nn.Module):
         self.prior = LatentPrior(cfg.latent_channels)
         self.decoder = Decoder(cfg.latent_channels, cfg.channels, cfg.features)
         self.predictor = CausalPredictor(cfg.features, cfg.hidden_a, cfg.hidden_b, cfg.components)
+        self.guide = GuideNet(3, cfg.guide_channels, cfg.features) if cfg.guide_channels > 0 else None
+
+    @property
+    def guided(self) -> bool:
+        return self.guide is not None
 
     def levels(self, height: int, width: int) -> int:
         return levels_for(height, width, self.cfg.core)
@@ -42,12 +52,19 @@ class ProbabilityModel(nn.Module):
         y = self.encoder(xin, levels)
         return torch.clamp(round_ste(y), Z_MIN, Z_MAX), levels
 
-    def features(self, z: torch.Tensor, levels: int, height: int, width: int) -> torch.Tensor:
-        return self.decoder(z, levels)[:, :, :height, :width]
+    def features(self, z: torch.Tensor, levels: int, height: int, width: int,
+                 guide: torch.Tensor | None = None) -> torch.Tensor:
+        feats = self.decoder(z, levels)[:, :, :height, :width]
+        if guide is not None:
+            feats = combine_features(feats, self.guide(self.colour_input(guide)))
+        return feats
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(pixel bits, latent bits) for integer-valued images ``x`` (N, C, H, W)."""
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pixel bits, latent bits) for integer-valued images ``x`` (N, C, H, W); an rc
+        model also takes the lossy reconstruction ``guide`` (same shape)."""
+        if self.guided != (guide is not None):
+            raise ValueError("an rc model needs a guide image and a base model takes none")
         z, levels = self.analyse(x)
-        feats = self.features(z, levels, x.shape[2], x.shape[3])
-        means, log_scales, logits = self.predictor(x, feats)
+        feats = self.features(z, levels, x.shape[2], x.shape[3], guide)
+        means, log_scales, logits = self.predictor(x, feats, guide)
         return mixture_bits(x, means, log_scales, logits), self.prior.bits(z)

@@ -22,6 +22,7 @@ from . import exact
 from .probability import ProbabilityModel
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "base.safetensors"
+DEFAULT_RC_MODEL = Path(__file__).resolve().parent.parent / "weights" / "rc.safetensors"
 
 
 def file_model_id(path: str | Path) -> bytes:
@@ -62,6 +63,11 @@ class LoadedModel:
     def decoder_integers(self):
         return exact.decoder_integers(self.model.decoder)
 
+    @cached_property
+    def guide_integers(self):
+        """The guide network's integers (rc models), else None."""
+        return exact.guide_integers(self.model.guide) if self.model.guided else None
+
 
 def load_model_file(path: str | Path) -> LoadedModel:
     from safetensors import safe_open
@@ -88,6 +94,14 @@ def load_default_model() -> LoadedModel:
     if not DEFAULT_MODEL.exists():
         raise FileNotFoundError(f"the default model is missing from the installation ({DEFAULT_MODEL})")
     return load_model_file(DEFAULT_MODEL)
+
+
+@lru_cache(maxsize=4)
+def load_default_rc_model() -> LoadedModel:
+    """The rc-mode model shipped inside the package (cached per process)."""
+    if not DEFAULT_RC_MODEL.exists():
+        raise FileNotFoundError(f"the rc-mode model is missing from the installation ({DEFAULT_RC_MODEL})")
+    return load_model_file(DEFAULT_RC_MODEL)
 
 
 def resolve_model(model_id: bytes, available: list[LoadedModel]) -> LoadedModel:

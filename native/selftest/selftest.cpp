@@ -2,6 +2,7 @@
 // round trips of logistic mixtures, CDF tables and the causal predictor, then decoding of
 // truncated and random streams, which must end (corrupt flag or wrong symbols) without
 // reading out of bounds. No Python: ASan/UBSan see only this code.
+#include <algorithm>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -123,7 +124,8 @@ PlaneWeights random_plane(std::mt19937& rng, int role, int features) {
   return p;
 }
 
-void predictor(std::mt19937& rng) {
+// `guided`: rc mode, with a random lossy reconstruction (border reads included).
+void predictor(std::mt19937& rng, bool guided) {
   PredictorWeights weights;
   weights.features = 8;
   for (int r = 0; r < 3; ++r) weights.planes.push_back(random_plane(rng, r, weights.features));
@@ -133,9 +135,12 @@ void predictor(std::mt19937& rng) {
   for (auto& v : img) v = static_cast<uint8_t>(rng());
   std::vector<int16_t> errors(img.size()), feats(h * w * weights.features);
   for (auto& f : feats) f = static_cast<int16_t>(int(rng() % 511) - 255);
+  std::vector<uint8_t> guide(img.size());
+  for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
+  const uint8_t* g = guided ? guide.data() : nullptr;
   PixelPredictor pred(weights);
   RangeEncoder enc;
-  PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0};
+  PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
   pred.run(v, 0, h, [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
     LogisticMixture mix;
     mix.set(3, p.mean, p.log_scale, p.logit);
@@ -148,13 +153,13 @@ void predictor(std::mt19937& rng) {
     if (round == 1) data[data.size() / 2] ^= 0x5a;
     std::fill(errors.begin(), errors.end(), 0);
     RangeDecoder dec(data.data(), data.size());
-    PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0};
+    PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
     pred.run(dv, 0, h, [&](int64_t, const MixtureParams& p, int64_t, int64_t) {
       LogisticMixture mix;
       mix.set(3, p.mean, p.log_scale, p.logit);
       return static_cast<int32_t>(decode_mixture_symbol(dec, mix, 256));
     });
-    if (round == 0) check(out == img, "predictor round trip");
+    if (round == 0) check(out == img, guided ? "guided predictor round trip" : "predictor round trip");
   }
 }
 
@@ -164,7 +169,8 @@ int main() {
   std::mt19937 rng(1234);
   mixtures(rng);
   table_coding(rng);
-  predictor(rng);
+  predictor(rng, false);
+  predictor(rng, true);
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else

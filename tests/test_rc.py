@@ -1,0 +1,149 @@
+"""rc mode: the HEVC base layer, the guided model's exact path, quality search, round trips
+through the API and the CLI, and the refusal to decode with a different reconstruction."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import lora_codec
+from lora_codec import base_layer, bitstream, entropy
+from lora_codec.cli import main
+from lora_codec.codec import RC_QUALITIES, Codec, DecodeError, section_stats
+from lora_codec.models import exact
+from lora_codec.models.predictor import mixture_bits
+
+from helpers import smooth_image
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return Codec()
+
+
+def test_base_layer_payload_round_trip():
+    img = smooth_image(40, 56, planes=3, seed=1)
+    layer = base_layer.encode(img, 30)
+    again = base_layer.unpack(layer.pack(), img.shape)
+    assert again.quality == 30
+    assert np.array_equal(again.reconstruction, layer.reconstruction)
+    assert not np.array_equal(layer.reconstruction, img)  # lossy at quality 30
+
+
+def test_base_layer_rejects_a_reconstruction_crc_mismatch():
+    img = smooth_image(24, 24, planes=1, seed=2)
+    payload = bytearray(base_layer.encode(img, 50).pack())
+    payload[2] ^= 0xFF  # the stored CRC of the reconstruction
+    with pytest.raises(base_layer.BaseLayerError, match="reconstructs the base layer differently"):
+        base_layer.unpack(bytes(payload), img.shape)
+
+
+@pytest.mark.parametrize("quality", [0, 101])
+def test_base_layer_rejects_bad_quality(quality):
+    with pytest.raises(ValueError, match="quality"):
+        base_layer.encode(smooth_image(8, 8), quality)
+
+
+def test_guide_features_of_a_band_equal_those_of_the_whole_image(codec):
+    recon = smooth_image(70, 33, planes=3, seed=3)
+    ints = codec.rc_model.guide_integers
+    whole = exact.guide_features(ints, recon, 0, 70)
+    for r0, r1 in [(0, 10), (10, 41), (41, 70), (69, 70)]:
+        assert np.array_equal(exact.guide_features(ints, recon, r0, r1), whole[r0:r1])
+
+
+def test_guided_exact_path_matches_training_path_within_one_percent(codec):
+    model = codec.rc_model
+    img = smooth_image(96, 96, planes=3, seed=4)
+    guide = base_layer.encode(img, 30).reconstruction
+    x = torch.from_numpy(img.transpose(2, 0, 1).copy()).float()[None]
+    g = torch.from_numpy(guide.transpose(2, 0, 1).copy()).float()[None]
+    with torch.no_grad():
+        z, levels = model.model.analyse(x)
+        feats = model.model.features(z, levels, 96, 96, g)
+        float_bits = float(mixture_bits(x, *model.model.predictor(x, feats, g)))
+    unet = exact.decode_features(model.decoder_integers, z[0].numpy().astype(np.int64), levels, 96, 96)
+    ints = exact.combine_features(unet, exact.guide_features(model.guide_integers, guide, 0, 96))
+    means, scales, logits = entropy.predict_params(img, ints, model.predictor_weights, guide)
+    k = means.shape[-1]
+    exact_bits = entropy.mixture_cdf_bits(img.reshape(-1).astype(np.int32), means.reshape(-1, k),
+                                          scales.reshape(-1, k), logits.reshape(-1, k))
+    assert abs(exact_bits - float_bits) / float_bits < 0.01
+
+
+@pytest.mark.parametrize("shape, planes", [((1, 1), 3), ((17, 23), 1), ((40, 33), 3), ((31, 20), 4), ((12, 9), 2)])
+def test_rc_round_trip_every_colour_type(codec, shape, planes):
+    img = smooth_image(*shape, planes=planes, seed=planes)
+    data = codec.compress(img, mode="rc", quality=40)
+    header = bitstream.unpack(data).header
+    assert header.mode == "rc" and header.model_id == codec.rc_model.model_id
+    assert np.array_equal(codec.decompress(data), img)
+    assert np.array_equal(lora_codec.decompress(data), img)  # the module-level API too
+
+
+def test_quality_search_returns_a_local_minimum_of_the_file_size(codec):
+    img = smooth_image(48, 64, planes=3, seed=6)
+    data = codec.compress(img, mode="rc")
+    chosen = section_stats(data)["hevc_quality"]["colour"]
+    assert chosen in RC_QUALITIES
+    k = RC_QUALITIES.index(chosen)
+    for j in (k - 1, k, k + 1):
+        if 0 <= j < len(RC_QUALITIES):
+            assert len(data) <= len(codec.compress(img, mode="rc", quality=RC_QUALITIES[j]))
+    assert np.array_equal(codec.decompress(data), img)
+
+
+def test_a_different_reconstruction_is_an_error_not_wrong_pixels(codec, monkeypatch):
+    img = smooth_image(32, 32, planes=3, seed=7)
+    data = codec.compress(img, mode="rc", quality=40)
+    real = base_layer._decode_heif
+
+    def drifted(payload, planes):
+        out = real(payload, planes).copy()
+        out[5, 5, 0] ^= 1
+        return out
+
+    monkeypatch.setattr(base_layer, "_decode_heif", drifted)
+    with pytest.raises(DecodeError, match="reconstruct"):
+        codec.decompress(data)
+
+
+def test_rc_with_adapters_round_trips_and_never_loses(codec):
+    img = smooth_image(64, 64, planes=3, seed=8)
+    plain = codec.compress(img, mode="rc", quality=40)
+    adapted = codec.compress(img, steps=3, mode="rc", quality=40)
+    assert len(adapted) <= len(plain)
+    assert np.array_equal(codec.decompress(adapted), img)
+    from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
+
+    result = adapt_to_image(codec.rc_model, img, "RGB", 3, AdaptOptions(seed=2),
+                            guide=base_layer.encode(img, 40).reconstruction)
+    forced = codec.encode_adapted(img, result, mode="rc", quality=40)
+    assert bitstream.unpack(forced).header.flags & bitstream.FLAG_ADAPTERS
+    assert np.array_equal(codec.decompress(forced), img)
+
+
+def test_cli_rc_mode_round_trip_and_info(tmp_path, capsys):
+    src = tmp_path / "img.png"
+    Image.fromarray(smooth_image(30, 44, planes=3, seed=9)).save(src)
+    out = tmp_path / "img.lcz"
+    assert main(["compress", str(src), "-o", str(out), "--mode", "rc", "--quiet", "--verify"]) == 0
+    assert main(["decompress", str(out), "-o", str(tmp_path / "back.png"), "--quiet"]) == 0
+    with Image.open(tmp_path / "back.png") as back, Image.open(src) as orig:
+        assert np.array_equal(np.asarray(back), np.asarray(orig))
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["mode"] == "rc" and stats["hevc_quality"]["colour"] in RC_QUALITIES
+    assert stats["split_bytes"]["base layer"] > 0
+
+
+def test_cli_quality_needs_rc_mode(tmp_path, capsys):
+    src = tmp_path / "img.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    assert main(["compress", str(src), "--quality", "40", "--quiet"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--quality" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "img.lcz").exists()
