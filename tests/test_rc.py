@@ -147,3 +147,14 @@ def test_cli_quality_needs_rc_mode(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--quality" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "img.lcz").exists()
+
+
+def test_rc_model_file_is_shipped_small_and_named_by_its_sha256(codec):
+    import hashlib
+
+    from lora_codec.models.registry import DEFAULT_RC_MODEL
+
+    assert codec.rc_model.model.guided and codec.rc_model.cfg.guide_channels > 0
+    assert codec.rc_model.model_id == hashlib.sha256(DEFAULT_RC_MODEL.read_bytes()).digest()[:8]
+    assert DEFAULT_RC_MODEL.stat().st_size <= 10 * 1024 * 1024
+    assert codec.rc_model.model_id != codec.model.model_id
