@@ -39,6 +39,10 @@ class BaseLayer:
     heif: bytes
     reconstruction: np.ndarray  # (H, W, C) uint8, C in {1, 3}
 
+    @property
+    def packed_size(self) -> int:
+        return _HEAD.size + len(self.heif)
+
     def pack(self) -> bytes:
         crc = zlib.crc32(memoryview(np.ascontiguousarray(self.reconstruction)).cast("B")) & 0xFFFFFFFF
         return _HEAD.pack(PAYLOAD_VERSION, self.quality, crc) + self.heif
@@ -83,6 +87,11 @@ def encode(planes: np.ndarray, quality: int) -> BaseLayer:
     if recon.shape != planes.shape:
         raise BaseLayerError(f"HEVC changed the image size: {planes.shape} -> {recon.shape}")
     return BaseLayer(int(quality), data, recon)
+
+
+def quality_of(payload: bytes) -> int | None:
+    """The HEVC quality recorded in a section payload (None if it is too short to say)."""
+    return payload[1] if len(payload) >= _HEAD.size else None
 
 
 def unpack(payload: bytes, shape: tuple[int, int, int]) -> BaseLayer:

@@ -204,7 +204,7 @@ class GroupCode:
 
     @property
     def size(self) -> int:
-        return len(self.z) + len(self.pixels) + (len(self.base.pack()) if self.base else 0)
+        return len(self.z) + len(self.pixels) + (self.base.packed_size if self.base else 0)
 
 
 class Codec:
@@ -385,8 +385,8 @@ def section_stats(data: bytes) -> dict:
     groups["container"] = total - sum(groups.values())
     qualities = {}
     for group, tag in BASE_LAYER_TAGS.items():
-        if tag in container.sections and len(container.sections[tag]) >= 2:
-            qualities[group] = container.sections[tag][1]
+        if tag in container.sections and base_layer.quality_of(container.sections[tag]) is not None:
+            qualities[group] = base_layer.quality_of(container.sections[tag])
     return {
         "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes,
         "hevc_quality": qualities,

@@ -75,23 +75,26 @@ class DecoderIntegers:
     head_b: torch.Tensor
 
 
+def _conv_weight(conv, delta=None) -> torch.Tensor:
+    """A QConv2d's integer weights (Q7) as float64, plus an optional integer delta."""
+    w = q.quantize_int(conv.weight, q.DEC_W_FRAC, -q.DEC_W_MAX, q.DEC_W_MAX)
+    if delta is not None:
+        w = torch.clamp(w + torch.as_tensor(np.asarray(delta), dtype=torch.int64), -q.DEC_W_MAX, q.DEC_W_MAX)
+    return w.double()
+
+
+def _conv_bias(conv, in_frac: int) -> torch.Tensor:
+    """A QConv2d's integer bias on its accumulator grid, as float64."""
+    return q.quantize_int(conv.bias, in_frac + q.DEC_W_FRAC, -(2**40), 2**40).double()
+
+
 def decoder_integers(decoder: Decoder, deltas: dict[str, torch.Tensor] | None = None) -> DecoderIntegers:
     """Integer decoder weights, optionally plus integer adapter deltas keyed by layer name."""
     deltas = deltas or {}
-
-    def weight(name: str, conv) -> torch.Tensor:
-        w = q.quantize_int(conv.weight, q.DEC_W_FRAC, -q.DEC_W_MAX, q.DEC_W_MAX)
-        if name in deltas:
-            w = torch.clamp(w + torch.as_tensor(np.asarray(deltas[name]), dtype=torch.int64), -q.DEC_W_MAX, q.DEC_W_MAX)
-        return w.double()
-
-    def bias(conv, in_frac: int) -> torch.Tensor:
-        return q.quantize_int(conv.bias, in_frac + q.DEC_W_FRAC, -(2**40), 2**40).double()
-
     return DecoderIntegers(
-        inp_w=weight("inp", decoder.inp), inp_b=bias(decoder.inp, 0),
-        up_w=weight("up", decoder.up), up_b=bias(decoder.up, q.DEC_ACT_FRAC),
-        head_w=weight("head", decoder.head), head_b=bias(decoder.head, q.DEC_ACT_FRAC),
+        inp_w=_conv_weight(decoder.inp, deltas.get("inp")), inp_b=_conv_bias(decoder.inp, 0),
+        up_w=_conv_weight(decoder.up, deltas.get("up")), up_b=_conv_bias(decoder.up, q.DEC_ACT_FRAC),
+        head_w=_conv_weight(decoder.head, deltas.get("head")), head_b=_conv_bias(decoder.head, q.DEC_ACT_FRAC),
     )
 
 
@@ -130,16 +133,10 @@ class GuideIntegers:
 
 
 def guide_integers(guide: GuideNet) -> GuideIntegers:
-    def weight(conv) -> torch.Tensor:
-        return q.quantize_int(conv.weight, q.DEC_W_FRAC, -q.DEC_W_MAX, q.DEC_W_MAX).double()
-
-    def bias(conv, in_frac: int) -> torch.Tensor:
-        return q.quantize_int(conv.bias, in_frac + q.DEC_W_FRAC, -(2**40), 2**40).double()
-
     return GuideIntegers(
-        conv1_w=weight(guide.conv1), conv1_b=bias(guide.conv1, 0),
-        conv2_w=weight(guide.conv2), conv2_b=bias(guide.conv2, q.DEC_ACT_FRAC),
-        head_w=weight(guide.head), head_b=bias(guide.head, q.DEC_ACT_FRAC),
+        conv1_w=_conv_weight(guide.conv1), conv1_b=_conv_bias(guide.conv1, 0),
+        conv2_w=_conv_weight(guide.conv2), conv2_b=_conv_bias(guide.conv2, q.DEC_ACT_FRAC),
+        head_w=_conv_weight(guide.head), head_b=_conv_bias(guide.head, q.DEC_ACT_FRAC),
     )
 
 
