@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .bitstream import MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", help="output file (one input only)")
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
-    c.add_argument("--mode", choices=("learned", "rc"), default="learned",
+    c.add_argument("--mode", choices=tuple(MODES), default="learned",
                    help="learned: the base model (default); rc: HEVC base layer + learned residual")
     c.add_argument("--quality", type=int, default=None,
                    help="rc mode: HEVC quality 1..100 (default: searched per image for the smallest file)")

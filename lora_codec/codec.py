@@ -38,7 +38,7 @@ SECTION_TAGS = {
 }
 BASE_LAYER_TAGS = {"colour": b"HEVC", "alpha": b"HALP"}
 ADAPTER_TAG = b"LORA"
-MODES = ("learned", "rc")
+MODES = tuple(bitstream.MODES)  # "learned", "rc": the container defines the modes
 # HEVC qualities that rc mode searches, low to high (a descent from the middle one).
 RC_QUALITIES = (10, 20, 30, 40, 50, 60, 70)
 
