@@ -13,7 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 1
+VERSION = 2                 # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -31,6 +32,16 @@ _HEADER_CRC = struct.Struct("<I")
 _SECTION = struct.Struct("<4sII")  # tag, payload length, payload CRC32
 
 FLAG_ADAPTERS = 1
+KNOWN_FLAGS = FLAG_ADAPTERS  # every other flag bit is reserved and must be zero
+
+# Critical sections this version knows. A tag whose first byte is a lower-case letter is
+# ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
+CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP"})
+
+
+def is_ancillary(tag: bytes) -> bool:
+    """Sections a reader may skip when it does not know them (first byte a-z)."""
+    return 0x61 <= tag[0] <= 0x7A
 
 
 class FormatError(ValueError):
@@ -47,6 +58,7 @@ class Header:
     mode: str = "learned"
     flags: int = 0
     bit_depth: int = 8
+    version: int = VERSION  # of the file read; pack() always writes VERSION
 
     @property
     def planes(self) -> int:
@@ -84,6 +96,8 @@ def pack(container: Container) -> bytes:
 
 def unpack(data: bytes) -> Container:
     """Parse and check a container; raises :class:`FormatError` on anything wrong."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a .lcz container is bytes-like, got {type(data).__name__}")
     data = bytes(data)
     if len(data) < len(MAGIC) or data[: len(MAGIC)] != MAGIC:
         if data[:4] == MAGIC[:4]:
@@ -93,11 +107,15 @@ def unpack(data: bytes) -> Container:
         raise FormatError("truncated .lcz file: the header is incomplete")
     fields = _HEADER.unpack_from(data, 0)
     _, version, flags, mode, colour, depth, count, width, height, model_id, crc = fields
-    if version != VERSION:
-        raise FormatError(f"unsupported .lcz format version {version} (this build reads version {VERSION})")
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_VERSIONS)
+        raise FormatError(f"unsupported .lcz format version {version} (this build reads versions {readable}; "
+                          "a newer lora-codec may read it)")
     (stored_crc,) = _HEADER_CRC.unpack_from(data, _HEADER.size)
     if zlib.crc32(data[: _HEADER.size]) & 0xFFFFFFFF != stored_crc:
         raise FormatError("corrupt .lcz header: header CRC mismatch")
+    if flags & ~KNOWN_FLAGS:
+        raise FormatError(f"reserved header flag bits are set (flags 0x{flags:02x})")
     if mode not in _MODE_BY_CODE:
         raise FormatError(f"unknown coding mode {mode}")
     if colour not in _COLOUR_BY_CODE:
@@ -109,9 +127,10 @@ def unpack(data: bytes) -> Container:
     if count > MAX_SECTIONS:
         raise FormatError(f"implausible section count {count}")
     header = Header(width=width, height=height, colour=_COLOUR_BY_CODE[colour][0], model_id=model_id,
-                    pixel_crc=crc, mode=_MODE_BY_CODE[mode], flags=flags, bit_depth=depth)
+                    pixel_crc=crc, mode=_MODE_BY_CODE[mode], flags=flags, bit_depth=depth, version=version)
     pos = _HEADER.size + _HEADER_CRC.size
     sections: dict[bytes, bytes] = {}
+    seen: set[bytes] = set()
     for index in range(count):
         if pos + _SECTION.size > len(data):
             raise FormatError(f"truncated .lcz file: section {index} header is missing")
@@ -124,8 +143,15 @@ def unpack(data: bytes) -> Container:
         pos += length
         if zlib.crc32(payload) & 0xFFFFFFFF != sec_crc:
             raise FormatError(f"corrupt .lcz file: CRC mismatch in section {tag!r}")
-        if tag in sections:
+        if tag in seen:
             raise FormatError(f"duplicate section {tag!r}")
+        seen.add(tag)
+        if not all(0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A or 0x30 <= b <= 0x39 for b in tag):
+            raise FormatError(f"invalid section tag {tag!r}")
+        if tag not in CRITICAL_TAGS:
+            if is_ancillary(tag):
+                continue  # skippable, and unknown to this version
+            raise FormatError(f"unknown critical section {tag.decode()!r} (written by a newer lora-codec?)")
         sections[tag] = payload
     if pos != len(data):
         raise FormatError(f"{len(data) - pos} unexpected bytes after the last section")

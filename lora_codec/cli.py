@@ -1,14 +1,18 @@
 """The ``lora-codec`` command line: compress, decompress, info, train.
 
-Errors are one line on stderr and exit status 1 (``--debug`` shows the traceback).
-Outputs are written atomically (temporary file, then rename) and never replace an
-existing file without ``--force``. In a batch, one failure does not stop the others.
+Errors, usage errors included, are one line on stderr and exit status 1 (``--debug``
+shows the traceback); SIGINT exits with 130 and SIGTERM with 143, leaving no temporary
+file. Outputs are written atomically (temporary file, then rename), never replace an
+existing file without ``--force`` and never replace an input, even with ``--force``. In a
+batch, one failure does not stop the others.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,22 +20,46 @@ from pathlib import Path
 from . import __version__
 from .bitstream import MODES
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 130, 143
+DEFAULT_MAX_PIXELS = 89_478_485  # as lora_codec.images (not imported here: it loads Pillow)
 
 
 class UsageError(ValueError):
     """A command line that cannot be carried out as given."""
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, so temporary files are removed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one :class:`UsageError` line."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--json", action="store_true", help="print one JSON object per file")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lora-codec", description="Learned lossless image compression.")
+    parser = _Parser(prog="lora-codec", description="Learned lossless image compression.")
     parser.add_argument("--version", action="version", version=f"lora-codec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -98,8 +126,8 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
     if output is not None:
         if len(files) != 1:
             raise UsageError("-o names one output; use --out-dir for several inputs")
-        return [Job(files[0], Path(output))]
-    if out_dir is not None:
+        jobs = [Job(files[0], Path(output))]
+    elif out_dir is not None:
         folder = Path(out_dir)
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder}: not a directory")
@@ -111,9 +139,19 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
     if len(set(targets)) != len(targets):
         raise UsageError("two inputs would be written to the same output name")
     for j in jobs:
-        if j.source.exists() and j.target.exists() and j.source.resolve() == j.target.resolve():
-            raise UsageError(f"{j.source}: the output would replace the input")
+        for source in files:
+            if _same_file(source, j.target):
+                raise UsageError(f"{j.target}: the output would replace the input {source} (even --force never "
+                                 "does that)")
     return jobs
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` name one file: the same path, a symlink or a hard link."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
 
 
 def _progress(quiet: bool):
@@ -122,7 +160,7 @@ def _progress(quiet: bool):
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
-                    console=Console(stderr=True), disable=quiet, transient=True)
+                    console=Console(stderr=True), disable=quiet or not sys.stderr.isatty(), transient=True)
 
 
 def _error(msg: str) -> None:
@@ -179,7 +217,7 @@ def _compress(args) -> int:
     def work(job: Job, progress) -> dict:
         if job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
-        pixels, _ = read_image(job.source)
+        pixels, _ = read_image(job.source, args.max_pixels)
         data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
                               adaptation=options, progress=progress)
         if args.verify and not (codec.decompress(data) == pixels).all():
@@ -193,7 +231,7 @@ def _compress(args) -> int:
 
 
 def _decompress(args) -> int:
-    from .codec import Codec
+    from .codec import Codec, read_lcz
     from .images import atomic_write, encode_png
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
@@ -203,8 +241,8 @@ def _decompress(args) -> int:
     def work(job: Job, progress) -> dict:
         if job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
-        data = Path(job.source).read_bytes()
-        pixels = codec.decompress(data)
+        data = read_lcz(job.source)
+        pixels = codec.decompress(data, max_pixels=args.max_pixels)
         atomic_write(job.target, encode_png(pixels, unpack(data).header.colour), args.force)
         return {"width": pixels.shape[1], "height": pixels.shape[0]}
 
@@ -212,9 +250,9 @@ def _decompress(args) -> int:
 
 
 def _info(args) -> int:
-    from .codec import section_stats
+    from .codec import read_lcz, section_stats
 
-    stats = section_stats(Path(args.file).read_bytes())
+    stats = section_stats(read_lcz(args.file))
     if args.json:
         print(json.dumps(stats))
         return EXIT_OK
@@ -247,13 +285,36 @@ def _train(args) -> int:
     return EXIT_OK
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        return _main(argv, debug)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str], debug: bool) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed its one-line message
+    except SystemExit as exc:  # --help and --version print and end here
         return int(exc.code or 0)
-    debug = getattr(args, "debug", False)
+    except UsageError as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        return EXIT_FAILURE
     try:
         if getattr(args, "threads", None) is not None:
             if args.threads < 1:
@@ -265,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
         return handler[args.command](args)
     except KeyboardInterrupt:
         _error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        _error("terminated")
+        return EXIT_TERMINATED
     except Exception as exc:
         if debug:
             raise

@@ -19,7 +19,9 @@ against it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -27,10 +29,11 @@ import torch
 from . import base_layer, bitstream, entropy
 from .base_layer import BaseLayer, BaseLayerError
 from .bitstream import Container, FormatError, Header
-from .images import read_image
+from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, regular_file
 from .models import exact
 from .models.latent_prior import TABLE_PRECISION, Z_MIN
-from .models.registry import LoadedModel, load_default_model, load_default_rc_model, resolve_model
+from .models.registry import (DEFAULT_MODEL, DEFAULT_RC_MODEL, LoadedModel, file_model_id, load_default_model,
+                              load_default_rc_model, resolve_model)
 
 SECTION_TAGS = {
     "colour": (b"ZCOL", b"PCOL"),
@@ -45,6 +48,23 @@ RC_QUALITIES = (10, 20, 30, 40, 50, 60, 70)
 
 class DecodeError(ValueError):
     """A file that cannot be decoded to the image it was made from."""
+
+
+def _check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, Integral):
+        raise TypeError(f"steps must be an integer, got {type(steps).__name__}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    return int(steps)
+
+
+def read_lcz(data) -> bytes:
+    """The bytes of a .lcz file given as bytes-like data or as a path to a regular file."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, os.PathLike)):
+        return regular_file(data).read_bytes()
+    raise TypeError(f"data must be the bytes of a .lcz file or a path to one, got {type(data).__name__}")
 
 
 @dataclass(frozen=True)
@@ -128,9 +148,10 @@ def code_latents(model: LoadedModel, latents: list[np.ndarray]) -> bytes:
     return entropy.encode_with_tables(symbols.astype(np.int32), indexes, model.latent_cdfs, TABLE_PRECISION)
 
 
-def decode_latents(model: LoadedModel, data: bytes, grid: list[list[Tile]]) -> list[np.ndarray]:
+def decode_latents(model: LoadedModel, data: bytes, grid: list[list[Tile]], framed: bool = True) -> list[np.ndarray]:
     shapes = [latent_shape(model, t)[1:] for band in grid for t in band]
-    symbols = entropy.decode_with_tables(data, _latent_indexes(shapes), model.latent_cdfs, TABLE_PRECISION)
+    symbols = entropy.decode_with_tables(data, _latent_indexes(shapes), model.latent_cdfs, TABLE_PRECISION,
+                                         framed=framed)
     out, pos = [], 0
     for c, h, w in shapes:
         out.append((symbols[pos : pos + c * h * w].astype(np.int64) + Z_MIN).reshape(c, h, w))
@@ -178,19 +199,23 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
 
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
-                 height: int, width: int, planes: int, guide: np.ndarray | None = None) -> np.ndarray:
+                 height: int, width: int, planes: int, guide: np.ndarray | None = None,
+                 framed: bool = True) -> np.ndarray:
+    """The (H, W, P) pixels of one colour group. A corrupt or exhausted stream stops the
+    decoding within a row and raises :class:`entropy.CorruptStreamError`; ``framed=False``
+    reads the unframed streams of format v1."""
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
-    latents = decode_latents(model, z_bytes, grid)
+    latents = decode_latents(model, z_bytes, grid, framed)
     out = np.zeros((height, width, planes), dtype=np.uint8)
     errors = np.zeros(out.shape, dtype=np.int16)
-    decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes)
+    decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes, framed)
     pos = 0
     for band in grid:
         feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
         pos += len(band)
         decoder.code_rows(out, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
-    decoder.check()
+        decoder.check()
     return out
 
 
@@ -222,20 +247,22 @@ class Codec:
         return self._rc_model
 
     def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
-                 adaptation=None, progress=None) -> bytes:
+                 adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation`` holds
         their options, see :mod:`lora_codec.lora`). ``mode="rc"`` codes an HEVC base layer
-        plus the residual; its ``quality`` is searched per image unless given.
+        plus the residual; its ``quality`` is searched per image unless given. Images of
+        more than ``max_pixels`` pixels are refused.
         """
-        pixels, colour = read_image(image)
-        if steps < 0:
-            raise ValueError("steps must be >= 0")
-        if mode not in MODES:
+        steps = _check_steps(steps)
+        if not isinstance(mode, str) or mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if quality is not None and (isinstance(quality, bool) or not isinstance(quality, Integral)):
+            raise TypeError(f"quality must be an integer or None, got {type(quality).__name__}")
         if quality is not None and (mode != "rc" or not 1 <= quality <= 100):
             raise ValueError("quality applies to rc mode and must be in [1, 100]")
+        pixels, colour = read_image(image, max_pixels)
         model = self.model if mode == "learned" else self.rc_model
         groups = self._plan_groups(model, pixels, colour, mode, quality)
         base = self._pack(model, pixels, colour, mode, groups, None)
@@ -322,12 +349,19 @@ class Codec:
                         model_id=model.model_id, pixel_crc=bitstream.pixel_crc(pixels), flags=flags)
         return bitstream.pack(Container(header, sections))
 
-    def decompress(self, data: bytes) -> np.ndarray:
-        """The exact (H, W, C) uint8 pixels of a .lcz file."""
-        container = bitstream.unpack(data)
+    def decompress(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """The exact (H, W, C) uint8 pixels of a .lcz file (bytes or a path). Files of more
+        than ``max_pixels`` pixels are refused before any decoding."""
+        max_pixels = check_max_pixels(max_pixels)
+        container = bitstream.unpack(read_lcz(data))
         header = container.header
+        if header.width * header.height > max_pixels:
+            raise DecodeError(f"the file holds {header.width}x{header.height} = {header.width * header.height} "
+                              f"pixels, over the limit of {max_pixels} (raise it with --max-pixels / max_pixels= "
+                              "if you trust the file)")
+        framed = header.version >= 2
         rc = header.mode == "rc"
-        model = resolve_model(header.model_id, [self.rc_model if rc else self.model])
+        model = self._model_for(header)
         deltas = None
         if header.flags & bitstream.FLAG_ADAPTERS:
             from .lora.adapt import decode_adapter_payload
@@ -335,9 +369,11 @@ class Codec:
             if ADAPTER_TAG not in container.sections:
                 raise FormatError("the adapter flag is set but the adapter section is missing")
             try:
-                deltas = decode_adapter_payload(model, container.sections[ADAPTER_TAG])
+                deltas = decode_adapter_payload(model, container.sections[ADAPTER_TAG], framed)
             except ValueError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        elif ADAPTER_TAG in container.sections:
+            raise FormatError("an adapter section is present but the adapter flag is not set")
         weights = CodingWeights.of(model, deltas)
         out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
         for group, idx in _group_planes(header.colour):
@@ -345,6 +381,10 @@ class Codec:
             needed = (ztag, ptag) + ((BASE_LAYER_TAGS[group],) if rc else ())
             if any(tag not in container.sections for tag in needed):
                 raise FormatError(f"the {group} sections are missing")
+            if framed and (8 * entropy.stream_capacity(container.sections[ptag]) + 64
+                           < header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
+                raise DecodeError(f"corrupt .lcz file: the {group} pixel section is too short for a "
+                                  f"{header.width}x{header.height} image")
             guide = None
             if rc:
                 try:
@@ -354,13 +394,26 @@ class Codec:
                     raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
             try:
                 planes = decode_group(model, weights, container.sections[ztag], container.sections[ptag],
-                                      header.height, header.width, len(idx), guide)
+                                      header.height, header.width, len(idx), guide, framed)
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, idx] = planes
         if bitstream.pixel_crc(out) != header.pixel_crc:
             raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
         return out
+
+    def _model_for(self, header: Header) -> LoadedModel:
+        """The model a file was made with; a file whose mode names another mode's shipped
+        model is reported as such, not as a missing model."""
+        rc = header.mode == "rc"
+        own = self.rc_model if rc else self.model
+        if own.model_id == header.model_id:
+            return own
+        other_mode, other_path = ("learned", DEFAULT_MODEL) if rc else ("rc", DEFAULT_RC_MODEL)
+        if other_path.exists() and file_model_id(other_path) == header.model_id:
+            raise DecodeError(f"corrupt .lcz file: its mode is {header.mode}, but its model "
+                              f"{header.model_id.hex()} is the {other_mode}-mode model")
+        return resolve_model(header.model_id, [own])
 
 
 def section_stats(data: bytes) -> dict:
@@ -390,7 +443,7 @@ def section_stats(data: bytes) -> dict:
     return {
         "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes,
         "hevc_quality": qualities,
-        "mode": h.mode, "model_id": h.model_id.hex(), "format_version": bitstream.VERSION,
+        "mode": h.mode, "model_id": h.model_id.hex(), "format_version": h.version,
         "bytes": total, "bpsp": 8 * total / subpixels,
         "sections": sizes,
         "split_bytes": groups,
@@ -403,8 +456,8 @@ def compress(image, steps: int = 0, **kwargs) -> bytes:
     return Codec().compress(image, steps=steps, **kwargs)
 
 
-def decompress(data: bytes) -> np.ndarray:
-    """Decompress with the shipped default model. See :meth:`Codec.decompress`."""
-    return Codec().decompress(data)
+def decompress(data, **kwargs) -> np.ndarray:
+    """Decompress .lcz bytes or a .lcz file with the shipped models. See :meth:`Codec.decompress`."""
+    return Codec().decompress(data, **kwargs)
 
 

@@ -2,36 +2,109 @@
 
 * L, LA, RGB and RGBA are coded exactly as they are.
 * P (palette) becomes RGBA if it has transparency, else RGB; "1" (bilevel) becomes L.
-* 16-bit, float, CMYK and other modes are refused with a clear error.
+* 16-bit, float, CMYK and other modes are refused with a clear error, and so are files
+  whose samples Pillow would rescale to 8 bits (16-bit PNG, TIFF and PPM colour; PPM
+  with a maximum other than 255): nothing is ever truncated silently.
+* Animated and multi-page files are refused: no frame is ever dropped silently.
+* Only regular files are read (a FIFO, socket or device is refused, never waited on).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 EXACT_MODES = ("L", "LA", "RGB", "RGBA")
+# Pillow's own decompression-bomb threshold; ``max_pixels`` raises or lowers it per call.
+DEFAULT_MAX_PIXELS = 89_478_485
 
 
 class ImageError(ValueError):
     """An input that is not a usable image."""
 
 
-def check_size(width: int, height: int) -> None:
-    """Refuse images the container cannot hold (before decoding them)."""
+def check_max_pixels(max_pixels) -> int:
+    """``max_pixels`` as a positive int, or a TypeError/ValueError naming the problem."""
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
+        raise TypeError(f"max_pixels must be an integer, got {type(max_pixels).__name__}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+    return int(max_pixels)
+
+
+def check_size(width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse images the container cannot hold, or larger than ``max_pixels`` (before
+    decoding them)."""
     from .bitstream import MAX_PIXELS, MAX_SIDE
 
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise ImageError(f"image of {width}x{height} pixels is too large "
                          f"(limit {MAX_SIDE} px a side and {MAX_PIXELS} pixels)")
+    if width * height > max_pixels:
+        raise ImageError(f"image of {width}x{height} = {width * height} pixels is over the limit of "
+                         f"{max_pixels} pixels (raise it with --max-pixels / max_pixels= if you trust the file)")
 
 
-def _from_pil(img: Image.Image) -> tuple[np.ndarray, str]:
-    check_size(img.width, img.height)
+def regular_file(path: str | os.PathLike) -> Path:
+    """``path`` if it names a regular file (symlinks followed), else a one-line error:
+    a FIFO, socket or device would block or never end."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except NotADirectoryError:
+        raise ImageError(f"{path}: no such file") from None
+    except PermissionError:
+        raise ImageError(f"{path}: permission denied") from None
+    if stat.S_ISDIR(mode):
+        raise ImageError(f"{path}: is a directory")
+    if not stat.S_ISREG(mode):
+        raise ImageError(f"{path}: not a regular file (a FIFO, socket or device is not read)")
+    return path
+
+
+def _sample_layout_problem(img: Image.Image) -> str | None:
+    """Why Pillow would not give this file's samples exactly as 8-bit values, or None."""
+    for tile in getattr(img, "tile", None) or []:
+        args = tile.args if hasattr(tile, "args") else tile[3]
+        rawmode = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args
+                                                      and isinstance(args[0], str) else "")
+        if ";16" in rawmode or ";32" in rawmode or rawmode.startswith(("I", "F")):
+            return f"{rawmode.split(';')[0] or img.mode} with 16 or more bits per sample"
+        codec = tile.codec_name if hasattr(tile, "codec_name") else tile[0]
+        if codec == "ppm" and isinstance(args, tuple) and len(args) > 1 and args[1] != 255:
+            return f"PNM with samples up to {args[1]} (only 255 is coded exactly)"
+    return None
+
+
+@contextlib.contextmanager
+def _pillow_limit(max_pixels: int):
+    """Pillow's bomb check at our limit, its warning silenced (our check gives one line)."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _from_pil(img: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
+    check_size(img.width, img.height, max_pixels)
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise ImageError(f"the image has {frames} frames (animated or multi-page); only single images are "
+                         "coded, so it is refused rather than cut to its first frame")
     mode = img.mode
     if mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
@@ -48,7 +121,7 @@ def _from_pil(img: Image.Image) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(arr), img.mode
 
 
-def from_array(array: np.ndarray) -> tuple[np.ndarray, str]:
+def from_array(array: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
     """(H, W), (H, W, 1|2|3|4) uint8 arrays."""
     arr = np.asarray(array)
     if arr.dtype != np.uint8:
@@ -59,33 +132,46 @@ def from_array(array: np.ndarray) -> tuple[np.ndarray, str]:
         raise ImageError(f"image arrays must be (H, W) or (H, W, 1-4), got shape {arr.shape}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise ImageError("the image is empty")
-    check_size(arr.shape[1], arr.shape[0])
+    check_size(arr.shape[1], arr.shape[0], max_pixels)
     return np.ascontiguousarray(arr), EXACT_MODES[arr.shape[2] - 1]
 
 
-def read_image(source) -> tuple[np.ndarray, str]:
+def read_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
     """A path, PIL image or array -> ((H, W, C) uint8 array, colour type)."""
+    max_pixels = check_max_pixels(max_pixels)
     if isinstance(source, np.ndarray):
-        return from_array(source)
+        return from_array(source, max_pixels)
     if isinstance(source, Image.Image):
-        return _from_pil(source)
-    path = Path(source)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a directory")
+        problem = _sample_layout_problem(source)
+        if problem:
+            raise ImageError(f"unsupported image: {problem}; lora-codec codes 8 bits per sample and "
+                             "never truncates")
+        return _from_pil(source, max_pixels)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raise TypeError("an image must be a path, a PIL image or a uint8 numpy array, not bytes "
+                        "(for an encoded image in memory, pass PIL.Image.open(io.BytesIO(data)))")
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"an image must be a path, a PIL image or a uint8 numpy array, "
+                        f"got {type(source).__name__}")
+    path = regular_file(source)
     try:
-        with Image.open(path) as img:
-            check_size(img.width, img.height)
+        with _pillow_limit(max_pixels), Image.open(path) as img:
+            check_size(img.width, img.height, max_pixels)
+            problem = _sample_layout_problem(img)
+            if problem:
+                raise ImageError(f"{path}: unsupported image: {problem}; lora-codec codes 8 bits per sample "
+                                 "and never truncates")
             img.load()
-            return _from_pil(img)
+            return _from_pil(img, max_pixels)
+    except ImageError as exc:
+        text = str(exc)
+        raise ImageError(text if text.startswith(str(path)) else f"{path}: {text}") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
-    except Image.DecompressionBombError as exc:
-        raise ImageError(f"{path}: refused by Pillow's decompression-bomb check ({exc})") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: over the limit of {max_pixels} pixels (raise it with --max-pixels / "
+                         "max_pixels= if you trust the file)") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, ImageError):
-            raise
         raise ImageError(f"{path}: truncated or corrupt image ({exc})") from None
 
 
@@ -104,7 +190,10 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
         raise FileExistsError(f"{path}: already exists (use --force to overwrite)")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"no such directory (to write {path.name} in)", str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -47,13 +48,13 @@ py::bytes encode_mixture(Array<int32_t> symbols, Array<int32_t> means, Array<int
       mix.set(k, m + i * k, ls + i * k, lg + i * k);
       encode_mixture_symbol(enc, mix, s[i], alphabet);
     }
-    out = enc.finish();
+    out = enc.finish_framed();
   }
   return to_bytes(out);
 }
 
 py::tuple decode_mixture(py::bytes data, Array<int32_t> means, Array<int32_t> log_scales,
-                         Array<int32_t> logits, int64_t alphabet) {
+                         Array<int32_t> logits, int64_t alphabet, bool framed) {
   require(means.ndim() == 2, "means must be (n, K)");
   const int64_t n = means.shape(0);
   const int k = static_cast<int>(means.shape(1));
@@ -66,9 +67,10 @@ py::tuple decode_mixture(py::bytes data, Array<int32_t> means, Array<int32_t> lo
   bool corrupt;
   {
     py::gil_scoped_release release;
-    RangeDecoder dec(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
+    RangeDecoder dec(parse_stream(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed));
     LogisticMixture mix;
-    for (int64_t i = 0; i < n; ++i) {
+    std::fill(r, r + n, 0);
+    for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
       mix.set(k, m + i * k, ls + i * k, lg + i * k);
       r[i] = static_cast<int32_t>(decode_mixture_symbol(dec, mix, alphabet));
     }
@@ -90,13 +92,13 @@ py::bytes encode_table(Array<int32_t> symbols, Array<int32_t> indexes, Array<int
       const int32_t* cdf = c + int64_t{ix[i]} * width;
       enc.encode(cdf[s[i]], cdf[s[i] + 1] - cdf[s[i]], precision);
     }
-    out = enc.finish();
+    out = enc.finish_framed();
   }
   (void)tables;
   return to_bytes(out);
 }
 
-py::tuple decode_table(py::bytes data, Array<int32_t> indexes, Array<int32_t> cdfs, int precision) {
+py::tuple decode_table(py::bytes data, Array<int32_t> indexes, Array<int32_t> cdfs, int precision, bool framed) {
   const int64_t n = indexes.size();
   require(cdfs.ndim() == 2, "bad table arguments");
   const int64_t width = cdfs.shape(1);
@@ -107,8 +109,9 @@ py::tuple decode_table(py::bytes data, Array<int32_t> indexes, Array<int32_t> cd
   bool corrupt;
   {
     py::gil_scoped_release release;
-    RangeDecoder dec(reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
-    for (int64_t i = 0; i < n; ++i) {
+    RangeDecoder dec(parse_stream(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed));
+    std::fill(r, r + n, 0);
+    for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
       const int32_t* cdf = c + int64_t{ix[i]} * width;
       const uint32_t v = dec.peek(precision);
       const int64_t x = find_in_table(cdf, width - 1, v);
@@ -201,7 +204,7 @@ class PixelEncoder {
       return x;
     });
   }
-  py::bytes finish() { return to_bytes(enc_.finish()); }
+  py::bytes finish() { return to_bytes(enc_.finish_framed()); }
 
  private:
   std::shared_ptr<PredictorWeights> w_;
@@ -210,8 +213,9 @@ class PixelEncoder {
 
 class PixelDecoder {
  public:
-  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data)
-      : w_(std::move(w)), buf_(data), dec_(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size()) {}
+  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed)
+      : w_(std::move(w)), buf_(data),
+        dec_(parse_stream(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size(), framed)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
@@ -219,10 +223,13 @@ class PixelDecoder {
     py::gil_scoped_release release;
     PixelPredictor pred(*w_);
     LogisticMixture mix;
-    pred.run(v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
-      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
-      return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
-    });
+    pred.run(
+        v, row0, row1,
+        [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
+          mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
+          return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
+        },
+        [&] { return dec_.corrupt(); });
   }
   bool corrupt() const { return dec_.corrupt(); }
 
@@ -264,10 +271,12 @@ PYBIND11_MODULE(_native, m) {
   m.attr("MIXTURE_PRECISION") = kMixturePrecision;
   m.attr("MAX_COMPONENTS") = kMaxComponents;
   m.def("encode_mixture", &encode_mixture);
-  m.def("decode_mixture", &decode_mixture);
+  m.def("decode_mixture", &decode_mixture, py::arg("data"), py::arg("means"), py::arg("log_scales"),
+        py::arg("logits"), py::arg("alphabet"), py::arg("framed") = true);
   m.def("mixture_frequencies", &mixture_frequencies);
   m.def("encode_table", &encode_table);
-  m.def("decode_table", &decode_table);
+  m.def("decode_table", &decode_table, py::arg("data"), py::arg("indexes"), py::arg("cdfs"), py::arg("precision"),
+        py::arg("framed") = true);
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
@@ -276,7 +285,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def("finish", &PixelEncoder::finish);
   py::class_<PixelDecoder>(m, "PixelDecoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes>())
+      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool>(), py::arg("weights"), py::arg("data"),
+           py::arg("framed") = true)
       .def("code_rows", &PixelDecoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def_property_readonly("corrupt", &PixelDecoder::corrupt);

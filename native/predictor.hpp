@@ -177,12 +177,19 @@ class PixelPredictor {
   }
 
   // Visits every pixel of rows [row0, row1) in order; `code(c, params)` returns the pixel
-  // value of plane c (encoding: reads it; decoding: decodes and returns it).
+  // value of plane c (encoding: reads it; decoding: decodes and returns it). Before each
+  // row, `stop()` may end the visit early (a decoder whose stream is corrupt or exhausted).
   template <class CodeFn>
   void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code) const {
+    run(v, row0, row1, code, [] { return false; });
+  }
+
+  template <class CodeFn, class StopFn>
+  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop) const {
     using namespace detail;
     MixtureParams params;
     for (int64_t i = row0; i < row1; ++i) {
+      if (stop()) return;
       for (int64_t j = 0; j < v.width; ++j) {
         int32_t cross_a[4 * kMaxPlanes], cross_b[kMaxPlanes];
         for (int64_t c = 0; c < v.planes; ++c) {

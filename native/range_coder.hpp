@@ -5,12 +5,19 @@
 // r * [start, start + freq) with r = width >> prec >= 2^16, so the coding loss from
 // truncating r is below 2^-16 relative (< 0.00003 bits per symbol).
 //
-// Bytes past the end of the stream read as zero: the encoder strips its trailing
-// zeros, and a truncated stream decodes to (wrong) symbols without reading out of bounds.
+// Bytes past the end of the stream read as zero: the encoder strips its trailing zeros.
+//
+// Stored streams are *framed* (format v2): `varint n | bytes`, where n (LEB128) is the
+// number of trailing zero bytes the encoder stripped. A decoder of a valid stream never
+// reads more than `size + n` bytes, so reading past that limit marks the stream
+// exhausted (and corrupt) at once: a truncated or foreign stream stops after a few bytes'
+// worth of symbols instead of decoding zeros for as long as the caller asks. Unframed
+// (format v1) streams have no limit.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace lora_codec {
@@ -43,8 +50,26 @@ class RangeEncoder {
       }
     }
     for (int i = 0; i < 7; ++i) shift_low();
-    while (!out_.empty() && out_.back() == 0) out_.pop_back();
+    while (!out_.empty() && out_.back() == 0) {
+      out_.pop_back();
+      ++stripped_;
+    }
     return std::move(out_);
+  }
+
+  // Ends the stream and returns it framed: varint(stripped zeros) | bytes.
+  std::vector<uint8_t> finish_framed() {
+    std::vector<uint8_t> body = finish();
+    std::vector<uint8_t> out;
+    out.reserve(body.size() + 10);
+    uint64_t n = stripped_;
+    do {
+      const uint8_t low7 = static_cast<uint8_t>(n & 0x7F);
+      n >>= 7;
+      out.push_back(n ? static_cast<uint8_t>(low7 | 0x80) : low7);
+    } while (n);
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
   }
 
  private:
@@ -69,12 +94,39 @@ class RangeEncoder {
   uint64_t pending_ = 0;
   uint8_t cache_ = 0;
   bool first_ = true;
+  uint64_t stripped_ = 0;
   std::vector<uint8_t> out_;
 };
 
+// Where a stored stream's bytes are and how far a decoder may read (see the top).
+struct StreamView {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t limit = std::numeric_limits<size_t>::max();
+  bool valid = true;  // false: the frame itself is malformed
+};
+
+inline StreamView parse_stream(const uint8_t* data, size_t size, bool framed) {
+  if (!framed) return StreamView{data, size, std::numeric_limits<size_t>::max(), true};
+  uint64_t n = 0;
+  size_t pos = 0;
+  for (int shift = 0;; shift += 7) {
+    if (pos >= size || shift > 56) return StreamView{data, 0, 0, false};
+    const uint8_t b = data[pos++];
+    n |= uint64_t{b & 0x7Fu} << shift;
+    if (!(b & 0x80)) break;
+  }
+  const size_t body = size - pos;
+  if (n > (uint64_t{1} << 40)) return StreamView{data, 0, 0, false};
+  return StreamView{data + pos, body, body + static_cast<size_t>(n), true};
+}
+
 class RangeDecoder {
  public:
-  RangeDecoder(const uint8_t* data, size_t size) : data_(data), size_(size) {
+  RangeDecoder(const uint8_t* data, size_t size) : RangeDecoder(parse_stream(data, size, false)) {}
+
+  explicit RangeDecoder(const StreamView& s) : data_(s.data), size_(s.size), limit_(s.limit) {
+    if (!s.valid) corrupt_ = exhausted_ = true;
     for (int i = 0; i < 6; ++i) code_ = (code_ << 8) | next_byte();
   }
 
@@ -104,21 +156,29 @@ class RangeDecoder {
     }
   }
 
-  // True once the stream was seen to be inconsistent (corrupt or truncated).
+  // True once the stream was seen to be inconsistent (corrupt, truncated or exhausted).
   bool corrupt() const { return corrupt_; }
-  // True if decoding needed more bytes than the stream holds (beyond padding).
+  // True once decoding needed more bytes than a framed stream can hold.
+  bool exhausted() const { return exhausted_; }
+  // Bytes read so far, the zeros read past the end included.
   size_t bytes_read() const { return pos_; }
 
  private:
-  uint64_t next_byte() { return pos_ < size_ ? data_[pos_++] : (++pos_, 0); }
+  uint64_t next_byte() {
+    if (pos_ < size_) return data_[pos_++];
+    if (++pos_ > limit_) corrupt_ = exhausted_ = true;
+    return 0;
+  }
 
   const uint8_t* data_;
   size_t size_;
+  size_t limit_;
   size_t pos_ = 0;
   uint64_t code_ = 0;
   uint64_t range_ = kTop - 1;
   uint64_t r_ = 1;
   bool corrupt_ = false;
+  bool exhausted_ = false;
 };
 
 }  // namespace lora_codec

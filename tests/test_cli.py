@@ -162,7 +162,7 @@ def test_usage_errors(tmp_path, image_file, capsys):
     assert main(["compress", str(image_file), "--steps", "-3"]) == 1
     assert "--steps" in capsys.readouterr().err
     assert main(["compress", str(image_file), "--threads", "0"]) == 1
-    assert main(["frobnicate"]) == 2
+    assert main(["frobnicate"]) == 1
 
 
 def test_debug_shows_the_traceback(tmp_path):

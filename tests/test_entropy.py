@@ -10,8 +10,9 @@ from hypothesis.extra import numpy as hnp
 from golden_inputs import mixture_case, table_case
 from lora_codec import entropy
 
-GOLDEN_MIXTURE = "fe320a214c5588a1172facbf969a90f6d8dd523c2a711b26097e451a983ef8a66d3941858862c50d9bc05b7e50"
-GOLDEN_TABLE = ("0030de230e1ca61a95399b6af99b9066451e2865c602fa2a25ea19224a1f096c2d4d5dee8ff853f72"
+# Format v2 streams start with varint(stripped trailing zeros): 05 here, then the v1 bytes.
+GOLDEN_MIXTURE = "05" "fe320a214c5588a1172facbf969a90f6d8dd523c2a711b26097e451a983ef8a66d3941858862c50d9bc05b7e50"
+GOLDEN_TABLE = ("05" "0030de230e1ca61a95399b6af99b9066451e2865c602fa2a25ea19224a1f096c2d4d5dee8ff853f72"
                 "05c54512a4eb84097422ab7b0f84e800fdbe1f33c4e16ab0d5bb5383bfacc373c62f9b0")
 
 

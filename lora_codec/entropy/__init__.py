@@ -35,6 +35,7 @@ except ImportError as exc:  # e.g. importing the source tree, which holds no com
 from .coder import (
     MAX_COMPONENTS,
     MAX_PRECISION,
+    MIN_SUBPIXEL_BITS,
     MIXTURE_PRECISION,
     CorruptStreamError,
     decode_mixture,
@@ -42,12 +43,14 @@ from .coder import (
     encode_mixture,
     encode_with_tables,
     mixture_cdf_bits,
+    stream_capacity,
 )
 from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, predict_params
 
 __all__ = [
     "MAX_COMPONENTS",
     "MAX_PRECISION",
+    "MIN_SUBPIXEL_BITS",
     "MIXTURE_PRECISION",
     "CorruptStreamError",
     "PixelDecoder",
@@ -59,4 +62,5 @@ __all__ = [
     "encode_with_tables",
     "mixture_cdf_bits",
     "predict_params",
+    "stream_capacity",
 ]

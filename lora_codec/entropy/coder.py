@@ -13,8 +13,27 @@ MAX_ALPHABET = 1 << 16
 _MEAN_LIMIT = 1 << 28
 
 
+# Fewest bits any 8-bit sub-pixel can cost under a mixture: the likeliest symbol has a
+# frequency of at most 2^24 - 255 (every other symbol gets at least 1).
+MIN_SUBPIXEL_BITS = -float(np.log2(1.0 - 255.0 / (1 << 24)))
+
+
+def stream_capacity(data: bytes) -> int:
+    """How many bytes a decoder may read from a framed stream: its body plus the zeros
+    the encoder stripped (docs/format.md). A valid stream codes at most
+    ``8 * capacity + 64`` bits of information; a malformed frame has capacity 0."""
+    n, shift = 0, 0
+    for pos, byte in enumerate(data[:9]):
+        n |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return len(data) - pos - 1 + n
+        shift += 7
+    return 0
+
+
 class CorruptStreamError(ValueError):
-    """The stream is inconsistent with the distributions it is decoded with."""
+    """The stream is inconsistent with the distributions it is decoded with, or ran out
+    of bytes before the symbols asked for were decoded."""
 
 
 def _int_array(name: str, values, ndim: int | None = None) -> np.ndarray:
@@ -64,7 +83,8 @@ def encode_mixture(symbols, means, log_scales, logits, alphabet: int = 256) -> b
 
     ``means`` (n, K) are in 1/16 symbol steps, ``log_scales`` and ``logits`` (n, K) in
     1/16 natural-log units. Frequencies are integers out of 2^24, at least 1 for every
-    symbol, so any symbol can be coded under any parameters.
+    symbol, so any symbol can be coded under any parameters. The stream is framed (its
+    first bytes bound how far a decoder may read; docs/format.md).
     """
     _check_alphabet(alphabet)
     symbols = _int_array("symbols", symbols, ndim=1)
@@ -73,13 +93,15 @@ def encode_mixture(symbols, means, log_scales, logits, alphabet: int = 256) -> b
     return _native.encode_mixture(symbols, means, log_scales, logits, alphabet)
 
 
-def decode_mixture(data: bytes, means, log_scales, logits, alphabet: int = 256) -> np.ndarray:
+def decode_mixture(data: bytes, means, log_scales, logits, alphabet: int = 256, *,
+                   framed: bool = True) -> np.ndarray:
     """Inverse of :func:`encode_mixture`; raises :class:`CorruptStreamError` on a stream
     that cannot have come from it (a corrupt stream may also decode to wrong symbols,
-    which the container's checksum catches)."""
+    which the container's checksum catches). ``framed=False`` reads the unframed streams
+    of format v1, which carry no read limit."""
     _check_alphabet(alphabet)
     means, log_scales, logits = _mixture_params(None, means, log_scales, logits)
-    symbols, corrupt = _native.decode_mixture(bytes(data), means, log_scales, logits, alphabet)
+    symbols, corrupt = _native.decode_mixture(bytes(data), means, log_scales, logits, alphabet, framed)
     if corrupt:
         raise CorruptStreamError("the mixture-coded stream is corrupt or truncated")
     return symbols
@@ -127,11 +149,11 @@ def encode_with_tables(symbols, indexes, cdfs, precision: int = 16) -> bytes:
     return _native.encode_table(symbols, indexes, cdfs, precision)
 
 
-def decode_with_tables(data: bytes, indexes, cdfs, precision: int = 16) -> np.ndarray:
-    """Inverse of :func:`encode_with_tables`."""
+def decode_with_tables(data: bytes, indexes, cdfs, precision: int = 16, *, framed: bool = True) -> np.ndarray:
+    """Inverse of :func:`encode_with_tables` (``framed=False``: a format v1 stream)."""
     cdfs = _check_tables(cdfs, precision)
     indexes = _check_indexes(indexes, cdfs.shape[0])
-    symbols, corrupt = _native.decode_table(bytes(data), indexes, cdfs, precision)
+    symbols, corrupt = _native.decode_table(bytes(data), indexes, cdfs, precision, framed)
     if corrupt:
         raise CorruptStreamError("the table-coded stream is corrupt or truncated")
     return symbols

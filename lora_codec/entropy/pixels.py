@@ -82,11 +82,14 @@ class PixelEncoder:
 
 
 class PixelDecoder:
-    """Decodes bands of rows, in the order they were encoded, into ``pixels``."""
+    """Decodes bands of rows, in the order they were encoded, into ``pixels``.
 
-    def __init__(self, weights: PredictorWeights, data: bytes) -> None:
+    A corrupt or exhausted stream stops the decoding at the next row; :meth:`check`
+    then raises. ``framed=False`` reads a format v1 stream (no read limit)."""
+
+    def __init__(self, weights: PredictorWeights, data: bytes, framed: bool = True) -> None:
         self.weights = weights
-        self._dec = _native.PixelDecoder(weights.native, bytes(data))
+        self._dec = _native.PixelDecoder(weights.native, bytes(data), framed)
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)

@@ -129,8 +129,9 @@ def encode_adapter_payload(rank: int, exp_a: int, exp_b: int, factors: list[tupl
     return b"".join(head) + stream
 
 
-def decode_adapter_payload(model: LoadedModel, payload: bytes) -> dict[str, np.ndarray]:
-    """Integer weight deltas of every adapted layer, from an adapter section."""
+def decode_adapter_payload(model: LoadedModel, payload: bytes, framed: bool = True) -> dict[str, np.ndarray]:
+    """Integer weight deltas of every adapted layer, from an adapter section
+    (``framed=False``: format v1)."""
     try:
         version, rank, exp_a, exp_b, count = struct.unpack_from("<BBbbB", payload, 0)
         if version != PAYLOAD_VERSION:
@@ -157,7 +158,8 @@ def decode_adapter_payload(model: LoadedModel, payload: bytes) -> dict[str, np.n
     scales = np.concatenate(scales).astype(np.int32)[:, None] if scales else np.zeros((0, 1), np.int32)
     n = scales.shape[0]
     means = np.full((n, 1), _SYMBOL_OFFSET * 16, dtype=np.int32)
-    symbols = entropy.decode_mixture(payload[pos:], means, scales, np.zeros((n, 1), np.int32), alphabet=_ALPHABET)
+    symbols = entropy.decode_mixture(payload[pos:], means, scales, np.zeros((n, 1), np.int32), alphabet=_ALPHABET,
+                                     framed=framed)
     values = symbols.astype(np.int64) - _SYMBOL_OFFSET
     deltas, cursor = {}, 0
     for (name, _, _), (sa, sb, shape) in zip(layers, shapes):

@@ -1,0 +1,53 @@
+"""A minimal .lcz container reader written from docs/format.md alone (it imports nothing
+from lora_codec), so that a test can check the spec against real files."""
+
+import struct
+import zlib
+
+MAGIC = bytes([0x89, 0x4C, 0x43, 0x5A, 0x0D, 0x0A, 0x1A, 0x0A])
+
+
+class SpecError(ValueError):
+    pass
+
+
+def read(data: bytes) -> dict:
+    """The header fields and the sections {tag: payload} of a .lcz file."""
+    if data[:8] != MAGIC:
+        raise SpecError("magic")
+    if len(data) < 38:
+        raise SpecError("short header")
+    header = {
+        "version": data[8], "flags": data[9], "mode": data[10], "colour": data[11], "bit_depth": data[12],
+        "sections": data[13], "width": struct.unpack("<I", data[14:18])[0],
+        "height": struct.unpack("<I", data[18:22])[0], "model_id": data[22:30],
+        "pixel_crc": struct.unpack("<I", data[30:34])[0],
+    }
+    if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
+        raise SpecError("header crc")
+    if header["version"] not in (1, 2) or header["flags"] & 0xFE:
+        raise SpecError("version or reserved flags")
+    pos, sections = 38, {}
+    for _ in range(header["sections"]):
+        tag = data[pos : pos + 4]
+        length, crc = struct.unpack("<II", data[pos + 4 : pos + 12])
+        payload = data[pos + 12 : pos + 12 + length]
+        if len(payload) != length or zlib.crc32(payload) != crc or tag in sections:
+            raise SpecError(f"section {tag!r}")
+        pos += 12 + length
+        if not (ord("a") <= tag[0] <= ord("z")):  # ancillary sections are skipped
+            sections[tag] = payload
+    if pos != len(data):
+        raise SpecError("trailing bytes")
+    return {"header": header, "sections": sections}
+
+
+def stream_capacity(stream: bytes) -> int:
+    """len(coded bytes) + n of a framed (version 2) stream."""
+    n, shift = 0, 0
+    for i, byte in enumerate(stream[:9]):
+        n |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return len(stream) - (i + 1) + n
+        shift += 7
+    raise SpecError("varint")
