@@ -22,6 +22,7 @@ class ModelConfig:
     components: int = 3
     tile: int = 256
     guide_channels: int = 0  # > 0: an rc-mode model, conditioned on a lossy reconstruction
+    engine: int = 0          # 1: the learned head over the online engine (planes coded G, R, B)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class TrainConfig:
     log_every: int = 20
     threads: int = 2
     init: str = ""              # start from this model file (its layers that exist here)
+    validation: tuple[str, ...] = ()  # image names kept out of training (the validation split)
+    margin: int = 16            # engine models: rows/columns of engine warm-up around each crop
     # rc models: HEVC reconstructions of every training image at `hevc_per_image` random
     # qualities in [hevc_min_quality, hevc_max_quality], cached in <out>/hevc/.
     hevc_per_image: int = 3
@@ -58,7 +61,7 @@ def _build(cls, table: dict, where: str):
     unknown = set(table) - names
     if unknown:
         raise ValueError(f"unknown keys in [{where}]: {', '.join(sorted(unknown))}")
-    return cls(**table)
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
 def load_config(path: str | Path) -> Config:

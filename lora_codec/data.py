@@ -13,9 +13,9 @@ from PIL import Image
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".bmp", ".webp"}
 
 
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+def list_images(folder: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name, less those named in ``exclude``."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.name not in exclude)
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
@@ -73,6 +73,34 @@ class GuidedCropSampler(CropSampler):
                 patch = src[y : y + self.crop, x : x + self.crop]
                 dst[k] = (patch[:, ::-1] if flip else patch).transpose(2, 0, 1)
         return out, guide
+
+
+class EngineCropSampler(CropSampler):
+    """Crops in coding order with the online engine's outputs for each sub-pixel.
+
+    The engine runs on the crop plus ``margin`` rows above and columns to the left, so its
+    state is warm inside the crop, as it is inside an image being coded."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, seed: int, margin: int = 16) -> None:
+        super().__init__(images, crop + margin, seed)
+        self.inner = crop
+        self.margin = margin
+
+    def batch(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(size, 3, crop, crop) uint8 crops in coding order (G, R, B) and their engine
+        outputs (size, 3, crop, crop, 8) int32."""
+        from .entropy import engine_outputs
+        from .models.engine_predictor import COLOUR_ORDER
+
+        windows = super().batch(size)[:, list(COLOUR_ORDER)]
+        m = self.margin
+        out = np.empty((size, 3, self.inner, self.inner), dtype=np.uint8)
+        eng = np.empty((size, 3, self.inner, self.inner, 8), dtype=np.int32)
+        for k in range(size):
+            hwc = np.ascontiguousarray(windows[k].transpose(1, 2, 0))
+            eng[k] = engine_outputs(hwc)[m:, m:].transpose(2, 0, 1, 3)
+            out[k] = windows[k][:, m:, m:]
+        return out, eng
 
 
 def _hevc_job(args: tuple[str, int, str]) -> str:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from safetensors.torch import load_file, save_file
 
 from .config import Config
-from .data import CropSampler, GuidedCropSampler, hevc_reconstructions, list_images, load_rgb
+from .data import CropSampler, EngineCropSampler, GuidedCropSampler, hevc_reconstructions, list_images, load_rgb
 from .models.probability import ProbabilityModel
 
 
@@ -62,12 +62,15 @@ def _load_checkpoint(path: Path, model, optimizer, sampler: CropSampler) -> int:
 
 def initialise_from(model: ProbabilityModel, path: str | Path) -> None:
     """Copy the layers of a model file that ``model`` shares with it. An rc model starts its
-    mean read-outs at zero, so that it first predicts the lossy reconstruction itself."""
+    mean read-outs at zero, so that it first predicts the lossy reconstruction itself; an
+    engine model takes only the UNet and the latent prior."""
     from .models.registry import load_model_file
 
     source = load_model_file(path).model.state_dict()
     own = model.state_dict()
     shared = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    if model.cfg.engine:  # a new head: take only the UNet (and the latent prior)
+        shared = {k: v for k, v in shared.items() if not k.startswith("predictor.")}
     model.load_state_dict(shared, strict=False)
     if model.guided:
         with torch.no_grad():
@@ -83,13 +86,15 @@ def train(cfg: Config, quiet: bool = False) -> Path:
     torch.set_num_threads(tc.threads)
     out = Path(tc.out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = list_images(tc.data)
+    paths = list_images(tc.data, tc.validation)
     images = [load_rgb(p) for p in paths]
     model = ProbabilityModel(cfg.model)
     if model.guided:
         recons = hevc_reconstructions(paths, out / "hevc", tc.hevc_per_image,
                                       (tc.hevc_min_quality, tc.hevc_max_quality), tc.seed, workers=tc.threads)
         sampler = GuidedCropSampler(images, recons, tc.crop, tc.seed)
+    elif model.cfg.engine:
+        sampler = EngineCropSampler(images, tc.crop, tc.seed, tc.margin)
     else:
         sampler = CropSampler(images, tc.crop, tc.seed)
     if tc.init:
@@ -108,12 +113,16 @@ def train(cfg: Config, quiet: bool = False) -> Path:
         while step < tc.steps:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, tc.steps, tc.lr, tc.min_lr)
+            guide = engine = None
             if model.guided:
                 xb, gb = sampler.batch(tc.batch)
                 x, guide = torch.from_numpy(xb).float(), torch.from_numpy(gb).float()
+            elif model.cfg.engine:
+                xb, eb = sampler.batch(tc.batch)
+                x, engine = torch.from_numpy(xb).float(), torch.from_numpy(eb).float()
             else:
-                x, guide = torch.from_numpy(sampler.batch(tc.batch)).float(), None
-            bits_x, bits_z = model(x, guide)
+                x = torch.from_numpy(sampler.batch(tc.batch)).float()
+            bits_x, bits_z = model(x, guide, engine)
             loss = (bits_x + bits_z) / x.numel()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

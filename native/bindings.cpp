@@ -12,6 +12,8 @@
 #include <string>
 
 #include "distributions.hpp"
+#include "engine.hpp"
+#include "engine_predictor.hpp"
 #include "predictor.hpp"
 #include "range_coder.hpp"
 
@@ -149,9 +151,10 @@ std::vector<int32_t> vec(const py::dict& d, const char* key) {
   return std::vector<int32_t>(a.data(), a.data() + a.size());
 }
 
-std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& planes) {
+std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& planes, int kind) {
   auto w = std::make_shared<PredictorWeights>();
   w->features = features;
+  w->kind = kind;
   for (auto item : planes) {
     const py::dict d = item.cast<py::dict>();
     PlaneWeights p;
@@ -188,26 +191,41 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
   return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0, g};
 }
 
+// The engine predictor of a coder (kind 1), made on the first band: it keeps the online
+// state from band to band, so every band must have the first band's width and planes.
+EnginePredictor* engine_for(std::unique_ptr<EnginePredictor>& engine, const PredictorWeights& w, const PlaneView& v) {
+  if (w.kind != 1) return nullptr;
+  if (!engine) {
+    engine = std::make_unique<EnginePredictor>(w, v.width, static_cast<int>(v.planes));
+  } else {
+    require(engine->width() == v.width && engine->planes() == v.planes, "bands of one image must agree in shape");
+  }
+  return engine.get();
+}
+
 class PixelEncoder {
  public:
   explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(std::move(w)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
+    EnginePredictor* engine = engine_for(engine_, *w_, v);
     py::gil_scoped_release release;
-    PixelPredictor pred(*w_);
     LogisticMixture mix;
-    pred.run(v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
+    auto code = [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
       mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
       const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
       encode_mixture_symbol(enc_, mix, x, 256);
       return x;
-    });
+    };
+    if (engine) engine->run(v, row0, row1, code, [] { return false; });
+    else PixelPredictor(*w_).run(v, row0, row1, code);
   }
   py::bytes finish() { return to_bytes(enc_.finish_framed()); }
 
  private:
   std::shared_ptr<PredictorWeights> w_;
+  std::unique_ptr<EnginePredictor> engine_;
   RangeEncoder enc_;
 };
 
@@ -220,21 +238,22 @@ class PixelDecoder {
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
+    EnginePredictor* engine = engine_for(engine_, *w_, v);
     py::gil_scoped_release release;
-    PixelPredictor pred(*w_);
     LogisticMixture mix;
-    pred.run(
-        v, row0, row1,
-        [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
-          mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
-          return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
-        },
-        [&] { return dec_.corrupt(); });
+    auto code = [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
+      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
+      return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
+    };
+    auto stop = [&] { return dec_.corrupt(); };
+    if (engine) engine->run(v, row0, row1, code, stop);
+    else PixelPredictor(*w_).run(v, row0, row1, code, stop);
   }
   bool corrupt() const { return dec_.corrupt(); }
 
  private:
   std::shared_ptr<PredictorWeights> w_;
+  std::unique_ptr<EnginePredictor> engine_;
   std::string buf_;
   RangeDecoder dec_;
 };
@@ -253,14 +272,45 @@ py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std:
   int32_t *m = means.mutable_data(), *s = scales.mutable_data(), *l = logits.mutable_data();
   {
     py::gil_scoped_release release;
-    PixelPredictor pred(*w);
-    pred.run(v, 0, h, [&](int64_t ch, const MixtureParams& p, int64_t i, int64_t j) {
+    auto record = [&](int64_t ch, const MixtureParams& p, int64_t i, int64_t j) {
       const int64_t base = ((i * wd + j) * c + ch) * k;
       for (int q = 0; q < k; ++q) { m[base + q] = p.mean[q]; s[base + q] = p.log_scale[q]; l[base + q] = p.logit[q]; }
       return static_cast<int32_t>(v.pixels[(i * wd + j) * c + ch]);
-    });
+    };
+    if (w->kind == 1) EnginePredictor(*w, wd, static_cast<int>(c)).run(v, 0, h, record, [] { return false; });
+    else PixelPredictor(*w).run(v, 0, h, record);
   }
   return py::make_tuple(means, scales, logits);
+}
+
+// The online engine's outputs for every sub-pixel of an image whose planes are in coding
+// order: (H, W, C, 8) int32 = prediction, WP, gradient, NLMS 0, NLMS 1, blend (Q4),
+// energy, max-error. Training reads them as fixed inputs of the learned head.
+Array<int32_t> engine_outputs(Array<uint8_t> pixels) {
+  require(pixels.ndim() == 3 && pixels.shape(2) >= 1 && pixels.shape(2) <= 3, "pixels must be (H, W, 1..3)");
+  const int64_t h = pixels.shape(0), wd = pixels.shape(1), c = pixels.shape(2);
+  Array<int32_t> out({h, wd, c, int64_t{8}});
+  int32_t* o = out.mutable_data();
+  const uint8_t* px = pixels.data();
+  {
+    py::gil_scoped_release release;
+    OnlineEngine engine(wd, static_cast<int>(c));
+    int32_t same[3];
+    for (int64_t i = 0; i < h; ++i) {
+      for (int64_t j = 0; j < wd; ++j) {
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const EngineOutput& e = engine.predict(i, j, static_cast<int>(ch), same);
+          int32_t* r = o + ((i * wd + j) * c + ch) * 8;
+          r[0] = e.pred_q4; r[1] = e.wp_q4; r[2] = e.grad_q4; r[3] = e.lms_q4[0]; r[4] = e.lms_q4[1];
+          r[5] = e.blend_q4; r[6] = e.energy; r[7] = e.wp_maxerr;
+          const int32_t x = px[(i * wd + j) * c + ch];
+          engine.update(x);
+          same[ch] = x;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -278,7 +328,8 @@ PYBIND11_MODULE(_native, m) {
   m.def("decode_table", &decode_table, py::arg("data"), py::arg("indexes"), py::arg("cdfs"), py::arg("precision"),
         py::arg("framed") = true);
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
-      .def(py::init(&make_weights), py::arg("features"), py::arg("planes"));
+      .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
+  m.def("engine_outputs", &engine_outputs, py::arg("pixels"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
       .def(py::init<std::shared_ptr<PredictorWeights>>())
       .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),

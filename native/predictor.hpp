@@ -31,10 +31,28 @@ struct PlaneWeights {
   std::vector<int32_t> w_a, b_a, w_m, b_m, w_b, b_b, w_o, b_o;
 };
 
+// kind 0: the MED-anchored predictor (formats 1-2, rc models); kind 1: the learned head over
+// the online engine (engine_predictor.hpp).
 struct PredictorWeights {
   int features = 0;
+  int kind = 0;
   std::vector<PlaneWeights> planes;  // role 0, 1, 2
 };
+
+// Kind 1's extra inputs: the engine's 5 predictions (relative to its final one), energy
+// and max-error in stage A; energy and |max-error| in stage B.
+inline constexpr int kEngineInputs = 7;
+inline constexpr int kEngineStats = 2;
+
+// Sizes of the two stages' inputs for plane role c.
+inline int stage_a_inputs(int kind, int c, int features) {
+  return kind == 0 ? kNeighbours + kResiduals + 4 * c + features
+                   : kNeighbours + kEngineInputs + 4 * c + features;
+}
+inline int stage_b_inputs(int kind, int c, int hidden_a) {
+  return kind == 0 ? hidden_a + kErrorNeighbours + kGradients + c
+                   : hidden_a + kErrorNeighbours + kGradients + kEngineStats + c;
+}
 
 // A view of an image being coded: planes interleaved (H, W, C) uint8, errors (H, W, C)
 // int16 in Q2, features (rows, W, F) int16 for rows [feature_row0, feature_row0 + rows).
@@ -216,11 +234,12 @@ class PixelPredictor {
 
 inline void validate(const PredictorWeights& w, int64_t planes) {
   if (planes < 1 || planes > kMaxPlanes) throw std::invalid_argument("planes must be 1..3");
+  if (w.kind != 0 && w.kind != 1) throw std::invalid_argument("unknown predictor kind");
   if (static_cast<int64_t>(w.planes.size()) < planes) throw std::invalid_argument("too few plane roles in weights");
   for (int64_t c = 0; c < planes; ++c) {
     const PlaneWeights& p = w.planes[c];
-    const bool ok = p.in_a == kNeighbours + kResiduals + 4 * c + w.features &&
-                    p.in_b == p.hidden_a + kErrorNeighbours + kGradients + c &&
+    const bool ok = p.in_a == stage_a_inputs(w.kind, static_cast<int>(c), w.features) &&
+                    p.in_b == stage_b_inputs(w.kind, static_cast<int>(c), p.hidden_a) &&
                     p.hidden_a > 0 && p.hidden_a <= 64 && p.hidden_b > 0 && p.hidden_b <= 64 &&
                     w.features >= 0 && w.features <= 64 &&
                     p.components > 0 && p.components <= kMaxComponents &&

@@ -45,7 +45,7 @@ from .coder import (
     mixture_cdf_bits,
     stream_capacity,
 )
-from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, predict_params
+from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs, predict_params
 
 __all__ = [
     "MAX_COMPONENTS",
@@ -60,6 +60,7 @@ __all__ = [
     "decode_with_tables",
     "encode_mixture",
     "encode_with_tables",
+    "engine_outputs",
     "mixture_cdf_bits",
     "predict_params",
     "stream_capacity",

@@ -18,10 +18,17 @@ _PLANE_KEYS = ("w_a", "b_a", "w_m", "b_m", "w_b", "b_b", "w_o", "b_o")
 _SIZE_KEYS = ("in_a", "hidden_a", "in_b", "hidden_b", "components")
 
 
-class PredictorWeights:
-    """Integer weights of the causal predictor, one mapping per plane role."""
+PREDICTOR_KINDS = {"med": 0, "engine": 1}
 
-    def __init__(self, features: int, planes: Sequence[Mapping[str, object]]) -> None:
+
+class PredictorWeights:
+    """Integer weights of the causal predictor, one mapping per plane role. ``kind`` is
+    ``"med"`` (the MED-anchored predictor of format versions 1-2 and rc models) or
+    ``"engine"`` (the learned head over the online engine)."""
+
+    def __init__(self, features: int, planes: Sequence[Mapping[str, object]], kind: str = "med") -> None:
+        if kind not in PREDICTOR_KINDS:
+            raise ValueError(f"predictor kind must be one of {', '.join(PREDICTOR_KINDS)}, got {kind!r}")
         converted = []
         for role, plane in enumerate(planes):
             missing = [k for k in _PLANE_KEYS + _SIZE_KEYS if k not in plane]
@@ -35,11 +42,12 @@ class PredictorWeights:
                 entry[key] = np.ascontiguousarray(arr.reshape(-1), dtype=np.int32)
             converted.append(entry)
         try:
-            self.native = _native.PredictorWeights(int(features), converted)
+            self.native = _native.PredictorWeights(int(features), converted, PREDICTOR_KINDS[kind])
         except ValueError as exc:  # raised by the native shape check
             raise ValueError(str(exc)) from None
         self.features = int(features)
         self.roles = len(converted)
+        self.kind = kind
 
 
 def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, weights: PredictorWeights,
@@ -101,6 +109,16 @@ class PixelDecoder:
         """Raise :class:`CorruptStreamError` if the stream was seen to be inconsistent."""
         if self._dec.corrupt:
             raise CorruptStreamError("the pixel stream is corrupt or truncated")
+
+
+def engine_outputs(pixels) -> np.ndarray:
+    """The online engine's outputs (H, W, C, 8) int32 for an (H, W, C) uint8 image whose
+    planes are in coding order: prediction, WP, gradient, NLMS 0, NLMS 1, blend (Q4),
+    energy and max-error of every sub-pixel, as the coder sees them."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 3:
+        raise ValueError(f"pixels must be (H, W, 1..3) uint8, got {pixels.dtype} {pixels.shape}")
+    return _native.engine_outputs(np.ascontiguousarray(pixels))
 
 
 def predict_params(pixels, features, weights: PredictorWeights, guide=None):

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..entropy import PredictorWeights
 from . import quant as q
 from .guide import HALO, GuideNet
-from .predictor import CausalPredictor, PlanePredictor
+from .engine_predictor import EnginePredictor
 from .unet import Decoder
 
 
@@ -31,7 +31,7 @@ def _b_pred(t: torch.Tensor) -> np.ndarray:
     return q.quantize_int(t, q.PRED_IN_FRAC + q.PRED_W_FRAC, -(2**30), 2**30).numpy()
 
 
-def plane_integers(plane: PlanePredictor, deltas: dict[str, torch.Tensor] | None = None) -> dict:
+def plane_integers(plane, deltas: dict[str, torch.Tensor] | None = None) -> dict:
     """Integer weights of one plane role, optionally plus integer adapter deltas
     (keyed by layer name: ``stage_a``, ``mean``, ``stage_b``, ``shape``)."""
     deltas = deltas or {}
@@ -52,15 +52,17 @@ def plane_integers(plane: PlanePredictor, deltas: dict[str, torch.Tensor] | None
     return out
 
 
-def predictor_weights(predictor: CausalPredictor, deltas: dict | None = None) -> PredictorWeights:
-    """The native predictor's integer weights; ``deltas`` maps ``planes.R.layer`` to
-    integer weight deltas from adapters."""
+def predictor_weights(predictor, deltas: dict | None = None) -> PredictorWeights:
+    """The native predictor's integer weights (a :class:`CausalPredictor` or an
+    :class:`EnginePredictor`); ``deltas`` maps ``planes.R.layer`` to integer weight
+    deltas from adapters."""
     deltas = deltas or {}
     planes = []
     for role, plane in enumerate(predictor.planes):
         own = {k.split(".", 2)[2]: v for k, v in deltas.items() if k.startswith(f"planes.{role}.")}
         planes.append(plane_integers(plane, own))
-    return PredictorWeights(predictor.planes[0].features, planes)
+    kind = "engine" if isinstance(predictor, EnginePredictor) else "med"
+    return PredictorWeights(predictor.planes[0].features, planes, kind)
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """The probability model: UNet encoder -> z -> integer decoder -> causal predictor.
 
 An rc-mode model (``cfg.guide_channels > 0``) also has a :class:`GuideNet` and codes each
-pixel given the lossy reconstruction of the whole image.
+pixel given the lossy reconstruction of the whole image. An engine model
+(``cfg.engine = 1``) replaces the MED-anchored predictor by the learned head over the
+online engine (:mod:`lora_codec.models.engine_predictor`) and sees colour planes in
+coding order (G, R, B).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from torch import nn
 from ..config import ModelConfig
 from .latent_prior import Z_MAX, Z_MIN, LatentPrior
 from .guide import GuideNet, combine_features
+from .engine_predictor import EnginePredictor
 from .predictor import CausalPredictor, mixture_bits
 from .quant import round_ste
 from .unet import Decoder, Encoder, levels_for
@@ -27,7 +31,8 @@ class ProbabilityModel(nn.Module):
         self.encoder = Encoder(cfg.channels, cfg.latent_channels, cfg.heads)
         self.prior = LatentPrior(cfg.latent_channels)
         self.decoder = Decoder(cfg.latent_channels, cfg.channels, cfg.features)
-        self.predictor = CausalPredictor(cfg.features, cfg.hidden_a, cfg.hidden_b, cfg.components)
+        head = EnginePredictor if cfg.engine else CausalPredictor
+        self.predictor = head(cfg.features, cfg.hidden_a, cfg.hidden_b, cfg.components)
         self.guide = GuideNet(3, cfg.guide_channels, cfg.features) if cfg.guide_channels > 0 else None
 
     @property
@@ -59,12 +64,24 @@ class ProbabilityModel(nn.Module):
             feats = combine_features(feats, self.guide(self.colour_input(guide)))
         return feats
 
-    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, x: torch.Tensor, feats: torch.Tensor, guide: torch.Tensor | None = None,
+                engine: torch.Tensor | None = None):
+        """Mixture parameters of ``x`` given the features (and the reconstruction of an rc
+        model, or the engine outputs of an engine model)."""
+        if self.cfg.engine:
+            if engine is None:
+                raise ValueError("an engine model needs the engine outputs of its input")
+            return self.predictor(x, feats, engine)
+        return self.predictor(x, feats, guide)
+
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None,
+                engine: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(pixel bits, latent bits) for integer-valued images ``x`` (N, C, H, W); an rc
-        model also takes the lossy reconstruction ``guide`` (same shape)."""
+        model also takes the lossy reconstruction ``guide`` (same shape), an engine model
+        the engine outputs (N, C, H, W, 8) of ``x`` in coding order."""
         if self.guided != (guide is not None):
             raise ValueError("an rc model needs a guide image and a base model takes none")
         z, levels = self.analyse(x)
         feats = self.features(z, levels, x.shape[2], x.shape[3], guide)
-        means, log_scales, logits = self.predictor(x, feats, guide)
+        means, log_scales, logits = self.predict(x, feats, guide, engine)
         return mixture_bits(x, means, log_scales, logits), self.prior.bits(z)

@@ -51,6 +51,17 @@ def fake_quant(x: torch.Tensor, frac_bits: int, lo: float, hi: float) -> torch.T
     return q / scale
 
 
+def round_half_up_ste(x: torch.Tensor) -> torch.Tensor:
+    """``floor(x + 1/2)`` in the forward pass (the native ``round_shift``), identity gradient."""
+    return x + (torch.floor(x + 0.5) - x).detach()
+
+
+def fake_quant_half_up(x: torch.Tensor, frac_bits: int, lo: float, hi: float) -> torch.Tensor:
+    """:func:`fake_quant` rounding ties up, as the native integer head does."""
+    scale = float(1 << frac_bits)
+    return torch.clamp(round_half_up_ste(x * scale), lo, hi) / scale
+
+
 def quantize_int(x: torch.Tensor, frac_bits: int, lo: float, hi: float) -> torch.Tensor:
     """The integers behind :func:`fake_quant`, as an int64 tensor."""
     scale = float(1 << frac_bits)
