@@ -13,7 +13,15 @@ rc mode: an HEVC base layer plus the learned residual (quality searched unless g
 True
 """
 
-from .codec import Codec, compress, decompress
-
 __version__ = "0.1.0"
 __all__ = ["Codec", "compress", "decompress", "__version__"]
+
+
+def __getattr__(name: str):
+    """``Codec``, ``compress`` and ``decompress`` load torch and the models, so they are
+    imported on first use (``lora-codec --help`` and the container stay light)."""
+    if name in ("Codec", "compress", "decompress"):
+        from . import codec
+
+        return getattr(codec, name)
+    raise AttributeError(f"module 'lora_codec' has no attribute {name!r}")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .bitstream import MODES
+from .container import MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 130, 143
 DEFAULT_MAX_PIXELS = 89_478_485  # as lora_codec.images (not imported here: it loads Pillow)
@@ -201,10 +201,11 @@ def _describe(exc: BaseException, source: Path) -> str:
 
 
 def _compress(args) -> int:
-    from .codec import Codec, section_stats
+    from .codec import Codec
+    from .coding.sections import section_stats
     from .data import IMAGE_SUFFIXES
     from .images import atomic_write, read_image
-    from .lora.adapt import AdaptOptions
+    from .lora.options import AdaptOptions
 
     if args.steps < 0:
         raise UsageError("--steps must be >= 0")
@@ -236,7 +237,7 @@ def _decompress(args) -> int:
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
     codec = Codec()
-    from .bitstream import unpack
+    from .container import unpack
 
     def work(job: Job, progress) -> dict:
         if job.target.exists() and not args.force:
@@ -250,7 +251,8 @@ def _decompress(args) -> int:
 
 
 def _info(args) -> int:
-    from .codec import read_lcz, section_stats
+    from .codec import read_lcz
+    from .coding.sections import section_stats
 
     stats = section_stats(read_lcz(args.file))
     if args.json:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -43,7 +43,7 @@ def check_max_pixels(max_pixels) -> int:
 def check_size(width: int, height: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
     """Refuse images the container cannot hold, or larger than ``max_pixels`` (before
     decoding them)."""
-    from .bitstream import MAX_PIXELS, MAX_SIDE
+    from .container import MAX_PIXELS, MAX_SIDE
 
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise ImageError(f"image of {width}x{height} pixels is too large "
@@ -193,7 +193,7 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"no such directory (to write {path.name} in)", str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    fd, tmp = _create_temporary(folder, path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -206,6 +206,18 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """A new hidden ``.NAME.XXXX.part`` file beside the output, created with the usual
+    permissions (0666 less the umask, as any new file; mkstemp would give 0600)."""
+    for _ in range(100):
+        tmp = folder / f".{name}.{secrets.token_hex(4)}.part"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: cannot create a temporary file")
 
 
 def _link_no_clobber(tmp: str, path: Path) -> None:

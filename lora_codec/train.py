@@ -64,7 +64,7 @@ def initialise_from(model: ProbabilityModel, path: str | Path) -> None:
     """Copy the layers of a model file that ``model`` shares with it. An rc model starts its
     mean read-outs at zero, so that it first predicts the lossy reconstruction itself; an
     engine model takes only the UNet and the latent prior."""
-    from .models.registry import load_model_file
+    from .registry import load_model_file
 
     source = load_model_file(path).model.state_dict()
     own = model.state_dict()
@@ -144,7 +144,7 @@ def train(cfg: Config, quiet: bool = False) -> Path:
 
 def export_checkpoint(cfg: Config, checkpoint: str | Path, path: str | Path) -> bytes:
     """Write the model file (weights + integer latent tables) of a training checkpoint."""
-    from .models.registry import save_model_file
+    from .registry import save_model_file
 
     tensors = load_file(str(checkpoint))
     model = ProbabilityModel(cfg.model)

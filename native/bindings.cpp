@@ -11,11 +11,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "distributions.hpp"
+#include "coders.hpp"
 #include "engine.hpp"
-#include "engine_predictor.hpp"
-#include "predictor.hpp"
-#include "range_coder.hpp"
 
 namespace py = pybind11;
 using namespace lora_codec;
@@ -40,17 +37,10 @@ py::bytes encode_mixture(Array<int32_t> symbols, Array<int32_t> means, Array<int
   const int k = static_cast<int>(means.shape(1));
   require(k >= 1 && k <= kMaxComponents, "bad component count");
   require(log_scales.size() == n * k && logits.size() == n * k, "parameter shapes differ");
-  const int32_t *s = symbols.data(), *m = means.data(), *ls = log_scales.data(), *lg = logits.data();
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    RangeEncoder enc;
-    LogisticMixture mix;
-    for (int64_t i = 0; i < n; ++i) {
-      mix.set(k, m + i * k, ls + i * k, lg + i * k);
-      encode_mixture_symbol(enc, mix, s[i], alphabet);
-    }
-    out = enc.finish_framed();
+    out = encode_mixtures(symbols.data(), n, k, means.data(), log_scales.data(), logits.data(), alphabet);
   }
   return to_bytes(out);
 }
@@ -65,18 +55,11 @@ py::tuple decode_mixture(py::bytes data, Array<int32_t> means, Array<int32_t> lo
   std::string buf = data;
   Array<int32_t> result(n);
   int32_t* r = result.mutable_data();
-  const int32_t *m = means.data(), *ls = log_scales.data(), *lg = logits.data();
   bool corrupt;
   {
     py::gil_scoped_release release;
-    RangeDecoder dec(parse_stream(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed));
-    LogisticMixture mix;
-    std::fill(r, r + n, 0);
-    for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
-      mix.set(k, m + i * k, ls + i * k, lg + i * k);
-      r[i] = static_cast<int32_t>(decode_mixture_symbol(dec, mix, alphabet));
-    }
-    corrupt = dec.corrupt();
+    corrupt = decode_mixtures(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed, n, k, means.data(),
+                              log_scales.data(), logits.data(), alphabet, r);
   }
   return py::make_tuple(result, corrupt);
 }
@@ -84,43 +67,25 @@ py::tuple decode_mixture(py::bytes data, Array<int32_t> means, Array<int32_t> lo
 py::bytes encode_table(Array<int32_t> symbols, Array<int32_t> indexes, Array<int32_t> cdfs, int precision) {
   const int64_t n = symbols.size();
   require(indexes.size() == n && cdfs.ndim() == 2, "bad table arguments");
-  const int64_t tables = cdfs.shape(0), width = cdfs.shape(1);
-  const int32_t *s = symbols.data(), *ix = indexes.data(), *c = cdfs.data();
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    RangeEncoder enc;
-    for (int64_t i = 0; i < n; ++i) {
-      const int32_t* cdf = c + int64_t{ix[i]} * width;
-      enc.encode(cdf[s[i]], cdf[s[i] + 1] - cdf[s[i]], precision);
-    }
-    out = enc.finish_framed();
+    out = encode_tables(symbols.data(), indexes.data(), n, cdfs.data(), cdfs.shape(1), precision);
   }
-  (void)tables;
   return to_bytes(out);
 }
 
 py::tuple decode_table(py::bytes data, Array<int32_t> indexes, Array<int32_t> cdfs, int precision, bool framed) {
   const int64_t n = indexes.size();
   require(cdfs.ndim() == 2, "bad table arguments");
-  const int64_t width = cdfs.shape(1);
   std::string buf = data;
   Array<int32_t> result(n);
   int32_t* r = result.mutable_data();
-  const int32_t *ix = indexes.data(), *c = cdfs.data();
   bool corrupt;
   {
     py::gil_scoped_release release;
-    RangeDecoder dec(parse_stream(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed));
-    std::fill(r, r + n, 0);
-    for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
-      const int32_t* cdf = c + int64_t{ix[i]} * width;
-      const uint32_t v = dec.peek(precision);
-      const int64_t x = find_in_table(cdf, width - 1, v);
-      dec.consume(cdf[x], cdf[x + 1] - cdf[x]);
-      r[i] = static_cast<int32_t>(x);
-    }
-    corrupt = dec.corrupt();
+    corrupt = decode_tables(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), framed, indexes.data(), n,
+                            cdfs.data(), cdfs.shape(1), precision, r);
   }
   return py::make_tuple(result, corrupt);
 }
@@ -191,71 +156,42 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
   return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0, g};
 }
 
-// The engine predictor of a coder (kind 1), made on the first band: it keeps the online
-// state from band to band, so every band must have the first band's width and planes.
-EnginePredictor* engine_for(std::unique_ptr<EnginePredictor>& engine, const PredictorWeights& w, const PlaneView& v) {
-  if (w.kind != 1) return nullptr;
-  if (!engine) {
-    engine = std::make_unique<EnginePredictor>(w, v.width, static_cast<int>(v.planes));
-  } else {
-    require(engine->width() == v.width && engine->planes() == v.planes, "bands of one image must agree in shape");
-  }
-  return engine.get();
-}
-
 class PixelEncoder {
  public:
-  explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(std::move(w)) {}
+  explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(w), enc_(std::move(w)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
-    EnginePredictor* engine = engine_for(engine_, *w_, v);
     py::gil_scoped_release release;
-    LogisticMixture mix;
-    auto code = [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
-      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
-      const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
-      encode_mixture_symbol(enc_, mix, x, 256);
-      return x;
-    };
-    if (engine) engine->run(v, row0, row1, code, [] { return false; });
-    else PixelPredictor(*w_).run(v, row0, row1, code);
+    enc_.code_rows(v, row0, row1);
   }
-  py::bytes finish() { return to_bytes(enc_.finish_framed()); }
+  py::bytes finish() { return to_bytes(enc_.finish()); }
 
  private:
   std::shared_ptr<PredictorWeights> w_;
-  std::unique_ptr<EnginePredictor> engine_;
-  RangeEncoder enc_;
+  PixelStreamEncoder enc_;
 };
 
 class PixelDecoder {
  public:
   PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed)
-      : w_(std::move(w)), buf_(data),
-        dec_(parse_stream(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size(), framed)) {}
+      : w_(w), dec_(std::move(w), bytes_of(data), framed) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
-    EnginePredictor* engine = engine_for(engine_, *w_, v);
     py::gil_scoped_release release;
-    LogisticMixture mix;
-    auto code = [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
-      mix.set(w_->planes[c].components, p.mean, p.log_scale, p.logit);
-      return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
-    };
-    auto stop = [&] { return dec_.corrupt(); };
-    if (engine) engine->run(v, row0, row1, code, stop);
-    else PixelPredictor(*w_).run(v, row0, row1, code, stop);
+    dec_.code_rows(v, row0, row1);
   }
   bool corrupt() const { return dec_.corrupt(); }
 
  private:
+  static std::vector<uint8_t> bytes_of(const py::bytes& data) {
+    const std::string s = data;
+    return std::vector<uint8_t>(s.begin(), s.end());
+  }
   std::shared_ptr<PredictorWeights> w_;
-  std::unique_ptr<EnginePredictor> engine_;
-  std::string buf_;
-  RangeDecoder dec_;
+  PixelStreamDecoder dec_;
 };
 
 py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std::shared_ptr<PredictorWeights> w,

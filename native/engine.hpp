@@ -102,7 +102,7 @@ class OnlineEngine {
     const int32_t* im = img_[c].data();
     int32_t nb[kOwn];
     gather(im, nb);
-    const int32_t W = nb[0], N = nb[1], NW = nb[2], NE = nb[3], WW = nb[4], NN = nb[5];
+    const int32_t W = nb[0], N = nb[1], NW = nb[2], NE = nb[3], NN = nb[5];
     int32_t maxerr = 0;
     const int32_t wp = static_cast<int32_t>(wp_[c].predict(x, y, N, W, NE, NW, NN, &maxerr) * 2);
     const int32_t grad = std::clamp(N + W - NW, std::min(N, W), std::max(N, W)) * 16;

@@ -23,14 +23,14 @@ namespace lora_codec {
 
 // The engine's outputs as network inputs for one sub-pixel: relative predictions in Q2.
 inline void engine_inputs(const EngineOutput& o, int32_t* out) {
-  auto rel = [&](int32_t p) { return static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{p} - o.pred_q4, 2), -1020, 1020)); };
+  auto rel = [&](int32_t p) { return static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{p} - o.pred_q4, 2), -layout::kInputClamp, layout::kInputClamp)); };
   out[0] = rel(o.wp_q4);
   out[1] = rel(o.grad_q4);
   out[2] = rel(o.lms_q4[0]);
   out[3] = rel(o.lms_q4[1]);
   out[4] = rel(o.blend_q4);
   out[5] = o.energy >> 2;
-  out[6] = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(o.wp_maxerr, 1), -1020, 1020));
+  out[6] = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(o.wp_maxerr, 1), -layout::kInputClamp, layout::kInputClamp));
 }
 
 class EnginePredictor {
@@ -57,7 +57,7 @@ class EnginePredictor {
           v.pixels[idx] = static_cast<uint8_t>(x);
           engine_.update(x);
           same[c] = x;
-          const int32_t e = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{x} * 16 - mu, 2), -1020, 1020));
+          const int32_t e = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{x} * 16 - mu, 2), -layout::kInputClamp, layout::kInputClamp));
           v.errors[idx] = static_cast<int16_t>(e);
           cross_a[4 * c + 0] = static_cast<int32_t>(floor_shift(int64_t{x} * 16 - o.pred_q4, 2));
           cross_a[4 * c + 1] = (x - pixel(v, i, j - 1, c)) * 4;
@@ -75,16 +75,14 @@ class EnginePredictor {
                   const int32_t* cross_a, const int32_t* cross_b, MixtureParams& out) const {
     using namespace detail;
     const PlaneWeights& pw = w_.planes[c];
-    static constexpr int off[kNeighbours][2] = {{0, -1}, {0, -2}, {-1, 0},  {-2, 0},  {-1, -1},
-                                                {-1, 1}, {-1, -2}, {-1, 2}, {-2, -1}, {-2, 1}};
+    const auto& off = layout::kNeighbourOffsets;
     int32_t nb[kNeighbours];
     for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
-    const int32_t W = nb[0], WW = nb[1], N = nb[2], NN = nb[3], NW = nb[4], NE = nb[5];
     const int32_t ref = o.pred_q4;
     int32_t in_a[kNeighbours + kEngineInputs + kMaxPlanes * 4 + 64];
     int n = 0;
     for (int k = 0; k < kNeighbours; ++k)
-      in_a[n++] = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{nb[k]} * 16 - ref, 2), -1020, 1020));
+      in_a[n++] = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{nb[k]} * 16 - ref, 2), -layout::kInputClamp, layout::kInputClamp));
     engine_inputs(o, in_a + n);
     n += kEngineInputs;
     for (int k = 0; k < 4 * c; ++k) in_a[n++] = cross_a[k];
@@ -94,39 +92,30 @@ class EnginePredictor {
     int32_t h_a[64];
     for (int h = 0; h < pw.hidden_a; ++h) {
       const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
     }
     const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
-    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, 6), -4095, 4095);
+    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
     const int32_t mu = static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref} + m, 0, 255 * 16));
 
     int32_t in_b[64 + kErrorNeighbours + kGradients + kEngineStats + kMaxPlanes];
     n = 0;
     for (int h = 0; h < pw.hidden_a; ++h) in_b[n++] = h_a[h];
-    in_b[n++] = iabs(error(v, i, j - 1, c));
-    in_b[n++] = iabs(error(v, i - 1, j, c));
-    in_b[n++] = iabs(error(v, i - 1, j - 1, c));
-    in_b[n++] = iabs(error(v, i - 1, j + 1, c));
-    in_b[n++] = iabs(error(v, i, j - 2, c));
-    in_b[n++] = iabs(error(v, i - 2, j, c));
-    in_b[n++] = iabs(N - NW) * 4;
-    in_b[n++] = iabs(W - NW) * 4;
-    in_b[n++] = iabs(NE - N) * 4;
-    in_b[n++] = iabs(W - WW) * 4;
-    in_b[n++] = iabs(N - NN) * 4;
+    for (const auto& e : layout::kErrorOffsets) in_b[n++] = iabs(error(v, i + e[0], j + e[1], c));
+    for (const auto& g : layout::kGradientIndex) in_b[n++] = iabs(nb[g[0]] - nb[g[1]]) * 4;
     in_b[n++] = o.energy >> 2;
-    in_b[n++] = static_cast<int32_t>(std::min<int64_t>(iabs(static_cast<int32_t>(floor_shift(o.wp_maxerr, 1))), 1020));
+    in_b[n++] = static_cast<int32_t>(std::min<int64_t>(iabs(static_cast<int32_t>(floor_shift(o.wp_maxerr, 1))), layout::kInputClamp));
     for (int k = 0; k < c; ++k) in_b[n++] = cross_b[k];
 
     int32_t h_b[64];
     for (int h = 0; h < pw.hidden_b; ++h) {
       const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
-      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
     }
     const int K = pw.components;
     for (int q = 0; q < 3 * K; ++q) {
       const int64_t acc = pw.b_o[q] + dot(&pw.w_o[q * pw.hidden_b], h_b, pw.hidden_b);
-      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 6), -2047, 2047));
+      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax, layout::kOutputMax));
       if (q < K) out.mean[q] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
       else if (q < 2 * K) out.log_scale[q - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
       else out.logit[q - 2 * K] = val;

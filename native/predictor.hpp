@@ -15,15 +15,20 @@
 #include <vector>
 
 #include "distributions.hpp"
+#include "layout.hpp"
 
 namespace lora_codec {
 
-inline constexpr int kNeighbours = 10;
-inline constexpr int kResiduals = 3;
-inline constexpr int kErrorNeighbours = 6;
-inline constexpr int kGradients = 5;
-inline constexpr int kPad = 128;
+// The input layout is generated (scripts/gen_layout.py -> layout.hpp), shared with Python.
+inline constexpr int kNeighbours = layout::kNeighbours;
+inline constexpr int kResiduals = layout::kMedResiduals;
+inline constexpr int kErrorNeighbours = layout::kErrorNeighbours;
+inline constexpr int kGradients = layout::kGradients;
+inline constexpr int kPad = layout::kPadValue;
 inline constexpr int kMaxPlanes = 3;
+// Q2 inputs times Q8 weights: back to Q2 hidden activations, or to Q4 outputs.
+inline constexpr int kHiddenShift = layout::kPredWFrac;
+inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layout::kPredOutFrac;
 
 // One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases.
 struct PlaneWeights {
@@ -39,19 +44,19 @@ struct PredictorWeights {
   std::vector<PlaneWeights> planes;  // role 0, 1, 2
 };
 
-// Kind 1's extra inputs: the engine's 5 predictions (relative to its final one), energy
+// Kind 1's extra inputs: the engine's predictions (relative to its final one), energy
 // and max-error in stage A; energy and |max-error| in stage B.
-inline constexpr int kEngineInputs = 7;
-inline constexpr int kEngineStats = 2;
+inline constexpr int kEngineInputs = layout::kEngineInputs;
+inline constexpr int kEngineStats = layout::kEngineStats;
 
 // Sizes of the two stages' inputs for plane role c.
 inline int stage_a_inputs(int kind, int c, int features) {
-  return kind == 0 ? kNeighbours + kResiduals + 4 * c + features
-                   : kNeighbours + kEngineInputs + 4 * c + features;
+  return kind == 0 ? kNeighbours + kResiduals + layout::kCrossA * c + features
+                   : kNeighbours + kEngineInputs + layout::kCrossA * c + features;
 }
 inline int stage_b_inputs(int kind, int c, int hidden_a) {
-  return kind == 0 ? hidden_a + kErrorNeighbours + kGradients + c
-                   : hidden_a + kErrorNeighbours + kGradients + kEngineStats + c;
+  return kind == 0 ? hidden_a + kErrorNeighbours + kGradients + layout::kCrossB * c
+                   : hidden_a + kErrorNeighbours + kGradients + kEngineStats + layout::kCrossB * c;
 }
 
 // A view of an image being coded: planes interleaved (H, W, C) uint8, errors (H, W, C)
@@ -122,22 +127,16 @@ class PixelPredictor {
                   const int32_t* cross_b, MixtureParams& out, int32_t& ref_out) const {
     using namespace detail;
     const PlaneWeights& pw = w_.planes[c];
-    // W, WW, N, NN, NW, NE, NWW, NEE, NNW, NNE.
-    static constexpr int off[kNeighbours][2] = {{0, -1}, {0, -2}, {-1, 0},  {-2, 0},  {-1, -1},
-                                                {-1, 1}, {-1, -2}, {-1, 2}, {-2, -1}, {-2, 1}};
+    const auto& off = layout::kNeighbourOffsets;
     int32_t nb[kNeighbours];
     for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
-    const int32_t W = nb[0], WW = nb[1], N = nb[2], NN = nb[3], NW = nb[4], NE = nb[5];
-    const int32_t NWW = nb[6], NNW = nb[8], NNE = nb[9];
     int32_t in_a[kNeighbours + kResiduals + kMaxPlanes * 4 + 64];
     int n = 0;
     int32_t ref;
     if (v.guide == nullptr) {
-      ref = med(N, W, NW);
+      ref = med(nb[2], nb[0], nb[4]);  // MED of N, W, NW
       for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - ref) * 4;
-      in_a[n++] = (W - med(NW, WW, NWW)) * 4;  // MED residuals at W, N, NE
-      in_a[n++] = (N - med(NN, NW, NNW)) * 4;
-      in_a[n++] = (NE - med(NNE, N, NN)) * 4;
+      for (const auto& r : layout::kMedResidualIndex) in_a[n++] = (nb[r[0]] - med(nb[r[1]], nb[r[2]], nb[r[3]])) * 4;
     } else {  // rc mode: residuals against the reconstruction, and its local texture
       ref = guide_clamped(v, i, j, c);
       for (int k = 0; k < kNeighbours; ++k) in_a[n++] = (nb[k] - guide_padded(v, i + off[k][0], j + off[k][1], c)) * 4;
@@ -155,38 +154,29 @@ class PixelPredictor {
     int32_t h_a[64];
     for (int h = 0; h < pw.hidden_a; ++h) {
       const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
     }
     const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) +
                           dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
-    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, 6), -4095, 4095);
+    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
     const int32_t mu = static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref} * 16 + m, 0, 255 * 16));
 
     int32_t in_b[64 + kErrorNeighbours + kGradients + kMaxPlanes];
     n = 0;
     for (int h = 0; h < pw.hidden_a; ++h) in_b[n++] = h_a[h];
-    in_b[n++] = iabs(error(v, i, j - 1, c));
-    in_b[n++] = iabs(error(v, i - 1, j, c));
-    in_b[n++] = iabs(error(v, i - 1, j - 1, c));
-    in_b[n++] = iabs(error(v, i - 1, j + 1, c));
-    in_b[n++] = iabs(error(v, i, j - 2, c));
-    in_b[n++] = iabs(error(v, i - 2, j, c));
-    in_b[n++] = iabs(N - NW) * 4;
-    in_b[n++] = iabs(W - NW) * 4;
-    in_b[n++] = iabs(NE - N) * 4;
-    in_b[n++] = iabs(W - WW) * 4;
-    in_b[n++] = iabs(N - NN) * 4;
+    for (const auto& e : layout::kErrorOffsets) in_b[n++] = iabs(error(v, i + e[0], j + e[1], c));
+    for (const auto& g : layout::kGradientIndex) in_b[n++] = iabs(nb[g[0]] - nb[g[1]]) * 4;
     for (int k = 0; k < c; ++k) in_b[n++] = cross_b[k];
 
     int32_t h_b[64];
     for (int h = 0; h < pw.hidden_b; ++h) {
       const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
-      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 8), 0, 4095));
+      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
     }
     const int K = pw.components;
     for (int o = 0; o < 3 * K; ++o) {
       const int64_t acc = pw.b_o[o] + dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
-      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, 6), -2047, 2047));
+      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax, layout::kOutputMax));
       if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
       else if (o < 2 * K) out.log_scale[o - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
       else out.logit[o - 2 * K] = val;
@@ -216,7 +206,7 @@ class PixelPredictor {
           const int32_t x = code(c, params, i, j);
           const int64_t idx = (i * v.width + j) * v.planes + c;
           v.pixels[idx] = static_cast<uint8_t>(x);
-          const int32_t e = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{x} * 16 - mu, 2), -1020, 1020));
+          const int32_t e = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(int64_t{x} * 16 - mu, 2), -layout::kInputClamp, layout::kInputClamp));
           v.errors[idx] = static_cast<int16_t>(e);
           cross_a[4 * c + 0] = (x - ref) * 4;
           cross_a[4 * c + 1] = (x - pixel(v, i, j - 1, c)) * 4;

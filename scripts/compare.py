@@ -98,7 +98,7 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
 
         torch.set_num_threads(1)
         from lora_codec import Codec
-        from lora_codec.codec import section_stats
+        from lora_codec.coding.sections import section_stats
 
         steps = int(codec.split("steps=")[1])
         mode = "rc" if codec.startswith("lora-codec-rc") else "learned"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lora_codec import bitstream
+from lora_codec import container
 from lora_codec.codec import Codec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes]]:
-    from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
+    from lora_codec.lora.fit import adapt_to_image
+    from lora_codec.lora.options import AdaptOptions
 
     out = {}
     for name, shape in {"learned_L": (16, 24, 1), "learned_RGB": (24, 40, 3), "learned_RGBA": (20, 28, 4)}.items():
@@ -42,7 +43,7 @@ def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes]]:
 
 
 def main() -> int:
-    folder = ROOT / "tests" / "golden" / f"v{bitstream.VERSION}"
+    folder = ROOT / "tests" / "golden" / f"v{container.VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for name, (img, data) in cases(Codec()).items():

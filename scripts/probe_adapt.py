@@ -35,7 +35,7 @@ def main() -> None:
     from PIL import Image
 
     from lora_codec import Codec
-    from lora_codec.lora.adapt import AdaptOptions
+    from lora_codec.lora.options import AdaptOptions
 
     torch.set_num_threads(1)
     codec = Codec()

@@ -33,7 +33,7 @@ def main() -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from lora_codec import Codec
-    from lora_codec.codec import section_stats
+    from lora_codec.coding.sections import section_stats
     from lora_codec.data import list_images, load_rgb
 
     torch.set_num_threads(args.threads)

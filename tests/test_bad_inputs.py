@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import lora_codec
-from lora_codec import bitstream
-from lora_codec.bitstream import FormatError
+from lora_codec import container
+from lora_codec.container import FormatError
 from lora_codec.cli import main
 from lora_codec.codec import Codec, DecodeError
 from lora_codec.images import ImageError
@@ -28,7 +28,7 @@ from lora_codec.images import ImageError
 import spec_reader
 from helpers import smooth_image
 
-GOLDEN = Path(__file__).parent / "golden" / f"v{bitstream.VERSION}"
+GOLDEN = Path(__file__).parent / "golden" / f"v{container.VERSION}"
 # A generous guard against hangs, not a speed measurement (those live in scripts/).
 HANG_GUARD_S = 20
 
@@ -215,17 +215,17 @@ def test_pixel_limit_refuses_large_images_in_one_line(tmp_path, capsys):
 def test_a_truncated_pixel_stream_stops_at_once(hang_guard, monkeypatch):
     """A tall image whose pixel stream lost its end: decoding stops in the band where the
     bytes ran out, instead of decoding zeros to the end of the image."""
-    from lora_codec import codec as codec_module
+    from lora_codec.coding import groups
 
     img = smooth_image(1280, 24, planes=3, seed=2)  # 5 bands of 256 rows
-    container = bitstream.unpack(lora_codec.compress(img))
-    cut = dict(container.sections)
+    parsed = container.unpack(lora_codec.compress(img))
+    cut = dict(parsed.sections)
     cut[b"PCOL"] = cut[b"PCOL"][: len(cut[b"PCOL"]) // 20]
     bands = []
-    real = codec_module._band_features
-    monkeypatch.setattr(codec_module, "_band_features", lambda *a, **k: bands.append(1) or real(*a, **k))
+    real = groups._band_features
+    monkeypatch.setattr(groups, "_band_features", lambda *a, **k: bands.append(1) or real(*a, **k))
     with pytest.raises(DecodeError, match="corrupt"):
-        lora_codec.decompress(bitstream.pack(bitstream.Container(container.header, cut)))
+        lora_codec.decompress(container.pack(container.Container(parsed.header, cut)))
     assert len(bands) == 1
 
 
@@ -307,9 +307,9 @@ def test_decompress_accepts_a_path(tmp_path):
 def test_spec_reader_agrees_with_the_reference_reader(path):
     data = path.read_bytes()
     spec = spec_reader.read(data)
-    ref = bitstream.unpack(data)
+    ref = container.unpack(data)
     assert spec["header"]["width"] == ref.header.width and spec["header"]["height"] == ref.header.height
-    assert spec["header"]["version"] == ref.header.version == bitstream.VERSION
+    assert spec["header"]["version"] == ref.header.version == container.VERSION
     assert spec["header"]["pixel_crc"] == ref.header.pixel_crc
     assert spec["sections"] == ref.sections
     assert data[38:42] == next(iter(ref.sections))  # the first section starts at byte 38
@@ -321,12 +321,12 @@ def test_reserved_flag_bits_are_refused():
     data = (GOLDEN / "learned_RGB.lcz").read_bytes()
     for bit in range(1, 8):
         with pytest.raises(FormatError, match="reserved"):
-            bitstream.unpack(_repack(data, 9, bytes([data[9] | (1 << bit)])))
+            container.unpack(_repack(data, 9, bytes([data[9] | (1 << bit)])))
 
 
 def _with_section(data: bytes, tag: bytes) -> bytes:
-    c = bitstream.unpack(data)
-    raw = bytearray(bitstream.pack(bitstream.Container(c.header, {**c.sections, tag: b"hello"})))
+    c = container.unpack(data)
+    raw = bytearray(container.pack(container.Container(c.header, {**c.sections, tag: b"hello"})))
     return bytes(raw)
 
 
@@ -335,10 +335,10 @@ def test_unknown_critical_sections_are_refused_and_ancillary_ones_skipped():
     with pytest.raises(FormatError, match="unknown critical section 'XTRA'"):
         lora_codec.decompress(_with_section(data, b"XTRA"))
     skipped = _with_section(data, b"note")
-    assert bitstream.unpack(skipped).sections == bitstream.unpack(data).sections
+    assert container.unpack(skipped).sections == container.unpack(data).sections
     assert np.array_equal(lora_codec.decompress(skipped), lora_codec.decompress(data))
     with pytest.raises(FormatError, match="invalid section tag"):
-        bitstream.unpack(_with_section(data, b"a b!"))
+        container.unpack(_with_section(data, b"a b!"))
 
 
 def test_a_mode_byte_edit_is_reported_as_such():
@@ -414,8 +414,8 @@ def test_header_dimension_edits_give_an_error_or_the_exact_pixels(small, width, 
 @settings(max_examples=300, deadline=None)
 def test_container_parser_fuzz(blob):
     """The parser alone, on arbitrary bytes and on bytes behind a valid magic and header."""
-    for data in (blob, _fix_crcs(bitstream.MAGIC + bytes([2]) + blob)):
+    for data in (blob, _fix_crcs(container.MAGIC + bytes([2]) + blob)):
         try:
-            bitstream.unpack(data)
+            container.unpack(data)
         except FormatError:
             pass

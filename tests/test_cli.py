@@ -120,13 +120,13 @@ def test_bad_lcz_files_fail_cleanly(tmp_path, image_file, capsys, kind):
 
 
 def test_unknown_model_is_named(tmp_path, image_file, capsys):
-    from lora_codec import bitstream
+    from lora_codec import container
 
     data = _lcz(tmp_path, image_file)
-    c = bitstream.unpack(data)
-    other = bitstream.Container(bitstream.Header(**{**c.header.__dict__, "model_id": b"\xaa" * 8}), c.sections)
+    c = container.unpack(data)
+    other = container.Container(container.Header(**{**c.header.__dict__, "model_id": b"\xaa" * 8}), c.sections)
     bad = tmp_path / "other.lcz"
-    bad.write_bytes(bitstream.pack(other))
+    bad.write_bytes(container.pack(other))
     capsys.readouterr()
     assert main(["decompress", str(bad), "-o", str(tmp_path / "o.png")]) == 1
     assert "needs model aaaaaaaaaaaaaaaa" in capsys.readouterr().err

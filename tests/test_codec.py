@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import lora_codec
-from lora_codec.codec import section_stats
+from lora_codec.coding.sections import section_stats
 from lora_codec.images import ImageError
 
 from helpers import smooth_image

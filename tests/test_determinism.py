@@ -42,7 +42,8 @@ def files(tmp_path_factory):
     base.write_bytes(lora_codec.compress(img))
     # An adapted file: adapters are kept only if they pay, so force them in.
     codec = Codec()
-    from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
+    from lora_codec.lora.fit import adapt_to_image
+    from lora_codec.lora.options import AdaptOptions
 
     result = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1))
     adapted = folder / "adapted.lcz"

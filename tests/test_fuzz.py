@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lora_codec
-from lora_codec.bitstream import FormatError
+from lora_codec.container import FormatError
 from lora_codec.codec import DecodeError
 
 from helpers import smooth_image

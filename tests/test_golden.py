@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lora_codec
-from lora_codec import bitstream
+from lora_codec import container
 
 from golden_inputs import golden_image
 
@@ -23,7 +23,7 @@ def _manifest(path: Path) -> dict:
 
 
 def test_there_are_golden_files_of_the_current_version():
-    current = [p for p in FILES if p.parent.name == f"v{bitstream.VERSION}"]
+    current = [p for p in FILES if p.parent.name == f"v{container.VERSION}"]
     assert len(current) >= 3
 
 
@@ -39,7 +39,7 @@ def test_golden_file_decodes_to_its_pixels(path):
 
 @pytest.mark.parametrize("name, seed", [("learned_L", 9), ("learned_RGB", 11), ("learned_RGBA", 12)])
 def test_current_version_is_reencoded_byte_for_byte(name, seed):
-    path = GOLDEN / f"v{bitstream.VERSION}" / f"{name}.lcz"
+    path = GOLDEN / f"v{container.VERSION}" / f"{name}.lcz"
     entry = _manifest(path)
     img = golden_image(*entry["shape"], seed=seed)
     assert hashlib.sha256(img.tobytes()).hexdigest() == entry["pixels_sha256"]

@@ -39,3 +39,13 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         atomic_write(tmp_path / "x.lcz", b"data", force=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    target = tmp_path / "out.lcz"
+    atomic_write(target, b"data", force=False)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -6,10 +6,13 @@ import pytest
 import torch
 
 import lora_codec
-from lora_codec.codec import Codec, section_stats
-from lora_codec.lora import adapt as adapt_mod
-from lora_codec.lora.adapt import AdaptOptions, adapt_to_image, decode_adapter_payload
-from lora_codec.lora.quantized import integer_delta
+from lora_codec.codec import Codec
+from lora_codec.coding.sections import section_stats
+from lora_codec.lora import fit as adapt_mod
+from lora_codec.lora.fit import adapt_to_image
+from lora_codec.lora.options import AdaptOptions
+from lora_codec.lora.payload import decode_adapter_payload
+from lora_codec.lora.payload import integer_delta
 
 from helpers import smooth_image
 
@@ -89,7 +92,7 @@ def test_bad_options(kwargs, message):
 
 
 def test_window_features_equal_whole_tile_features(codec):
-    from lora_codec.lora.adapt import _crop_features
+    from lora_codec.lora.fit import _crop_features
 
     rng = np.random.default_rng(3)
     z = rng.integers(-4, 5, (codec.model.cfg.latent_channels, 32, 29))

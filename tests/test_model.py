@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from lora_codec import entropy
-from lora_codec.models import exact
+from lora_codec import exact
 from lora_codec.models.predictor import mixture_bits
-from lora_codec.models.registry import load_default_model
+from lora_codec.codec import Codec
 from lora_codec.models.unet import levels_for
 
 from helpers import smooth_image
@@ -24,7 +24,7 @@ def test_levels_bring_the_image_to_the_core(h, w, core, levels):
 
 @pytest.fixture(scope="module")
 def model():
-    return load_default_model()
+    return Codec().model
 
 
 def test_exact_decoder_is_invariant_to_threads(model):
@@ -74,7 +74,10 @@ def test_native_coder_spends_the_predicted_bits(model):
 def test_model_id_is_sha256_prefix_of_the_shipped_file(model):
     import hashlib
 
-    from lora_codec.models.registry import DEFAULT_MODEL
+    from lora_codec.coding.modes import MODES
+    from lora_codec.registry import WEIGHTS
+
+    DEFAULT_MODEL = WEIGHTS / MODES["learned"].model_file
 
     assert model.model_id == hashlib.sha256(DEFAULT_MODEL.read_bytes()).digest()[:8]
     assert DEFAULT_MODEL.stat().st_size <= 10 * 1024 * 1024

@@ -9,10 +9,14 @@ import torch
 from PIL import Image
 
 import lora_codec
-from lora_codec import base_layer, bitstream, entropy
+from lora_codec import base_layer, container, entropy
 from lora_codec.cli import main
-from lora_codec.codec import RC_QUALITIES, Codec, DecodeError, section_stats
-from lora_codec.models import exact
+from lora_codec.codec import Codec, DecodeError
+from lora_codec.coding.modes import MODES
+from lora_codec.coding.sections import section_stats
+
+RC_QUALITIES = MODES["rc"].qualities
+from lora_codec import exact
 from lora_codec.models.predictor import mixture_bits
 
 from helpers import smooth_image
@@ -77,7 +81,7 @@ def test_guided_exact_path_matches_training_path_within_one_percent(codec):
 def test_rc_round_trip_every_colour_type(codec, shape, planes):
     img = smooth_image(*shape, planes=planes, seed=planes)
     data = codec.compress(img, mode="rc", quality=40)
-    header = bitstream.unpack(data).header
+    header = container.unpack(data).header
     assert header.mode == "rc" and header.model_id == codec.rc_model.model_id
     assert np.array_equal(codec.decompress(data), img)
     assert np.array_equal(lora_codec.decompress(data), img)  # the module-level API too
@@ -116,12 +120,13 @@ def test_rc_with_adapters_round_trips_and_never_loses(codec):
     adapted = codec.compress(img, steps=3, mode="rc", quality=40)
     assert len(adapted) <= len(plain)
     assert np.array_equal(codec.decompress(adapted), img)
-    from lora_codec.lora.adapt import AdaptOptions, adapt_to_image
+    from lora_codec.lora.fit import adapt_to_image
+    from lora_codec.lora.options import AdaptOptions
 
     result = adapt_to_image(codec.rc_model, img, "RGB", 3, AdaptOptions(seed=2),
                             guide=base_layer.encode(img, 40).reconstruction)
     forced = codec.encode_adapted(img, result, mode="rc", quality=40)
-    assert bitstream.unpack(forced).header.flags & bitstream.FLAG_ADAPTERS
+    assert container.unpack(forced).header.flags & container.FLAG_ADAPTERS
     assert np.array_equal(codec.decompress(forced), img)
 
 
@@ -152,7 +157,9 @@ def test_cli_quality_needs_rc_mode(tmp_path, capsys):
 def test_rc_model_file_is_shipped_small_and_named_by_its_sha256(codec):
     import hashlib
 
-    from lora_codec.models.registry import DEFAULT_RC_MODEL
+    from lora_codec.registry import WEIGHTS
+
+    DEFAULT_RC_MODEL = WEIGHTS / "rc.safetensors"
 
     assert codec.rc_model.model.guided and codec.rc_model.cfg.guide_channels > 0
     assert codec.rc_model.model_id == hashlib.sha256(DEFAULT_RC_MODEL.read_bytes()).digest()[:8]

@@ -14,8 +14,8 @@ import numpy as np
 from . import _native
 from .coder import CorruptStreamError
 
-_PLANE_KEYS = ("w_a", "b_a", "w_m", "b_m", "w_b", "b_b", "w_o", "b_o")
-_SIZE_KEYS = ("in_a", "hidden_a", "in_b", "hidden_b", "components")
+from ..layout import SIZE_KEYS as _SIZE_KEYS
+from ..layout import WEIGHT_KEYS as _PLANE_KEYS
 
 
 PREDICTOR_KINDS = {"med": 0, "engine": 1}

@@ -1,2 +1,3 @@
-"""The probability model: UNet (encoder, latent prior, integer decoder) and the causal
-predictor, plus the exact integer path used for coding."""
+"""The probability model in torch: UNet (encoder, latent prior, integer decoder), the
+causal predictors and their fake-quantized training forms. The exact integer path is in
+:mod:`lora_codec.exact`, the native coder in :mod:`lora_codec.entropy`."""

@@ -28,14 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import quant as q
-from .predictor import ERROR_NEIGHBOURS, NEIGHBOURS, PAD, PAD_VALUE, QLinear, _shift
+from ..layout import (CROSS_A, ENGINE_FIELDS, ENGINE_INPUTS, ENGINE_PREDICTIONS, ENGINE_STATS, ERROR_NEIGHBOURS,
+                     INPUT_CLAMP, NEIGHBOURS)
+from .predictor import PAD, PAD_VALUE, QLinear, _shift, gradients
 
-# Engine outputs per sub-pixel, in this order (see entropy.engine_outputs).
-ENGINE_FIELDS = ("pred", "wp", "grad", "lms0", "lms1", "blend", "energy", "maxerr")
-ENGINE_PREDICTIONS = ("wp", "grad", "lms0", "lms1", "blend")
-ENGINE_INPUTS = len(ENGINE_PREDICTIONS) + 2   # + energy, max-error
-ENGINE_STATS = 2                              # energy, |max-error| in stage B
-INPUT_CLAMP = 1020                            # Q2 inputs are clamped to +-1020
+_FIELD = {name: k for k, name in enumerate(ENGINE_FIELDS)}
 # The order in which the planes of a colour group are coded (G, R, B).
 COLOUR_ORDER = (1, 0, 2)
 
@@ -62,7 +59,7 @@ class EnginePlane(nn.Module):
         self.role = role
         self.features = features
         self.components = components
-        self.in_a = len(NEIGHBOURS) + ENGINE_INPUTS + 4 * role + features
+        self.in_a = len(NEIGHBOURS) + ENGINE_INPUTS + CROSS_A * role + features
         self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + ENGINE_STATS + role
         self.stage_a = QLinear(self.in_a, hidden_a)
         self.mean = QLinear(self.in_a + hidden_a, 1)
@@ -108,12 +105,12 @@ class EnginePredictor(nn.Module):
         for plane in range(c):
             net = self.planes[plane]
             eng = engine[:, plane]
-            ref_q4 = eng[..., 0]
+            ref_q4 = eng[..., _FIELD["pred"]]
             nb = [_shift(xp[:, plane], di, dj, h, w) for di, dj in NEIGHBOURS]
             rel = [_q2_floor(v * 16.0 - ref_q4) for v in nb]
-            preds = [_q2_floor(eng[..., 1 + k] - ref_q4) for k in range(len(ENGINE_PREDICTIONS))]
-            energy = torch.floor(eng[..., 6] / 4.0) / 4.0
-            maxerr = torch.clamp(torch.floor(eng[..., 7] / 2.0), -INPUT_CLAMP, INPUT_CLAMP) / 4.0
+            preds = [_q2_floor(eng[..., _FIELD[name]] - ref_q4) for name in ENGINE_PREDICTIONS]
+            energy = torch.floor(eng[..., _FIELD["energy"]] / 4.0) / 4.0
+            maxerr = torch.clamp(torch.floor(eng[..., _FIELD["maxerr"]] / 2.0), -INPUT_CLAMP, INPUT_CLAMP) / 4.0
             in_a = torch.cat([torch.stack(rel + preds + [energy, maxerr] + cross_a, dim=-1), feats], dim=-1)
             h_a, m = net.mean_stage(in_a)
             mu = torch.clamp(ref_q4 / 16.0 + m, 0.0, 255.0)
@@ -121,13 +118,12 @@ class EnginePredictor(nn.Module):
             err = torch.clamp(torch.floor((xc - mu) * 4.0) / 4.0, -255.0, 255.0).detach()
             ep = F.pad(err, PAD, value=0.0)
             abs_err = [_shift(ep, di, dj, h, w).abs() for di, dj in ERROR_NEIGHBOURS]
-            W, WW, N, NN, NW, NE = nb[0], nb[1], nb[2], nb[3], nb[4], nb[5]
-            grads = [(N - NW).abs(), (W - NW).abs(), (NE - N).abs(), (W - WW).abs(), (N - NN).abs()]
-            in_b = torch.cat([h_a, torch.stack(abs_err + grads + [energy, maxerr.abs()] + cross_b, dim=-1)], dim=-1)
+            in_b = torch.cat([h_a, torch.stack(abs_err + gradients(nb) + [energy, maxerr.abs()] + cross_b, dim=-1)],
+                             dim=-1)
             delta, ls, lg = net.shape_stage(in_b)
             means.append(torch.clamp(mu.unsqueeze(-1) + delta, -32.0, 287.0))
             log_scales.append(torch.clamp(ls, q.LOG_SCALE_MIN / 16, q.LOG_SCALE_MAX / 16))
             logits.append(lg)
-            cross_a = cross_a + [_q2_floor(xc * 16.0 - ref_q4), xc - W, xc - N, err]
+            cross_a = cross_a + [_q2_floor(xc * 16.0 - ref_q4), xc - nb[0], xc - nb[2], err]
             cross_b = cross_b + [err.abs()]
         return torch.stack(means, 1), torch.stack(log_scales, 1), torch.stack(logits, 1)

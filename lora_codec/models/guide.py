@@ -5,7 +5,7 @@ to both sides at every pixel, including those not yet decoded. A small integer C
 3x3 convolutions, then a 1x1 head) turns ``g - 128`` into per-pixel features that are
 added to the UNet decoder's; the causal predictor also reads ``g`` directly (see
 :mod:`lora_codec.models.predictor`). Like the decoder it lives on power-of-two grids, so
-:func:`lora_codec.models.exact.guide_features` evaluates it exactly.
+:func:`lora_codec.exact.guide_features` evaluates it exactly.
 """
 
 from __future__ import annotations

@@ -31,13 +31,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import quant as q
+from ..layout import CROSS_A, ERROR_NEIGHBOURS, GRADIENT_INDEX, MED_RESIDUAL_INDEX, NEIGHBOURS
 
-# (row offset, column offset): W, WW, N, NN, NW, NE, NWW, NEE, NNW, NNE.
-NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-2, 0), (-1, -1), (-1, 1), (-1, -2), (-1, 2), (-2, -1), (-2, 1))
-# MED residuals of the W, N and NE neighbours (a CALIC-like local bias cue).
-NEIGHBOUR_RESIDUALS = 3
-# Neighbours whose absolute prediction errors feed stage B: W, N, NW, NE, WW, NN.
-ERROR_NEIGHBOURS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0))
+# The input layout (neighbours, MED residuals, error neighbours, gradients) is generated
+# by scripts/gen_layout.py into .layout, shared with the native coder.
+NEIGHBOUR_RESIDUALS = len(MED_RESIDUAL_INDEX)
 PAD_VALUE = 128.0
 PAD = (2, 2, 2, 0)  # left, right, top, bottom
 
@@ -54,8 +52,12 @@ def med(n: torch.Tensor, w: torch.Tensor, nw: torch.Tensor) -> torch.Tensor:
 
 def neighbour_residuals(nb: list[torch.Tensor]) -> list[torch.Tensor]:
     """MED prediction errors at W, N and NE, from the neighbours in :data:`NEIGHBOURS` order."""
-    W, WW, N, NN, NW, NE, NWW, _, NNW, NNE = nb
-    return [W - med(NW, WW, NWW), N - med(NN, NW, NNW), NE - med(NNE, N, NN)]
+    return [nb[x] - med(nb[a], nb[b], nb[c]) for x, a, b, c in MED_RESIDUAL_INDEX]
+
+
+def gradients(nb: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The absolute local gradients of stage B."""
+    return [(nb[a] - nb[b]).abs() for a, b in GRADIENT_INDEX]
 
 
 def guide_texture(replicated: torch.Tensor, h: int, w: int) -> list[torch.Tensor]:
@@ -81,7 +83,8 @@ class QLinear(nn.Linear):
 
 
 def _hidden(x: torch.Tensor) -> torch.Tensor:
-    return q.fake_quant(F.relu(x), q.PRED_IN_FRAC, 0, q.PRED_HIDDEN_MAX)
+    """Hidden activations, rounded half up onto Q2 as the native ``round_shift`` does."""
+    return q.fake_quant_half_up(F.relu(x), q.PRED_IN_FRAC, 0, q.PRED_HIDDEN_MAX)
 
 
 class PlanePredictor(nn.Module):
@@ -92,7 +95,7 @@ class PlanePredictor(nn.Module):
         self.role = role
         self.components = components
         self.features = features
-        self.in_a = len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + 4 * role + features
+        self.in_a = len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + CROSS_A * role + features
         self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + role
         self.stage_a = QLinear(self.in_a, hidden_a)
         self.mean = QLinear(self.in_a + hidden_a, 1)
@@ -114,13 +117,13 @@ class PlanePredictor(nn.Module):
         """(hA, mean offset m) for channels-last inputs (..., in_a)."""
         h_a = _hidden(self.stage_a(in_a))
         m = self.mean(torch.cat([in_a, h_a], dim=-1))
-        m = q.fake_quant(m, q.PRED_OUT_FRAC, -4095, 4095)
+        m = q.fake_quant_half_up(m, q.PRED_OUT_FRAC, -4095, 4095)
         return h_a, m[..., 0]
 
     def shape_stage(self, in_b: torch.Tensor):
         """(mean offsets, log-scales, logits), each (..., K), in real units."""
         h_b = _hidden(self.stage_b(in_b))
-        out = q.fake_quant(self.shape(h_b), q.PRED_OUT_FRAC, -2047, 2047)
+        out = q.fake_quant_half_up(self.shape(h_b), q.PRED_OUT_FRAC, -2047, 2047)
         k = self.components
         return out[..., :k], out[..., k : 2 * k], out[..., 2 * k :]
 
@@ -168,15 +171,13 @@ class CausalPredictor(nn.Module):
             err = torch.clamp(err, -255.0, 255.0).detach()
             ep = F.pad(err, PAD, value=0.0)
             abs_err = [_shift(ep, di, dj, h, w).abs() for di, dj in ERROR_NEIGHBOURS]
-            W, WW, N, NN, NW, NE = nb[0], nb[1], nb[2], nb[3], nb[4], nb[5]
-            grads = [(N - NW).abs(), (W - NW).abs(), (NE - N).abs(), (W - WW).abs(), (N - NN).abs()]
-            in_b = torch.cat([h_a, torch.stack(abs_err + grads + cross_b, dim=-1)], dim=-1)
+            in_b = torch.cat([h_a, torch.stack(abs_err + gradients(nb) + cross_b, dim=-1)], dim=-1)
             delta, ls, lg = net.shape_stage(in_b)
             means.append(torch.clamp(mu.unsqueeze(-1) + delta, -32.0, 287.0))
             log_scales.append(torch.clamp(ls, q.LOG_SCALE_MIN / 16, q.LOG_SCALE_MAX / 16))
             logits.append(lg)
             xc = x[:, plane]
-            cross_a = cross_a + [xc - ref, xc - W, xc - N, err]
+            cross_a = cross_a + [xc - ref, xc - nb[0], xc - nb[2], err]
             cross_b = cross_b + [err.abs()]
             errors.append(err)
         return torch.stack(means, 1), torch.stack(log_scales, 1), torch.stack(logits, 1)

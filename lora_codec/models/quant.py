@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import torch
 
+from ..layout import PRED_HIDDEN_MAX, PRED_IN_FRAC, PRED_OUT_FRAC, PRED_W_FRAC, PRED_W_MAX  # noqa: F401 (re-exported)
+
 # Predictor (runs in C++): inputs and hidden activations are integers in quarter-pixel
-# units (Q2); weights are Q8; means, log-scales and logits come out in Q4.
-PRED_IN_FRAC = 2
-PRED_W_FRAC = 8
-PRED_W_MAX = 32767
-PRED_HIDDEN_MAX = 4095
-PRED_OUT_FRAC = 4
-PRED_INPUT_CLAMP = 1020
+# units (Q2); weights are Q8; means, log-scales and logits come out in Q4. These grids are
+# generated (scripts/gen_layout.py -> lora_codec/layout.py) and imported above.
 
 # UNet decoder (runs in torch float64 on integer-valued tensors): activations Q4 in
 # [0, 1024], weights Q7, biases in accumulator units (Q11).

@@ -118,7 +118,7 @@ class Decoder(nn.Module):
     """Integer latent z to per-pixel context features for the causal predictor.
 
     ``forward`` is the training path (fake quantization, straight-through gradients);
-    :func:`lora_codec.models.exact.decode_features` evaluates the same layers exactly.
+    :func:`lora_codec.exact.decode_features` evaluates the same layers exactly.
     """
 
     def __init__(self, latent_channels: int, channels: int, features: int) -> None:

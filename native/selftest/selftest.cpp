@@ -1,15 +1,14 @@
 // Standalone self-test of the native coder, for sanitizer builds (scripts/sanitize_native.sh):
-// round trips of logistic mixtures, CDF tables and the causal predictor, then decoding of
-// truncated and random streams, which must end (corrupt flag or wrong symbols) without
-// reading out of bounds. No Python: ASan/UBSan see only this code.
+// round trips of logistic mixtures, CDF tables and both causal predictors (MED and online
+// engine), then decoding of truncated and random streams, which must end (corrupt flag or
+// wrong symbols) without reading out of bounds. It runs the shipped coding loops of
+// coders.hpp, the ones bindings.cpp wraps. No Python: ASan/UBSan see only this code.
 #include <algorithm>
 #include <cstdio>
 #include <random>
 #include <vector>
 
-#include "../distributions.hpp"
-#include "../predictor.hpp"
-#include "../range_coder.hpp"
+#include "../coders.hpp"
 
 using namespace lora_codec;
 
@@ -24,30 +23,13 @@ void check(bool ok, const char* what) {
   }
 }
 
-std::vector<uint8_t> encode_mixtures(const std::vector<int32_t>& s, const std::vector<int32_t>& m,
-                                     const std::vector<int32_t>& ls, const std::vector<int32_t>& lg, int k,
-                                     int64_t alphabet) {
-  RangeEncoder enc;
-  LogisticMixture mix;
-  for (size_t i = 0; i < s.size(); ++i) {
-    mix.set(k, &m[i * k], &ls[i * k], &lg[i * k]);
-    encode_mixture_symbol(enc, mix, s[i], alphabet);
-  }
-  return enc.finish();
-}
-
-std::vector<int32_t> decode_mixtures(const std::vector<uint8_t>& data, size_t n, const std::vector<int32_t>& m,
-                                     const std::vector<int32_t>& ls, const std::vector<int32_t>& lg, int k,
-                                     int64_t alphabet, bool& corrupt) {
-  RangeDecoder dec(data.data(), data.size());
-  LogisticMixture mix;
+std::vector<int32_t> decode_all(const std::vector<uint8_t>& data, size_t n, const std::vector<int32_t>& m,
+                                const std::vector<int32_t>& ls, const std::vector<int32_t>& lg, int k,
+                                int64_t alphabet, bool& corrupt) {
   std::vector<int32_t> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    mix.set(k, &m[i * k], &ls[i * k], &lg[i * k]);
-    out[i] = static_cast<int32_t>(decode_mixture_symbol(dec, mix, alphabet));
-    check(out[i] >= 0 && out[i] < alphabet, "decoded symbol inside the alphabet");
-  }
-  corrupt = dec.corrupt();
+  corrupt = decode_mixtures(data.data(), data.size(), true, static_cast<int64_t>(n), k, m.data(), ls.data(), lg.data(),
+                            alphabet, out.data());
+  for (int32_t v : out) check(v >= 0 && v < alphabet, "decoded symbol inside the alphabet");
   return out;
 }
 
@@ -66,17 +48,18 @@ void mixtures(std::mt19937& rng) {
         lg[i * k + c] = logit(rng);
       }
     }
-    const auto data = encode_mixtures(s, m, ls, lg, k, alphabet);
+    const auto data = encode_mixtures(s.data(), static_cast<int64_t>(n), k, m.data(), ls.data(), lg.data(), alphabet);
     bool corrupt = false;
-    check(decode_mixtures(data, n, m, ls, lg, k, alphabet, corrupt) == s, "mixture round trip");
+    check(decode_all(data, n, m, ls, lg, k, alphabet, corrupt) == s, "mixture round trip");
     check(!corrupt, "clean stream not flagged");
     for (size_t cut : {size_t{0}, size_t{1}, data.size() / 2}) {  // truncated streams
       std::vector<uint8_t> part(data.begin(), data.begin() + cut);
-      decode_mixtures(part, n, m, ls, lg, k, alphabet, corrupt);
+      decode_all(part, n, m, ls, lg, k, alphabet, corrupt);
+      if (cut < data.size() / 2 + 1) check(corrupt || cut == data.size(), "a cut framed stream is flagged");
     }
     std::vector<uint8_t> noise(data.size());
     for (auto& b : noise) b = static_cast<uint8_t>(rng());
-    decode_mixtures(noise, n, m, ls, lg, k, alphabet, corrupt);
+    decode_all(noise, n, m, ls, lg, k, alphabet, corrupt);
   }
 }
 
@@ -84,33 +67,26 @@ void table_coding(std::mt19937& rng) {
   const int precision = 16, alphabet = 64;
   std::vector<int32_t> cdf(alphabet + 1);
   for (int x = 0; x <= alphabet; ++x) cdf[x] = x == alphabet ? (1 << precision) : x * 7 + (x * x * 9);
-  const size_t n = 5000;
-  std::vector<int32_t> s(n);
+  const int64_t n = 5000;
+  std::vector<int32_t> s(n), idx(n, 0), out(n);
   for (auto& v : s) v = static_cast<int32_t>(rng() % alphabet);
-  RangeEncoder enc;
-  for (int32_t v : s) enc.encode(cdf[v], cdf[v + 1] - cdf[v], precision);
-  const auto data = enc.finish();
+  const auto data = encode_tables(s.data(), idx.data(), n, cdf.data(), alphabet + 1, precision);
   for (size_t cut : {data.size(), data.size() / 3, size_t{0}}) {
-    RangeDecoder dec(data.data(), cut);
-    bool same = true;
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t v = dec.peek(precision);
-      const int64_t x = find_in_table(cdf.data(), alphabet, v);
-      check(x >= 0 && x < alphabet, "table symbol inside the alphabet");
-      dec.consume(cdf[x], cdf[x + 1] - cdf[x]);
-      same = same && x == s[i];
-    }
-    if (cut == data.size()) check(same && !dec.corrupt(), "table round trip");
+    const bool corrupt = decode_tables(data.data(), cut, true, idx.data(), n, cdf.data(), alphabet + 1, precision,
+                                       out.data());
+    for (int32_t v : out) check(v >= 0 && v < alphabet, "table symbol inside the alphabet");
+    if (cut == data.size()) check(out == s && !corrupt, "table round trip");
+    else check(corrupt, "a cut table stream is flagged");
   }
 }
 
-PlaneWeights random_plane(std::mt19937& rng, int role, int features) {
+PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
   PlaneWeights p;
   p.hidden_a = 12;
   p.hidden_b = 12;
   p.components = 3;
-  p.in_a = kNeighbours + kResiduals + 4 * role + features;
-  p.in_b = p.hidden_a + kErrorNeighbours + kGradients + role;
+  p.in_a = stage_a_inputs(kind, role, features);
+  p.in_b = stage_b_inputs(kind, role, p.hidden_a);
   std::uniform_int_distribution<int32_t> w(-300, 300), b(-5000, 5000);
   auto fill = [&](std::vector<int32_t>& v, size_t n, auto& d) { v.resize(n); for (auto& x : v) x = d(rng); };
   fill(p.w_a, size_t(p.hidden_a * p.in_a), w);
@@ -124,42 +100,41 @@ PlaneWeights random_plane(std::mt19937& rng, int role, int features) {
   return p;
 }
 
-// `guided`: rc mode, with a random lossy reconstruction (border reads included).
-void predictor(std::mt19937& rng, bool guided) {
-  PredictorWeights weights;
-  weights.features = 8;
-  for (int r = 0; r < 3; ++r) weights.planes.push_back(random_plane(rng, r, weights.features));
-  validate(weights, 3);
-  const int64_t h = 37, w = 29, planes = 3;
+// kind 0 (MED; `guided`: rc mode, with a random lossy reconstruction, border reads
+// included) or kind 1 (the online engine), coded in two bands as the codec does.
+void predictor(std::mt19937& rng, int kind, bool guided) {
+  auto weights = std::make_shared<PredictorWeights>();
+  weights->features = 8;
+  weights->kind = kind;
+  for (int r = 0; r < 3; ++r) weights->planes.push_back(random_plane(rng, kind, r, weights->features));
+  validate(*weights, 3);
+  const int64_t h = 37, w = 29, planes = 3, split = 20;
   std::vector<uint8_t> img(h * w * planes), out(img.size());
-  for (auto& v : img) v = static_cast<uint8_t>(rng());
-  std::vector<int16_t> errors(img.size()), feats(h * w * weights.features);
+  for (size_t k = 0; k < img.size(); ++k) img[k] = static_cast<uint8_t>((k % 7 == 0) ? rng() : 100 + (k / 3) % 40);
+  std::vector<int16_t> errors(img.size()), feats(h * w * weights->features);
   for (auto& f : feats) f = static_cast<int16_t>(int(rng() % 511) - 255);
   std::vector<uint8_t> guide(img.size());
   for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
   const uint8_t* g = guided ? guide.data() : nullptr;
-  PixelPredictor pred(weights);
-  RangeEncoder enc;
+  PixelStreamEncoder enc(weights);
   PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
-  pred.run(v, 0, h, [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
-    LogisticMixture mix;
-    mix.set(3, p.mean, p.log_scale, p.logit);
-    const int32_t x = img[(i * w + j) * planes + c];
-    encode_mixture_symbol(enc, mix, x, 256);
-    return x;
-  });
+  enc.code_rows(v, 0, split);
+  enc.code_rows(v, split, h);
   auto data = enc.finish();
-  for (int round = 0; round < 2; ++round) {  // the real stream, then a corrupted copy
-    if (round == 1) data[data.size() / 2] ^= 0x5a;
+  const char* what = kind == 1 ? "engine predictor round trip" : guided ? "guided predictor round trip"
+                                                                       : "predictor round trip";
+  for (int round = 0; round < 3; ++round) {  // the real stream, a corrupted copy, a cut copy
+    std::vector<uint8_t> copy = data;
+    if (round == 1) copy[copy.size() / 2] ^= 0x5a;
+    if (round == 2) copy.resize(copy.size() / 4);
     std::fill(errors.begin(), errors.end(), 0);
-    RangeDecoder dec(data.data(), data.size());
+    std::fill(out.begin(), out.end(), 0);
+    PixelStreamDecoder dec(weights, copy, true);
     PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
-    pred.run(dv, 0, h, [&](int64_t, const MixtureParams& p, int64_t, int64_t) {
-      LogisticMixture mix;
-      mix.set(3, p.mean, p.log_scale, p.logit);
-      return static_cast<int32_t>(decode_mixture_symbol(dec, mix, 256));
-    });
-    if (round == 0) check(out == img, guided ? "guided predictor round trip" : "predictor round trip");
+    dec.code_rows(dv, 0, split);
+    dec.code_rows(dv, split, h);
+    if (round == 0) check(out == img && !dec.corrupt(), what);
+    if (round == 2) check(dec.corrupt(), "a cut pixel stream is flagged");
   }
 }
 
@@ -169,8 +144,9 @@ int main() {
   std::mt19937 rng(1234);
   mixtures(rng);
   table_coding(rng);
-  predictor(rng, false);
-  predictor(rng, true);
+  predictor(rng, 0, false);
+  predictor(rng, 0, true);
+  predictor(rng, 1, false);
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else

@@ -6,8 +6,8 @@ import zlib
 import numpy as np
 import pytest
 
-from lora_codec import bitstream
-from lora_codec.bitstream import Container, FormatError, Header
+from lora_codec import container
+from lora_codec.container import Container, FormatError, Header
 
 
 def _container(**overrides):
@@ -18,15 +18,15 @@ def _container(**overrides):
 
 def test_pack_unpack_round_trip():
     c = _container()
-    back = bitstream.unpack(bitstream.pack(c))
+    back = container.unpack(container.pack(c))
     assert back.header == c.header
     assert back.sections == c.sections
 
 
 def test_layout_is_little_endian_and_starts_with_magic():
-    data = bitstream.pack(_container(width=0x0102, height=0x0304))
+    data = container.pack(_container(width=0x0102, height=0x0304))
     assert data[:8] == b"\x89LCZ\r\n\x1a\n"
-    assert data[8] == bitstream.VERSION
+    assert data[8] == container.VERSION
     width, height = struct.unpack_from("<II", data, 14)
     assert (width, height) == (0x0102, 0x0304)
 
@@ -58,19 +58,19 @@ def _repack_header(data: bytes, offset: int, value: bytes) -> bytes:
     ],
 )
 def test_rejections_name_the_problem(mutate, message):
-    data = bitstream.pack(_container())
+    data = container.pack(_container())
     with pytest.raises(FormatError, match=message):
-        bitstream.unpack(mutate(data))
+        container.unpack(mutate(data))
 
 
 def test_section_length_past_end_is_rejected_before_reading():
-    data = bytearray(bitstream.pack(_container()))
+    data = bytearray(container.pack(_container()))
     pos = struct.calcsize("<8sBBBBBBII8sI") + 4
     data[pos + 4 : pos + 8] = struct.pack("<I", 1 << 31)
     with pytest.raises(FormatError, match="claims"):
-        bitstream.unpack(bytes(data))
+        container.unpack(bytes(data))
 
 
 def test_pixel_crc_is_crc32_of_c_order_bytes():
     a = np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
-    assert bitstream.pixel_crc(a) == zlib.crc32(a.tobytes())
+    assert container.pixel_crc(a) == zlib.crc32(a.tobytes())

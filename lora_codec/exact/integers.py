@@ -1,11 +1,9 @@
-"""The exact integer path: integer weights from a trained model, and the decoder's
-evaluation on integers.
+"""Integer weights from a trained model: the numbers the exact path computes with.
 
 Integer weights come from the float weights by rounding onto their power-of-two grids;
 multiplying a float32 by a power of two and rounding is exact on every IEEE machine, so
-encoder and decoder derive the same integers. The UNet decoder then runs in float64 on
-integer-valued tensors: every product and partial sum is an integer below 2^53, so the
-result does not depend on summation order, thread count or instruction set.
+encoder and decoder derive the same integers. Adapter deltas (integers too) are added
+here, clamped to each layer's weight range.
 """
 
 from __future__ import annotations
@@ -14,13 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..entropy import PredictorWeights
-from . import quant as q
-from .guide import HALO, GuideNet
-from .engine_predictor import EnginePredictor
-from .unet import Decoder
+from ..models import quant as q
+from ..models.engine_predictor import EnginePredictor
+from ..models.guide import GuideNet
+from ..layout import LAYERS
+from ..models.unet import Decoder
 
 
 def _w_pred(t: torch.Tensor) -> np.ndarray:
@@ -42,8 +40,8 @@ def plane_integers(plane, deltas: dict[str, torch.Tensor] | None = None) -> dict
         "hidden_b": plane.stage_b.out_features,
         "components": plane.components,
     }
-    for key, layer in (("a", plane.stage_a), ("m", plane.mean), ("b", plane.stage_b), ("o", plane.shape)):
-        name = {"a": "stage_a", "m": "mean", "b": "stage_b", "o": "shape"}[key]
+    for key, name in LAYERS:
+        layer = getattr(plane, name)
         w = _w_pred(layer.weight)
         if name in deltas:
             w = np.clip(w + np.asarray(deltas[name]), -q.PRED_W_MAX, q.PRED_W_MAX)
@@ -100,28 +98,6 @@ def decoder_integers(decoder: Decoder, deltas: dict[str, torch.Tensor] | None = 
     )
 
 
-def _conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return F.conv2d(x, w, padding=w.shape[-1] // 2) + b.view(1, -1, 1, 1)
-
-
-def decode_features(ints: DecoderIntegers, z: np.ndarray, levels: int, height: int, width: int) -> np.ndarray:
-    """Exact UNet decoder: integer z (Cz, h, w) to features (height, width, F) int16."""
-    with torch.no_grad():
-        x = torch.from_numpy(np.asarray(z, dtype=np.float64))[None]
-        frac_in = 0
-        acc = _conv(x, ints.inp_w, ints.inp_b)
-        h = torch.clamp(q.round_shift(acc, frac_in + q.DEC_W_FRAC - q.DEC_ACT_FRAC), 0, q.DEC_ACT_MAX)
-        shift = q.DEC_W_FRAC  # Q4 activations times Q7 weights, back to Q4
-        for _ in range(levels):
-            acc = _conv(h, ints.up_w, ints.up_b)
-            h = F.pixel_shuffle(torch.clamp(q.round_shift(acc, shift), 0, q.DEC_ACT_MAX), 2)
-        acc = _conv(h, ints.head_w, ints.head_b)
-        u = torch.clamp(q.round_shift(acc, q.DEC_ACT_FRAC + q.DEC_W_FRAC - q.PRED_IN_FRAC),
-                        -q.FEATURE_MAX, q.FEATURE_MAX)
-        u = u[0, :, :height, :width].permute(1, 2, 0)
-        return np.ascontiguousarray(u.numpy().astype(np.int16))
-
-
 @dataclass
 class GuideIntegers:
     """Integer-valued float64 weights and biases of an rc model's guide network."""
@@ -142,28 +118,3 @@ def guide_integers(guide: GuideNet) -> GuideIntegers:
     )
 
 
-def guide_features(ints: GuideIntegers, reconstruction: np.ndarray, row0: int, row1: int) -> np.ndarray:
-    """Exact guide network on rows [row0, row1) of a reconstruction (H, W, C) uint8:
-    features (row1 - row0, W, F) int16. Reads :data:`HALO` rows on each side, so a band
-    gets the same numbers as the whole image."""
-    height = reconstruction.shape[0]
-    s0, s1 = max(0, row0 - HALO), min(height, row1 + HALO)
-    slab = np.asarray(reconstruction[s0:s1], dtype=np.float64)
-    if slab.shape[2] == 1:
-        slab = np.repeat(slab, 3, axis=2)
-    with torch.no_grad():
-        x = torch.from_numpy(slab.transpose(2, 0, 1).copy())[None] - 128.0
-        h = torch.clamp(q.round_shift(_conv(x, ints.conv1_w, ints.conv1_b), q.DEC_W_FRAC - q.DEC_ACT_FRAC),
-                        0, q.DEC_ACT_MAX)
-        h = torch.clamp(q.round_shift(_conv(h, ints.conv2_w, ints.conv2_b), q.DEC_W_FRAC), 0, q.DEC_ACT_MAX)
-        acc = _conv(h, ints.head_w, ints.head_b)
-        u = torch.clamp(q.round_shift(acc, q.DEC_ACT_FRAC + q.DEC_W_FRAC - q.PRED_IN_FRAC),
-                        -q.FEATURE_MAX, q.FEATURE_MAX)
-        u = u[0, :, row0 - s0 : row1 - s0].permute(1, 2, 0)
-        return np.ascontiguousarray(u.numpy().astype(np.int16))
-
-
-def combine_features(unet: np.ndarray, guide: np.ndarray) -> np.ndarray:
-    """Exact counterpart of :func:`lora_codec.models.guide.combine_features` (int16)."""
-    total = unet.astype(np.int32) + guide.astype(np.int32)
-    return np.clip(total, -q.FEATURE_MAX, q.FEATURE_MAX).astype(np.int16)

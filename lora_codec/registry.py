@@ -1,8 +1,9 @@
-"""Model files: the shipped default weights and loading a model by its id.
+"""Model files: the models shipped in ``lora_codec/weights/`` and finding one by its id.
 
 A model file is a safetensors file holding the float weights (``model.*``), the integer
 CDF tables of the latent prior (``prior.cdf``) and the model config as metadata. Its id is
-the first 8 bytes of the sha256 of the file, written in hex (16 characters).
+the first 8 bytes of the sha256 of the file, written in hex (16 characters). Every
+shipped model stays shipped, so files made with an older default model still decode.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ..config import ModelConfig, model_config_from_dict
 from . import exact
-from .probability import ProbabilityModel
+from .config import ModelConfig, model_config_from_dict
+from .models.probability import ProbabilityModel
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "base.safetensors"
-DEFAULT_RC_MODEL = Path(__file__).resolve().parent.parent / "weights" / "rc.safetensors"
+WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
 def file_model_id(path: str | Path) -> bytes:
@@ -54,6 +54,16 @@ class LoadedModel:
     @property
     def cfg(self) -> ModelConfig:
         return self.model.cfg
+
+    @property
+    def guided(self) -> bool:
+        """An rc model (codes with a base-layer reconstruction)."""
+        return self.model.guided
+
+    @property
+    def engine(self) -> bool:
+        """The learned head over the online engine (colour planes coded G, R, B)."""
+        return bool(self.cfg.engine)
 
     @cached_property
     def predictor_weights(self):
@@ -88,26 +98,34 @@ def load_model_file(path: str | Path) -> LoadedModel:
     return LoadedModel(model=model, latent_cdfs=cdfs, model_id=file_model_id(path))
 
 
-@lru_cache(maxsize=4)
-def load_default_model() -> LoadedModel:
-    """The model shipped inside the package (cached per process)."""
-    if not DEFAULT_MODEL.exists():
-        raise FileNotFoundError(f"the default model is missing from the installation ({DEFAULT_MODEL})")
-    return load_model_file(DEFAULT_MODEL)
+def shipped_model_files() -> list[Path]:
+    """The model files inside the package."""
+    return sorted(WEIGHTS.glob("*.safetensors"))
 
 
-@lru_cache(maxsize=4)
-def load_default_rc_model() -> LoadedModel:
-    """The rc-mode model shipped inside the package (cached per process)."""
-    if not DEFAULT_RC_MODEL.exists():
-        raise FileNotFoundError(f"the rc-mode model is missing from the installation ({DEFAULT_RC_MODEL})")
-    return load_model_file(DEFAULT_RC_MODEL)
+@lru_cache(maxsize=8)
+def load_shipped_model(name: str) -> LoadedModel:
+    """A model shipped inside the package, by file name (cached per process)."""
+    path = WEIGHTS / name
+    if not path.exists():
+        raise FileNotFoundError(f"the model {name} is missing from the installation ({path})")
+    return load_model_file(path)
 
 
-def resolve_model(model_id: bytes, available: list[LoadedModel]) -> LoadedModel:
-    """The loaded model with this id, or a ValueError naming what is needed."""
-    for m in available:
+@lru_cache(maxsize=1)
+def shipped_model_ids() -> dict[bytes, str]:
+    """Model id -> file name of every shipped model (reads each file once per process)."""
+    return {file_model_id(p): p.name for p in shipped_model_files()}
+
+
+def find_model(model_id: bytes, loaded: list[LoadedModel] = ()) -> LoadedModel:
+    """The model with this id: one of ``loaded``, else a shipped one; a ValueError names
+    the id needed and the ids this installation has."""
+    for m in loaded:
         if m.model_id == model_id:
             return m
-    have = ", ".join(m.model_id.hex() for m in available) or "none"
-    raise ValueError(f"the file needs model {model_id.hex()}, this installation has {have}")
+    name = shipped_model_ids().get(model_id)
+    if name is not None:
+        return load_shipped_model(name)
+    have = sorted({m.model_id.hex() for m in loaded} | {i.hex() for i in shipped_model_ids()})
+    raise ValueError(f"the file needs model {model_id.hex()}, this installation has {', '.join(have) or 'none'}")

@@ -30,6 +30,8 @@ _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 _HEADER = struct.Struct("<8sBBBBBBII8sI")
 _HEADER_CRC = struct.Struct("<I")
 _SECTION = struct.Struct("<4sII")  # tag, payload length, payload CRC32
+HEADER_BYTES = _HEADER.size + _HEADER_CRC.size   # 38: the first section starts here
+SECTION_HEADER_BYTES = _SECTION.size             # 12
 
 FLAG_ADAPTERS = 1
 KNOWN_FLAGS = FLAG_ADAPTERS  # every other flag bit is reserved and must be zero

@@ -1,0 +1,54 @@
+"""The latent z of every tile: the float encoder (compression only) and its range coding
+under the model's integer CDF tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import entropy
+from ..models.latent_prior import TABLE_PRECISION, Z_MIN
+from ..registry import LoadedModel
+from .tiles import Tile
+
+
+def latent_shape(model: LoadedModel, tile: Tile) -> tuple[int, int, int, int]:
+    """(levels, channels, rows, cols) of a tile's latent."""
+    h, w = tile.y1 - tile.y0, tile.x1 - tile.x0
+    levels = model.model.levels(h, w)
+    m = 1 << levels
+    return levels, model.cfg.latent_channels, -(-h // m), -(-w // m)
+
+
+def encode_latents(model: LoadedModel, planes: np.ndarray, grid: list[list[Tile]]) -> list[np.ndarray]:
+    """Float encoder: one integer latent (C, h, w) per tile, in band order. ``planes`` are
+    in the model's coding order."""
+    latents = []
+    with torch.no_grad():
+        for band in grid:
+            for t in band:
+                x = torch.from_numpy(planes[t.y0 : t.y1, t.x0 : t.x1].transpose(2, 0, 1).copy())
+                z, _ = model.model.analyse(x.float()[None])
+                latents.append(z[0].to(torch.int64).numpy())
+    return latents
+
+
+def _latent_indexes(shapes: list[tuple[int, int, int]]) -> np.ndarray:
+    return np.concatenate([np.repeat(np.arange(c, dtype=np.int32), h * w) for c, h, w in shapes])
+
+
+def code_latents(model: LoadedModel, latents: list[np.ndarray]) -> bytes:
+    symbols = np.concatenate([z.reshape(-1) for z in latents]) - Z_MIN
+    indexes = _latent_indexes([z.shape for z in latents])
+    return entropy.encode_with_tables(symbols.astype(np.int32), indexes, model.latent_cdfs, TABLE_PRECISION)
+
+
+def decode_latents(model: LoadedModel, data: bytes, grid: list[list[Tile]], framed: bool = True) -> list[np.ndarray]:
+    shapes = [latent_shape(model, t)[1:] for band in grid for t in band]
+    symbols = entropy.decode_with_tables(data, _latent_indexes(shapes), model.latent_cdfs, TABLE_PRECISION,
+                                         framed=framed)
+    out, pos = [], 0
+    for c, h, w in shapes:
+        out.append((symbols[pos : pos + c * h * w].astype(np.int64) + Z_MIN).reshape(c, h, w))
+        pos += c * h * w
+    return out

@@ -1,0 +1,35 @@
+"""The coding modes, as data: adding a mode is one entry here plus its code in the
+container's table (:data:`lora_codec.container.MODES`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import container
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    model_file: str                    # the shipped model the mode codes with by default
+    base_layer: bool = False           # a lossy HEVC base layer per group, coded first
+    qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
+    summary: str = ""
+
+
+MODES: dict[str, Mode] = {
+    m.name: m
+    for m in (
+        Mode("learned", "base.safetensors", summary="the learned model (default)"),
+        Mode("rc", "rc.safetensors", base_layer=True, qualities=(10, 20, 30, 40, 50, 60, 70),
+             summary="HEVC base layer + learned residual"),
+    )
+}
+assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"
+
+
+def mode(name: str) -> Mode:
+    """The mode called ``name``, or a ValueError listing the modes."""
+    if not isinstance(name, str) or name not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {name!r}")
+    return MODES[name]

@@ -1,0 +1,189 @@
+"""Per-image LoRA adaptation (``compress --steps N``): peft adapters trained on the image.
+
+The frozen base model gets peft LoRA adapters on its decoder-path layers (the integer UNet
+decoder and the causal predictor). A few steps of Adam on random crops of the image
+minimise the file's description length: pixel bits plus the adapters' own coded bits.
+The factors are trained with fake quantization on power-of-two grids and coded under a
+zero-mean logistic prior whose scale is written per tensor (:mod:`.payload`), from which
+the decoder rebuilds the exact integer weight changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from peft import LoraConfig, inject_adapter_in_model
+from torch import nn
+from torch.nn.utils import parametrize
+
+from .. import entropy
+from ..coding.groups import group_latents, in_coding_order
+from ..coding.latents import latent_shape
+from ..coding.tiles import tile_grid
+from ..models.guide import combine_features
+from ..models.predictor import mixture_bits
+from ..models.quant import round_ste
+from ..registry import LoadedModel
+from .options import AdaptOptions
+from .payload import encode_adapter_payload, integer_delta, weight_frac
+
+
+@dataclass
+class AdaptResult:
+    payload: bytes
+    deltas: dict[str, np.ndarray] = field(default_factory=dict)
+    adapter_bits: float = 0.0
+
+
+class FakeQuant(nn.Module):
+    """A parametrization rounding a weight to the grid 2^-exponent (straight-through)."""
+
+    def __init__(self, exponent: int) -> None:
+        super().__init__()
+        self.exponent = exponent
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        scale = float(2**self.exponent)
+        return torch.clamp(round_ste(w * scale), -32767, 32767) / scale
+
+
+def factor_integers(weight: torch.Tensor, exponent: int) -> np.ndarray:
+    """The integers of a (fake-quantized) factor."""
+    scaled = weight.detach().double() * float(2**exponent)
+    return torch.clamp(torch.round(scaled), -32767, 32767).to(torch.int64).numpy()
+
+
+def logistic_bits(values: torch.Tensor, log_scale: float) -> torch.Tensor:
+    """Bits of integer-valued ``values`` under a zero-mean discretized logistic."""
+    inv = math.exp(-log_scale)
+    upper = torch.sigmoid((values + 0.5) * inv)
+    lower = torch.sigmoid((values - 0.5) * inv)
+    return -torch.log2((upper - lower).clamp_min(1e-12)).sum()
+
+
+def _inject(model: LoadedModel, opts: AdaptOptions):
+    net = copy.deepcopy(model.model)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    config = LoraConfig(r=opts.rank, lora_alpha=opts.rank, target_modules=list(opts.targets),
+                        lora_dropout=0.0, bias="none")
+    net = inject_adapter_in_model(config, net)
+    factors = []
+    for name in opts.targets:
+        layer = net.get_submodule(name)
+        a, b = layer.lora_A["default"], layer.lora_B["default"]
+        parametrize.register_parametrization(a, "weight", FakeQuant(opts.exp_a))
+        parametrize.register_parametrization(b, "weight", FakeQuant(opts.exp_b))
+        factors.append((name, a, b))
+    params = []
+    for _, a, b in factors:
+        for m in (a, b):
+            orig = m.parametrizations.weight.original
+            orig.requires_grad_(True)
+            params.append(orig)
+    return net, factors, params
+
+
+def _rate_bits(factors, opts: AdaptOptions) -> torch.Tensor:
+    total = torch.zeros(())
+    for _, a, b in factors:
+        for m, e in ((a, opts.exp_a), (b, opts.exp_b)):
+            v = m.weight * float(2**e)  # already on the integer grid (fake-quantized)
+            ls = math.log(float(v.detach().abs().mean()) * math.sqrt(3) / math.pi + 0.3)
+            total = total + logistic_bits(v, ls)
+    return total
+
+
+# Latent rows/columns of context the decoder needs around a window: the 3x3 convolutions
+# at levels 0, 1, 2, ... reach 1, 1/2, 1/4, ... latent units, less than 2 in all.
+_LATENT_HALO = 2
+
+
+def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw: int) -> torch.Tensor:
+    """The decoder's features of the window [y, y + ch) x [x, x + cw) of a tile, computed
+    from the latent window that covers it plus a halo: the same numbers as decoding the
+    whole tile and cropping, at a fraction of the cost."""
+    m = 1 << levels
+    zy0, zx0 = max(0, y // m - _LATENT_HALO), max(0, x // m - _LATENT_HALO)
+    zy1 = min(z.shape[1], -(-(y + ch) // m) + _LATENT_HALO)
+    zx1 = min(z.shape[2], -(-(x + cw) // m) + _LATENT_HALO)
+    window = torch.from_numpy(np.ascontiguousarray(z[:, zy0:zy1, zx0:zx1])).float()[None]
+    oy, ox = y - zy0 * m, x - zx0 * m
+    return net.decoder(window, levels)[:, :, oy : oy + ch, ox : ox + cw]
+
+
+def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int,
+                   options: AdaptOptions | None = None, progress=None, guide: np.ndarray | None = None,
+                   latents: list[np.ndarray] | None = None) -> AdaptResult:
+    """Fine-tune adapters on one image for ``steps`` steps; returns the coded adapters.
+
+    ``guide`` is the base layer's reconstruction of the colour planes (rc models only);
+    ``latents`` are the colour group's latents if the caller has them already."""
+    opts = options or AdaptOptions()
+    torch.manual_seed(opts.seed)
+    rng = np.random.default_rng(opts.seed)
+    image_planes = np.ascontiguousarray(pixels[:, :, :3] if colour in ("RGB", "RGBA") else pixels[:, :, :1])
+    planes = in_coding_order(model, image_planes)
+    grid = tile_grid(planes.shape[0], planes.shape[1], model.cfg.tile)
+    tiles = [t for band in grid for t in band]
+    if latents is None:
+        latents = group_latents(model, image_planes)
+    engine = entropy.engine_outputs(planes) if model.engine else None
+    if guide is not None:
+        guide = in_coding_order(model, guide)
+    area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles], dtype=np.float64)
+    net, factors, params = _inject(model, opts)
+    optimizer = torch.optim.Adam(params, lr=opts.lr)
+    total_subpixels = planes.size
+    task = progress.add_task("adapt", total=steps, note="") if progress is not None else None
+    ema = None
+    for step in range(steps):
+        for group in optimizer.param_groups:  # cosine decay to 5 % of the initial rate
+            group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+        loss = torch.zeros(())
+        count = 0
+        for _ in range(opts.batch):
+            k = rng.choice(len(tiles), p=area / area.sum())
+            t, z = tiles[k], latents[k]
+            levels = latent_shape(model, t)[0]
+            th, tw = t.y1 - t.y0, t.x1 - t.x0
+            ch, cw = min(opts.crop, th), min(opts.crop, tw)
+            y = int(rng.integers(0, th - ch + 1))
+            x = int(rng.integers(0, tw - cw + 1))
+            feats = _crop_features(net, z, levels, y, x, ch, cw)
+            window = (slice(t.y0 + y, t.y0 + y + ch), slice(t.x0 + x, t.x0 + x + cw))
+            xt = torch.from_numpy(planes[window].transpose(2, 0, 1).copy()).float()[None]
+            gt = et = None
+            if engine is not None:
+                et = torch.from_numpy(engine[window].transpose(2, 0, 1, 3).copy()).float()[None]
+            if guide is not None:
+                gt = torch.from_numpy(guide[window].transpose(2, 0, 1).copy()).float()[None]
+                with torch.no_grad():
+                    g_feats = net.guide(net.colour_input(gt))
+                feats = combine_features(feats, g_feats)
+            means, log_scales, logits = net.predict(xt, feats, gt, et)
+            loss = loss + mixture_bits(xt, means, log_scales, logits)
+            count += xt.numel()
+        pixel_bpsp = loss / count
+        objective = pixel_bpsp + _rate_bits(factors, opts) / total_subpixels
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        value = float(objective.detach())
+        ema = value if ema is None else 0.9 * ema + 0.1 * value
+        if task is not None:
+            progress.update(task, completed=step + 1, note=f"{ema:.3f} bpsp")
+    if task is not None:
+        progress.remove_task(task)
+    coded = []
+    for name, a, b in factors:
+        coded.append((name, factor_integers(a.weight, opts.exp_a), factor_integers(b.weight, opts.exp_b)))
+    payload = encode_adapter_payload(opts.rank, opts.exp_a, opts.exp_b, coded)
+    deltas = {name: integer_delta(a_int, b_int, opts.exp_a, opts.exp_b, weight_frac(name),
+                                  tuple(model.model.get_submodule(name).weight.shape))
+              for name, a_int, b_int in coded}
+    return AdaptResult(payload=payload, deltas=deltas, adapter_bits=8.0 * len(payload))

@@ -1,0 +1,44 @@
+"""Options of the per-image adaptation and the layers it may adapt (no torch, no peft:
+the command line reads these before deciding whether to load either)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREDICTOR_LAYERS = ("stage_a", "mean", "stage_b", "shape")
+DEFAULT_TARGETS = ("decoder.up", "decoder.head") + tuple(
+    f"predictor.planes.{r}.{layer}" for r in range(3) for layer in PREDICTOR_LAYERS
+)
+
+
+@dataclass(frozen=True)
+class AdaptOptions:
+    """Options of the per-image adaptation (CLI: --rank, --lr, --targets, --seed)."""
+
+    rank: int = 2
+    lr: float = 2e-2
+    targets: tuple[str, ...] = DEFAULT_TARGETS
+    seed: int = 0
+    crop: int = 96
+    batch: int = 4
+    exp_a: int = 6
+    exp_b: int = 9
+
+    @classmethod
+    def from_args(cls, rank=None, lr=None, targets=None, seed=None) -> "AdaptOptions":
+        base = cls()
+        opts = cls(
+            rank=base.rank if rank is None else int(rank),
+            lr=base.lr if lr is None else float(lr),
+            targets=base.targets if targets is None else tuple(t.strip() for t in targets.split(",") if t.strip()),
+            seed=base.seed if seed is None else int(seed),
+        )
+        if not 1 <= opts.rank <= 16:
+            raise ValueError("--rank must be in [1, 16]")
+        if not 0 < opts.lr < 1:
+            raise ValueError("--lr must be in (0, 1)")
+        unknown = [t for t in opts.targets if t not in DEFAULT_TARGETS and t != "decoder.inp"]
+        if unknown or not opts.targets:
+            raise ValueError(f"unknown --targets {', '.join(unknown) or '(empty)'}; "
+                             f"choose from decoder.inp, {', '.join(DEFAULT_TARGETS)}")
+        return opts

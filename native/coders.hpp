@@ -1,0 +1,150 @@
+// The coding loops, with no Python in them: symbol streams under logistic mixtures or CDF
+// tables, and pixel streams under the causal predictors. bindings.cpp wraps exactly these
+// for Python, and selftest/selftest.cpp runs exactly these under the sanitizers.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "distributions.hpp"
+#include "engine_predictor.hpp"
+#include "predictor.hpp"
+#include "range_coder.hpp"
+
+namespace lora_codec {
+
+// n symbols, each under its own K-component mixture (parameters row-major, n x K).
+inline std::vector<uint8_t> encode_mixtures(const int32_t* symbols, int64_t n, int k, const int32_t* means,
+                                            const int32_t* log_scales, const int32_t* logits, int64_t alphabet) {
+  RangeEncoder enc;
+  LogisticMixture mix;
+  for (int64_t i = 0; i < n; ++i) {
+    mix.set(k, means + i * k, log_scales + i * k, logits + i * k);
+    encode_mixture_symbol(enc, mix, symbols[i], alphabet);
+  }
+  return enc.finish_framed();
+}
+
+// Decodes n symbols into `out`; stops at the first sign of corruption. Returns corrupt.
+inline bool decode_mixtures(const uint8_t* data, size_t size, bool framed, int64_t n, int k, const int32_t* means,
+                            const int32_t* log_scales, const int32_t* logits, int64_t alphabet, int32_t* out) {
+  RangeDecoder dec(parse_stream(data, size, framed));
+  LogisticMixture mix;
+  std::fill(out, out + n, 0);
+  for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
+    mix.set(k, means + i * k, log_scales + i * k, logits + i * k);
+    out[i] = static_cast<int32_t>(decode_mixture_symbol(dec, mix, alphabet));
+  }
+  return dec.corrupt();
+}
+
+// Symbol i under the CDF table cdfs[indexes[i]] (tables of `width` entries, total 2^prec).
+inline std::vector<uint8_t> encode_tables(const int32_t* symbols, const int32_t* indexes, int64_t n,
+                                          const int32_t* cdfs, int64_t width, int precision) {
+  RangeEncoder enc;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t* cdf = cdfs + int64_t{indexes[i]} * width;
+    enc.encode(cdf[symbols[i]], cdf[symbols[i] + 1] - cdf[symbols[i]], precision);
+  }
+  return enc.finish_framed();
+}
+
+inline bool decode_tables(const uint8_t* data, size_t size, bool framed, const int32_t* indexes, int64_t n,
+                          const int32_t* cdfs, int64_t width, int precision, int32_t* out) {
+  RangeDecoder dec(parse_stream(data, size, framed));
+  std::fill(out, out + n, 0);
+  for (int64_t i = 0; i < n && !dec.corrupt(); ++i) {
+    const int32_t* cdf = cdfs + int64_t{indexes[i]} * width;
+    const uint32_t v = dec.peek(precision);
+    const int64_t x = find_in_table(cdf, width - 1, v);
+    dec.consume(cdf[x], cdf[x + 1] - cdf[x]);
+    out[i] = static_cast<int32_t>(x);
+  }
+  return dec.corrupt();
+}
+
+// The predictor of one image's pixel stream: stateless for kind 0; for kind 1 the online
+// engine, made on the first band, keeps its state from band to band (so every band must
+// have the first band's width and planes).
+class StreamPredictor {
+ public:
+  explicit StreamPredictor(std::shared_ptr<const PredictorWeights> w) : w_(std::move(w)) {}
+
+  template <class CodeFn, class StopFn>
+  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop) {
+    if (w_->kind == 0) {
+      PixelPredictor(*w_).run(v, row0, row1, code, stop);
+      return;
+    }
+    if (!engine_) {
+      engine_ = std::make_unique<EnginePredictor>(*w_, v.width, static_cast<int>(v.planes));
+    } else if (engine_->width() != v.width || engine_->planes() != v.planes) {
+      throw std::invalid_argument("bands of one image must agree in width and planes");
+    }
+    engine_->run(v, row0, row1, code, stop);
+  }
+
+  const PredictorWeights& weights() const { return *w_; }
+
+ private:
+  std::shared_ptr<const PredictorWeights> w_;
+  std::unique_ptr<EnginePredictor> engine_;
+};
+
+// Codes bands of rows of one colour group into a single range-coded stream.
+class PixelStreamEncoder {
+ public:
+  explicit PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w) : pred_(std::move(w)) {}
+
+  void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
+    LogisticMixture mix;
+    const PredictorWeights& w = pred_.weights();
+    pred_.run(
+        v, row0, row1,
+        [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
+          mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
+          const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
+          encode_mixture_symbol(enc_, mix, x, 256);
+          return x;
+        },
+        [] { return false; });
+  }
+
+  std::vector<uint8_t> finish() { return enc_.finish_framed(); }
+
+ private:
+  StreamPredictor pred_;
+  RangeEncoder enc_;
+};
+
+// Decodes bands of rows, in the order they were encoded; stops within a row of the first
+// sign of corruption (then `corrupt()` is true and the rest of the pixels are unset).
+class PixelStreamDecoder {
+ public:
+  PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed)
+      : pred_(std::move(w)), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
+
+  void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
+    LogisticMixture mix;
+    const PredictorWeights& w = pred_.weights();
+    pred_.run(
+        v, row0, row1,
+        [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
+          mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
+          return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
+        },
+        [&] { return dec_.corrupt(); });
+  }
+
+  bool corrupt() const { return dec_.corrupt(); }
+
+ private:
+  StreamPredictor pred_;
+  std::vector<uint8_t> buf_;
+  RangeDecoder dec_;
+};
+
+}  // namespace lora_codec
