@@ -1,9 +1,10 @@
-"""Writes the golden .lcz files that pin the file format (tests/golden/v<VERSION>/).
+"""Writes the golden .lcz files that pin the file format and the default model
+(tests/golden/v<VERSION>-<MODEL ID>/).
 
 Each file is decoded by ``tests/test_golden.py``, which checks the sha256 of the decoded
-pixels against ``manifest.json``; files of the current version must also be re-encoded
-byte for byte. Run only when deliberately changing the format or the shipped models, and
-keep the older versions' folders: they prove that old files still decode.
+pixels against ``manifest.json``; the folder of the current version and default model is
+also re-encoded byte for byte. Run only when deliberately changing the format or the
+default model, and keep the older folders: they prove that old files still decode.
 
     python scripts/make_golden.py
 """
@@ -43,10 +44,11 @@ def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes]]:
 
 
 def main() -> int:
-    folder = ROOT / "tests" / "golden" / f"v{container.VERSION}"
+    codec = Codec()
+    folder = ROOT / "tests" / "golden" / f"v{container.VERSION}-{codec.model.model_id.hex()}"
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {}
-    for name, (img, data) in cases(Codec()).items():
+    for name, (img, data) in cases(codec).items():
         (folder / f"{name}.lcz").write_bytes(data)
         manifest[name] = {"shape": list(img.shape), "pixels_sha256": hashlib.sha256(img.tobytes()).hexdigest(),
                           "file_sha256": hashlib.sha256(data).hexdigest()}

@@ -1,6 +1,6 @@
-"""Golden .lcz files (tests/golden/v<N>/, made by scripts/make_golden.py): every version
-this build reads still decodes to the same pixels, and the current version's learned-mode
-files are re-encoded byte for byte."""
+"""Golden .lcz files (tests/golden/v<VERSION>-<MODEL ID>/, made by scripts/make_golden.py):
+every version and model this build reads still decodes to the same pixels, and the
+current version's files of the default model are re-encoded byte for byte."""
 
 import hashlib
 import json
@@ -18,13 +18,18 @@ GOLDEN = Path(__file__).parent / "golden"
 FILES = sorted(GOLDEN.glob("v*/*.lcz"))
 
 
+def current_folder() -> Path:
+    from lora_codec.codec import Codec
+
+    return GOLDEN / f"v{container.VERSION}-{Codec().model.model_id.hex()}"
+
+
 def _manifest(path: Path) -> dict:
     return json.loads((path.parent / "manifest.json").read_text())[path.stem]
 
 
-def test_there_are_golden_files_of_the_current_version():
-    current = [p for p in FILES if p.parent.name == f"v{container.VERSION}"]
-    assert len(current) >= 3
+def test_there_are_golden_files_of_the_current_version_and_model():
+    assert len(list(current_folder().glob("*.lcz"))) >= 3
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -39,7 +44,7 @@ def test_golden_file_decodes_to_its_pixels(path):
 
 @pytest.mark.parametrize("name, seed", [("learned_L", 9), ("learned_RGB", 11), ("learned_RGBA", 12)])
 def test_current_version_is_reencoded_byte_for_byte(name, seed):
-    path = GOLDEN / f"v{container.VERSION}" / f"{name}.lcz"
+    path = current_folder() / f"{name}.lcz"
     entry = _manifest(path)
     img = golden_image(*entry["shape"], seed=seed)
     assert hashlib.sha256(img.tobytes()).hexdigest() == entry["pixels_sha256"]
