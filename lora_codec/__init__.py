@@ -14,13 +14,13 @@ True
 """
 
 __version__ = "0.1.0"
-__all__ = ["Codec", "compress", "decompress", "__version__"]
+__all__ = ["Codec", "compress", "decompress", "read_metadata", "__version__"]
 
 
 def __getattr__(name: str):
     """``Codec``, ``compress`` and ``decompress`` load torch and the models, so they are
     imported on first use (``lora-codec --help`` and the container stay light)."""
-    if name in ("Codec", "compress", "decompress"):
+    if name in ("Codec", "compress", "decompress", "read_metadata"):
         from . import codec
 
         return getattr(codec, name)

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,9 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compress", help="compress images to .lcz files")
-    c.add_argument("inputs", nargs="+", help="image files or directories of images")
+    c.add_argument("inputs", nargs="+", help="image files or directories of images ('-': standard input)")
     out = c.add_mutually_exclusive_group()
-    out.add_argument("-o", "--output", help="output file (one input only)")
+    out.add_argument("-o", "--output", help="output file (one input only; '-': standard output)")
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
@@ -79,14 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=None, help="seed of the adaptation")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--verify", action="store_true", help="decode and compare before writing")
+    c.add_argument("--strip", action="store_true", help="drop the metadata (ICC, EXIF, XMP, PNG text and colour chunks)")
+    c.add_argument("--model", help="code with this model file instead of the shipped one")
     _add_common(c)
 
     d = sub.add_parser("decompress", help="decompress .lcz files to PNG")
-    d.add_argument("inputs", nargs="+", help=".lcz files or directories of them")
+    d.add_argument("inputs", nargs="+", help=".lcz files or directories of them ('-': standard input)")
     out = d.add_mutually_exclusive_group()
-    out.add_argument("-o", "--output", help="output PNG (one input only)")
+    out.add_argument("-o", "--output", help="output PNG (one input only; '-': standard output)")
     out.add_argument("--out-dir", help="directory for the outputs (NAME.png)")
     d.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    d.add_argument("--strip", action="store_true", help="leave the stored metadata out of the PNG")
+    d.add_argument("--model", action="append", default=[], help="a model file to decode with (repeatable)")
     _add_common(d)
 
     i = sub.add_parser("info", help="describe a .lcz file")
@@ -95,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--debug", action="store_true")
 
     t = sub.add_parser("train", help="train a base model from a TOML config")
-    t.add_argument("config", help="configs/*.toml")
+    t.add_argument("config", help="configs/*.toml (relative paths in it resolve against its folder)")
+    t.add_argument("--data", help="folder of training images (overrides the config's)")
+    t.add_argument("--out", help="folder for the checkpoint and log (overrides the config's)")
     t.add_argument("--export", help="write the trained model file here when done")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--debug", action="store_true")
@@ -108,10 +115,18 @@ class Job:
     target: Path
 
 
+STDIO = Path("-")  # standard input as an input, standard output as an output
+
+
 def _expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
+    if "-" in inputs and len(inputs) > 1:
+        raise UsageError("'-' (standard input) must be the only input")
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
+        if item == "-":
+            files.append(STDIO)
+            continue
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
             if not found:
@@ -127,6 +142,8 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
         if len(files) != 1:
             raise UsageError("-o names one output; use --out-dir for several inputs")
         jobs = [Job(files[0], Path(output))]
+    elif files == [STDIO]:
+        raise UsageError("standard input needs -o FILE (or -o - for standard output)")
     elif out_dir is not None:
         folder = Path(out_dir)
         if folder.exists() and not folder.is_dir():
@@ -140,6 +157,8 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
         raise UsageError("two inputs would be written to the same output name")
     for j in jobs:
         for source in files:
+            if STDIO in (source, j.target):
+                continue
             if _same_file(source, j.target):
                 raise UsageError(f"{j.target}: the output would replace the input {source} (even --force never "
                                  "does that)")
@@ -156,10 +175,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _progress(quiet: bool):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                    TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                     console=Console(stderr=True), disable=quiet or not sys.stderr.isatty(), transient=True)
 
 
@@ -183,8 +203,11 @@ def _run_batch(jobs: list[Job], work, args) -> int:
                 if args.json:
                     print(json.dumps({"input": str(job.source), "ok": False, "error": _describe(exc, job.source)}))
             else:
+                summary = result.pop("summary", None)
                 if args.json:
                     print(json.dumps({"input": str(job.source), "output": str(job.target), "ok": True, **result}))
+                elif not args.quiet and summary:
+                    progress.console.print(summary, highlight=False, markup=False, soft_wrap=True)
             progress.advance(files)
     if len(jobs) > 1 and failures:
         print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files done, {failures} failed", file=sys.stderr)
@@ -204,7 +227,7 @@ def _compress(args) -> int:
     from .codec import Codec
     from .coding.sections import section_stats
     from .data import IMAGE_SUFFIXES
-    from .images import atomic_write, read_image
+    from .images import read_image_with_metadata
     from .lora.options import AdaptOptions
 
     if args.steps < 0:
@@ -213,39 +236,99 @@ def _compress(args) -> int:
         raise UsageError("--quality needs --mode rc and a value in 1..100")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
-    codec = Codec()
+    _check_stdout(jobs, args)
+    codec = Codec(**_user_models(args.model, args.mode))
 
     def work(job: Job, progress) -> dict:
-        if job.target.exists() and not args.force:
+        if job.target != STDIO and job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
-        pixels, _ = read_image(job.source, args.max_pixels)
+        start = time.perf_counter()
+        pixels, colour, meta = read_image_with_metadata(str(job.source), args.max_pixels)
         data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
-                              adaptation=options, progress=progress)
+                              adaptation=options, progress=progress, metadata={} if args.strip else meta)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
-        atomic_write(job.target, data, args.force)
+        _write(job.target, data, args.force)
         stats = section_stats(data)
+        seconds = time.perf_counter() - start
         return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "mode": stats["mode"],
-                "hevc_quality": stats["hevc_quality"], "split_bpsp": stats["split_bpsp"]}
+                "hevc_quality": stats["hevc_quality"], "split_bpsp": stats["split_bpsp"], "seconds": seconds,
+                "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.nbytes} B of pixels -> "
+                           f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
+                           f"{seconds:.2f} s"}
 
     return _run_batch(jobs, work, args)
 
 
+def _name(path: Path, output: bool = False) -> str:
+    return ("stdout" if output else "stdin") if path == STDIO else str(path)
+
+
+def _check_stdout(jobs: list[Job], args) -> None:
+    if any(j.target == STDIO for j in jobs):
+        if args.json:
+            raise UsageError("-o - writes the file to standard output, so --json cannot share it")
+        if sys.stdout.isatty():
+            raise UsageError("refusing to write binary data to a terminal (redirect it, or name a file with -o)")
+
+
+def _write(target: Path, data: bytes, force: bool) -> None:
+    from .images import atomic_write
+
+    if target == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic_write(target, data, force)
+
+
+def _read_input(source: Path) -> bytes:
+    from .codec import read_lcz
+
+    return sys.stdin.buffer.read() if source == STDIO else read_lcz(source)
+
+
+def _user_models(paths, mode: str | None = None) -> dict:
+    """Codec keyword arguments for ``--model`` files (compress: one; decompress: any)."""
+    from .registry import load_model_file
+
+    if not paths:
+        return {}
+    if isinstance(paths, str):
+        model = load_model_file(_model_path(paths))
+        return {"rc_model" if mode == "rc" else "model": model}
+    return {"extra_models": [load_model_file(_model_path(p)) for p in paths]}
+
+
+def _model_path(path: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such model file")
+    return p
+
+
 def _decompress(args) -> int:
-    from .codec import Codec, read_lcz
-    from .images import atomic_write, encode_png
+    from .codec import Codec
+    from .images import encode_png
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
-    codec = Codec()
+    _check_stdout(jobs, args)
+    codec = Codec(**_user_models(args.model))
     from .container import unpack
 
     def work(job: Job, progress) -> dict:
-        if job.target.exists() and not args.force:
+        if job.target != STDIO and job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
-        data = read_lcz(job.source)
+        start = time.perf_counter()
+        data = _read_input(job.source)
         pixels = codec.decompress(data, max_pixels=args.max_pixels)
-        atomic_write(job.target, encode_png(pixels, unpack(data).header.colour), args.force)
-        return {"width": pixels.shape[1], "height": pixels.shape[0]}
+        meta = {} if args.strip else codec.metadata(data)
+        png = encode_png(pixels, unpack(data).header.colour, meta)
+        _write(job.target, png, args.force)
+        seconds = time.perf_counter() - start
+        return {"width": pixels.shape[1], "height": pixels.shape[0], "seconds": seconds,
+                "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.shape[1]}x{pixels.shape[0]}, "
+                           f"{len(data)} B -> {len(png)} B of PNG, {seconds:.2f} s"}
 
     return _run_batch(jobs, work, args)
 
@@ -272,6 +355,8 @@ def _info(args) -> int:
     table.add_row("total", str(stats["bytes"]), f"{stats['bpsp']:.4f}", "100 %")
     console.print(table)
     console.print("sections: " + ", ".join(f"{k} {v} B" for k, v in stats["sections"].items()))
+    if stats["metadata"]:
+        console.print("metadata: " + ", ".join(f"{k} {v} B" for k, v in stats["metadata"].items()))
     return EXIT_OK
 
 
@@ -279,7 +364,7 @@ def _train(args) -> int:
     from .config import load_config
     from .train import export_checkpoint, train
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, data=args.data, out=args.out)
     ckpt = train(cfg, quiet=args.quiet)
     if args.export:
         model_id = export_checkpoint(cfg, ckpt, args.export)

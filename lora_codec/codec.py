@@ -28,12 +28,13 @@ from numbers import Integral
 import numpy as np
 
 from . import base_layer, container, entropy
+from . import metadata as meta_section
 from .base_layer import BaseLayerError
 from .coding import sections
 from .coding.groups import CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes
 from .coding.modes import MODES, Mode, mode as mode_named
 from .container import FormatError, Header
-from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, regular_file
+from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, read_image_with_metadata, regular_file
 from .registry import LoadedModel, find_model, load_shipped_model
 
 
@@ -60,10 +61,14 @@ def read_lcz(data) -> bytes:
 
 class Codec:
     """Compresses and decompresses with the shipped models, or with the given ``model``
-    (learned mode) and ``rc_model`` (rc mode). Models load when first needed."""
+    (learned mode) and ``rc_model`` (rc mode); ``extra_models`` are more models that files
+    may name. Models load when first needed; a file's model is also looked for in the
+    folders that ``LORA_CODEC_MODELS`` lists."""
 
-    def __init__(self, model: LoadedModel | None = None, rc_model: LoadedModel | None = None) -> None:
+    def __init__(self, model: LoadedModel | None = None, rc_model: LoadedModel | None = None,
+                 extra_models: list[LoadedModel] = ()) -> None:
         self._given = {"learned": model, "rc": rc_model}
+        self._extra = list(extra_models)  # more models that files may name (decoding)
 
     def model_for(self, mode: Mode) -> LoadedModel:
         """The model a mode codes new files with."""
@@ -78,14 +83,17 @@ class Codec:
         return self.model_for(MODES["rc"])
 
     def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
-                 adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+                 adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS, strip: bool = False,
+                 metadata: dict | None = None) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
         smaller. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
         is searched per image unless given. Images of more than ``max_pixels`` pixels are
-        refused.
+        refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
+        chunks, :mod:`lora_codec.metadata`) is kept unless ``strip``; ``metadata`` replaces
+        it (for arrays, which carry none).
         """
         steps = _check_steps(steps)
         m = mode_named(mode)
@@ -93,7 +101,9 @@ class Codec:
             raise TypeError(f"quality must be an integer or None, got {type(quality).__name__}")
         if quality is not None and (not m.base_layer or not 1 <= quality <= 100):
             raise ValueError("quality applies to rc mode and must be in [1, 100]")
-        pixels, colour = read_image(image, max_pixels)
+        pixels, colour, meta = read_image_with_metadata(image, max_pixels)
+        meta = meta if metadata is None else metadata
+        extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else None
         model = self.model_for(m)
         weights = CodingWeights.of(model)
         planes = {g: np.ascontiguousarray(pixels[:, :, list(idx)]) for g, idx in group_planes(colour)}
@@ -110,7 +120,18 @@ class Codec:
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
-        return sections.pack(self._header(model, m, pixels, colour), groups, adapters)
+        return sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
+
+    @staticmethod
+    def metadata(data) -> dict:
+        """The metadata stored in a .lcz file (bytes or a path); empty if there is none."""
+        c = container.unpack(read_lcz(data))
+        if meta_section.TAG not in c.sections:
+            return {}
+        try:
+            return meta_section.unpack(c.sections[meta_section.TAG])
+        except meta_section.MetadataError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
 
     def encode_adapted(self, image, adapters, *, mode: str = "learned", quality: int | None = None) -> bytes:
         """The file with these adapters (a :class:`lora_codec.lora.fit.AdaptResult`), kept
@@ -182,7 +203,7 @@ class Codec:
                               "if you trust the file)")
         framed = header.version >= 2
         m = MODES[header.mode]
-        model = find_model(header.model_id, [x for x in self._given.values() if x is not None])
+        model = find_model(header.model_id, [x for x in self._given.values() if x is not None] + self._extra)
         if model.guided != m.base_layer:
             kind = "an rc-mode" if model.guided else "a learned-mode"
             raise DecodeError(f"corrupt .lcz file: its mode is {m.name}, but its model {header.model_id.hex()} "
@@ -236,3 +257,8 @@ def compress(image, steps: int = 0, **kwargs) -> bytes:
 def decompress(data, **kwargs) -> np.ndarray:
     """Decompress .lcz bytes or a .lcz file with the shipped models. See :meth:`Codec.decompress`."""
     return Codec().decompress(data, **kwargs)
+
+
+def read_metadata(data) -> dict:
+    """The metadata kept in a .lcz file. See :meth:`Codec.metadata`."""
+    return Codec.metadata(data)

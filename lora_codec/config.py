@@ -64,16 +64,27 @@ def _build(cls, table: dict, where: str):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
-def load_config(path: str | Path) -> Config:
-    """Read a TOML file with optional ``[model]`` and ``[train]`` tables."""
+def load_config(path: str | Path, data: str | None = None, out: str | None = None) -> Config:
+    """Read a TOML file with optional ``[model]`` and ``[train]`` tables. Relative paths in
+    ``[train]`` (data, out, init) resolve against the config file's folder; ``data`` and
+    ``out`` override the file's."""
+    path = Path(path)
     with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    unknown = set(data) - {"model", "train"}
+        table = tomllib.load(fh)
+    unknown = set(table) - {"model", "train"}
     if unknown:
         raise ValueError(f"unknown tables in {path}: {', '.join(sorted(unknown))}")
+    train = dict(table.get("train", {}))
+    for key in ("data", "out", "init"):
+        if train.get(key):
+            train[key] = str((path.parent / train[key]).resolve())
+    if data is not None:
+        train["data"] = str(Path(data).resolve())
+    if out is not None:
+        train["out"] = str(Path(out).resolve())
     return Config(
-        model=_build(ModelConfig, data.get("model", {}), "model"),
-        train=_build(TrainConfig, data.get("train", {}), "train"),
+        model=_build(ModelConfig, table.get("model", {}), "model"),
+        train=_build(TrainConfig, train, "train"),
     )
 
 

@@ -39,6 +39,8 @@ KNOWN_FLAGS = FLAG_ADAPTERS  # every other flag bit is reserved and must be zero
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
 CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP"})
+# Ancillary sections this version knows (and keeps): the image's metadata.
+ANCILLARY_TAGS = frozenset({b"meta"})
 
 
 def is_ancillary(tag: bytes) -> bool:
@@ -150,7 +152,7 @@ def unpack(data: bytes) -> Container:
         seen.add(tag)
         if not all(0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A or 0x30 <= b <= 0x39 for b in tag):
             raise FormatError(f"invalid section tag {tag!r}")
-        if tag not in CRITICAL_TAGS:
+        if tag not in CRITICAL_TAGS and tag not in ANCILLARY_TAGS:
             if is_ancillary(tag):
                 continue  # skippable, and unknown to this version
             raise FormatError(f"unknown critical section {tag.decode()!r} (written by a newer lora-codec?)")

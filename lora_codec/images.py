@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import secrets
 import stat
+import sys
 import warnings
 from pathlib import Path
 
@@ -138,15 +140,26 @@ def from_array(array: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple
 
 def read_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
     """A path, PIL image or array -> ((H, W, C) uint8 array, colour type)."""
+    pixels, colour, _ = read_image_with_metadata(source, max_pixels)
+    return pixels, colour
+
+
+def read_image_with_metadata(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str, dict]:
+    """:func:`read_image` plus the image's metadata (:mod:`lora_codec.metadata`); a path
+    may be ``"-"`` for an image on standard input."""
+    from .metadata import from_pil
+
     max_pixels = check_max_pixels(max_pixels)
     if isinstance(source, np.ndarray):
-        return from_array(source, max_pixels)
+        return (*from_array(source, max_pixels), {})
     if isinstance(source, Image.Image):
         problem = _sample_layout_problem(source)
         if problem:
             raise ImageError(f"unsupported image: {problem}; lora-codec codes 8 bits per sample and "
                              "never truncates")
-        return _from_pil(source, max_pixels)
+        return (*_from_pil(source, max_pixels), from_pil(source))
+    if isinstance(source, str) and source == "-":
+        return _read_stream(io.BytesIO(sys.stdin.buffer.read()), "<stdin>", max_pixels)
     if isinstance(source, (bytes, bytearray, memoryview)):
         raise TypeError("an image must be a path, a PIL image or a uint8 numpy array, not bytes "
                         "(for an encoded image in memory, pass PIL.Image.open(io.BytesIO(data)))")
@@ -154,18 +167,25 @@ def read_image(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray
         raise TypeError(f"an image must be a path, a PIL image or a uint8 numpy array, "
                         f"got {type(source).__name__}")
     path = regular_file(source)
+    return _read_stream(path, str(path), max_pixels)
+
+
+def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, dict]:
+    """Decode an image file (a path or a binary file object) named ``path`` in messages."""
+    from .metadata import from_pil
+
     try:
-        with _pillow_limit(max_pixels), Image.open(path) as img:
+        with _pillow_limit(max_pixels), Image.open(source) as img:
             check_size(img.width, img.height, max_pixels)
             problem = _sample_layout_problem(img)
             if problem:
                 raise ImageError(f"{path}: unsupported image: {problem}; lora-codec codes 8 bits per sample "
                                  "and never truncates")
             img.load()
-            return _from_pil(img, max_pixels)
+            return (*_from_pil(img, max_pixels), from_pil(img))
     except ImageError as exc:
         text = str(exc)
-        raise ImageError(text if text.startswith(str(path)) else f"{path}: {text}") from None
+        raise ImageError(text if text.startswith(path) else f"{path}: {text}") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError:
@@ -234,9 +254,8 @@ def _link_no_clobber(tmp: str, path: Path) -> None:
     os.unlink(tmp)
 
 
-def encode_png(pixels: np.ndarray, colour: str) -> bytes:
-    import io
+def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
+    """A PNG of the pixels, with the metadata ``meta`` if given."""
+    from .metadata import encode_png as encode
 
-    buf = io.BytesIO()
-    to_pil(pixels, colour).save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
+    return encode(pixels, colour, meta)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -118,14 +119,28 @@ def shipped_model_ids() -> dict[bytes, str]:
     return {file_model_id(p): p.name for p in shipped_model_files()}
 
 
+def search_path() -> list[Path]:
+    """Model files in the folders (or files) that ``LORA_CODEC_MODELS`` lists, separated
+    by the system's path separator."""
+    found = []
+    for entry in filter(None, os.environ.get("LORA_CODEC_MODELS", "").split(os.pathsep)):
+        p = Path(entry)
+        found += sorted(p.glob("*.safetensors")) if p.is_dir() else ([p] if p.is_file() else [])
+    return found
+
+
 def find_model(model_id: bytes, loaded: list[LoadedModel] = ()) -> LoadedModel:
-    """The model with this id: one of ``loaded``, else a shipped one; a ValueError names
-    the id needed and the ids this installation has."""
+    """The model with this id: one of ``loaded``, a shipped one, or one on the search path;
+    a ValueError names the id needed, the ids at hand and how to provide the model."""
     for m in loaded:
         if m.model_id == model_id:
             return m
     name = shipped_model_ids().get(model_id)
     if name is not None:
         return load_shipped_model(name)
+    for path in search_path():
+        if file_model_id(path) == model_id:
+            return load_model_file(path)
     have = sorted({m.model_id.hex() for m in loaded} | {i.hex() for i in shipped_model_ids()})
-    raise ValueError(f"the file needs model {model_id.hex()}, this installation has {', '.join(have) or 'none'}")
+    raise ValueError(f"the file needs model {model_id.hex()}, this installation has {', '.join(have) or 'none'}; "
+                     "pass its file with --model FILE, or put it in a folder listed in LORA_CODEC_MODELS")

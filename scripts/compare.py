@@ -20,6 +20,7 @@ import argparse
 import csv
 import multiprocessing as mp
 import os
+import queue as queue_module
 import statistics
 import sys
 import time
@@ -98,7 +99,6 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
 
         torch.set_num_threads(1)
         from lora_codec import Codec
-        from lora_codec.coding.sections import section_stats
 
         steps = int(codec.split("steps=")[1])
         mode = "rc" if codec.startswith("lora-codec-rc") else "learned"
@@ -111,47 +111,62 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
     else:
         encode, decode = peer_codec(codec)
     for f in files:
-        img = _load(Path(f))
-        _reset_peak_rss()
-        t0 = time.perf_counter()
-        data = bytes(encode(img))
-        t1 = time.perf_counter()
-        out = np.asarray(decode(data))
-        t2 = time.perf_counter()
-        lossless = out.shape == img.shape and np.array_equal(out.reshape(img.shape), img)
-        megapixels = img.shape[0] * img.shape[1] / 1e6
-        row = {
-            "codec": codec, "image": Path(f).name, "bytes": len(data), "lossless": lossless,
-            "bpsp": 8 * len(data) / img.size, "encode_s": t1 - t0, "decode_s": t2 - t1,
-            "encode_s_per_mp": (t1 - t0) / megapixels, "decode_s_per_mp": (t2 - t1) / megapixels,
-            "peak_rss_mb": _peak_rss_mb(),
-        }
-        if codec.startswith("lora-codec"):
-            stats = section_stats(data)
-            split = stats["split_bpsp"]
-            row.update({"adapter_bpsp": split["adapter"], "z_bpsp": split["z"], "pixel_bpsp": split["pixels"],
-                        "base_bpsp": split["base layer"], "hevc_quality": stats["hevc_quality"].get("colour", "")})
-        queue.put(row)
+        try:
+            queue.put(_measure(codec, f, encode, decode))
+        except Exception as exc:  # a failing codec is a row marked failed, never a hang
+            queue.put({"codec": codec, "image": Path(f).name, "failed": True,
+                       "error": (str(exc).splitlines() or [type(exc).__name__])[0]})
     queue.put({"codec": codec, "done": True})
+
+
+def _measure(codec: str, f: str, encode, decode) -> dict:
+    """One image through one codec: sizes, times, the round trip's verdict."""
+    img = _load(Path(f))
+    _reset_peak_rss()
+    t0 = time.perf_counter()
+    data = bytes(encode(img))
+    t1 = time.perf_counter()
+    out = np.asarray(decode(data))
+    t2 = time.perf_counter()
+    lossless = out.shape == img.shape and np.array_equal(out.reshape(img.shape), img)
+    megapixels = img.shape[0] * img.shape[1] / 1e6
+    row = {
+        "codec": codec, "image": Path(f).name, "bytes": len(data), "lossless": lossless,
+        "bpsp": 8 * len(data) / img.size, "encode_s": t1 - t0, "decode_s": t2 - t1,
+        "encode_s_per_mp": (t1 - t0) / megapixels, "decode_s_per_mp": (t2 - t1) / megapixels,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    if codec.startswith("lora-codec"):
+        from lora_codec.coding.sections import section_stats
+
+        stats = section_stats(data)
+        split = stats["split_bpsp"]
+        row.update({"adapter_bpsp": split["adapter"], "z_bpsp": split["z"], "pixel_bpsp": split["pixels"],
+                    "base_bpsp": split["base layer"],
+                    "container_bpsp": split["container"] + split.get("metadata", 0.0),
+                    "hevc_quality": stats["hevc_quality"].get("colour", "")})
+    return row
 
 
 def summarise(rows: list[dict], codecs: list[str]) -> list[dict]:
     summary = []
     for codec in codecs:
         mine = [r for r in rows if r["codec"] == codec]
-        good = [r for r in mine if r["lossless"]]
+        failed = [r for r in mine if r.get("failed")]
+        good = [r for r in mine if not r.get("failed") and r["lossless"]]
         if not mine:
             continue
         entry = {
-            "codec": codec, "images": len(mine), "not_lossless": len(mine) - len(good),
+            "codec": codec, "images": len(mine), "failed": len(failed),
+            "not_lossless": len(mine) - len(good) - len(failed),
             "bpsp": statistics.mean(r["bpsp"] for r in good) if good else float("nan"),
             "encode_s_per_mp": statistics.median(r["encode_s_per_mp"] for r in good) if good else float("nan"),
             "decode_s_per_mp": statistics.median(r["decode_s_per_mp"] for r in good) if good else float("nan"),
             "encode_s": statistics.median(r["encode_s"] for r in good) if good else float("nan"),
             "decode_s": statistics.median(r["decode_s"] for r in good) if good else float("nan"),
-            "peak_rss_mb": max(r["peak_rss_mb"] for r in mine),
+            "peak_rss_mb": max((r["peak_rss_mb"] for r in mine if not r.get("failed")), default=float("nan")),
         }
-        for key in ("adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp"):
+        for key in ("adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp", "container_bpsp"):
             if good and key in good[0]:
                 entry[key] = statistics.mean(r[key] for r in good)
         summary.append(entry)
@@ -174,15 +189,15 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
              "peak RSS is the worker process's high-water mark (lora-codec's includes PyTorch).\n",
              "## Overall\n",
              "| codec | bpsp | vs " + (reference or "-") + " | encode s/MP | decode s/MP | encode s | decode s | "
-             "peak RSS MB | adapter / z / pixel / HEVC bpsp | not lossless |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "peak RSS MB | adapter / z / pixel / HEVC / container bpsp | not lossless | failed |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in sorted(summary, key=lambda s: s["bpsp"]):
         rel = f"{100 * (s['bpsp'] / ref['bpsp'] - 1):+.1f} %" if ref else ""
-        split = (f"{s['adapter_bpsp']:.3f} / {s['z_bpsp']:.3f} / {s['pixel_bpsp']:.3f} / {s['base_bpsp']:.3f}"
-                 if "pixel_bpsp" in s else "")
+        split = (f"{s['adapter_bpsp']:.3f} / {s['z_bpsp']:.3f} / {s['pixel_bpsp']:.3f} / {s['base_bpsp']:.3f} / "
+                 f"{s['container_bpsp']:.3f}" if "pixel_bpsp" in s else "")
         lines.append(f"| {s['codec']} | {s['bpsp']:.3f} | {rel} | {s['encode_s_per_mp']:.2f} | "
                      f"{s['decode_s_per_mp']:.2f} | {s['encode_s']:.2f} | {s['decode_s']:.2f} | "
-                     f"{s['peak_rss_mb']:.0f} | {split} | {s['not_lossless']} |")
+                     f"{s['peak_rss_mb']:.0f} | {split} | {s['not_lossless']} | {s['failed']} |")
     notes = [NOTES[s["codec"]] for s in summary if s["codec"] in NOTES]
     qualities = [r["hevc_quality"] for r in rows if r.get("hevc_quality") not in (None, "")]
     if qualities:
@@ -203,7 +218,8 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
         cells = []
         for c in codecs:
             r = by.get((c, im))
-            cells.append("" if r is None else (f"{r['bpsp']:.3f}" if r["lossless"] else "NOT LOSSLESS"))
+            cells.append("" if r is None else ("FAILED" if r.get("failed") else
+                                               f"{r['bpsp']:.3f}" if r["lossless"] else "NOT LOSSLESS"))
         lines.append(f"| {im} | " + " | ".join(cells) + " |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
     _plots(out, rows, summary, images)
@@ -238,7 +254,7 @@ def _plots(out: Path, rows: list[dict], summary: list[dict], images: list[str]) 
     fig, ax = plt.subplots(figsize=(11, 5))
     x = np.arange(len(images))
     for s in summary:
-        ys = [next((r["bpsp"] for r in rows if r["codec"] == s["codec"] and r["image"] == im and r["lossless"]),
+        ys = [next((r["bpsp"] for r in rows if r["codec"] == s["codec"] and r["image"] == im and r.get("lossless")),
                    np.nan) for im in images]
         ax.plot(x, ys, marker="o", ms=3, lw=1, label=f"{s['codec']} ({s['bpsp']:.3f})")
     ax.set_xticks(x, [im.rsplit(".", 1)[0].replace("kodim", "") for im in images], fontsize=8)
@@ -311,7 +327,20 @@ def main() -> None:
                 proc = ctx.Process(target=worker, args=(codec, files, core, queue))
                 proc.start()
                 running[codec] = (proc, core)
-            msg = queue.get()
+            try:
+                msg = queue.get(timeout=5)
+            except queue_module.Empty:  # a worker that died without a word: fail its remaining images
+                for codec, (proc, core) in list(running.items()):
+                    if proc.exitcode is not None:
+                        seen = {r["image"] for r in rows if r["codec"] == codec}
+                        for f in files:
+                            if Path(f).name not in seen:
+                                rows.append({"codec": codec, "image": Path(f).name, "failed": True,
+                                             "error": f"worker exited with status {proc.exitcode}"})
+                                progress.advance(tasks[codec])
+                        running.pop(codec)
+                        free_cores.append(core)
+                continue
             codec = msg["codec"]
             if msg.get("done"):
                 proc, core = running.pop(codec)

@@ -6,9 +6,11 @@ import pytest
 
 import lora_codec
 import lora_codec.base_layer
+import lora_codec.codec
 import lora_codec.entropy
+import lora_codec.metadata
 
-MODULES = [lora_codec, lora_codec.entropy, lora_codec.base_layer]
+MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.base_layer, lora_codec.metadata]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -3,7 +3,7 @@ and the per-section sizes that ``info`` reports."""
 
 from __future__ import annotations
 
-from .. import base_layer, container
+from .. import base_layer, container, metadata
 from ..container import Container, Header
 from .groups import GroupCode
 
@@ -12,8 +12,10 @@ BASE_LAYER_TAGS = {"colour": b"HEVC", "alpha": b"HALP"}
 ADAPTER_TAG = b"LORA"
 
 
-def sections_of(groups: dict[str, GroupCode], adapters: bytes | None) -> dict[bytes, bytes]:
-    """The sections of a file, in the order they are written."""
+def sections_of(groups: dict[str, GroupCode], adapters: bytes | None,
+                extra: dict[bytes, bytes] | None = None) -> dict[bytes, bytes]:
+    """The sections of a file, in the order they are written; ``extra`` holds ancillary
+    sections (metadata), written last."""
     sections: dict[bytes, bytes] = {}
     if adapters is not None:
         sections[ADAPTER_TAG] = adapters
@@ -23,6 +25,7 @@ def sections_of(groups: dict[str, GroupCode], adapters: bytes | None) -> dict[by
         ztag, ptag = SECTION_TAGS[group]
         sections[ztag] = code.z
         sections[ptag] = code.pixels
+    sections.update(extra or {})
     return sections
 
 
@@ -33,10 +36,11 @@ def file_size(groups: dict[str, GroupCode], adapters: bytes | None) -> int:
     return container.HEADER_BYTES + count * container.SECTION_HEADER_BYTES + sum(sizes)
 
 
-def pack(header: Header, groups: dict[str, GroupCode], adapters: bytes | None) -> bytes:
+def pack(header: Header, groups: dict[str, GroupCode], adapters: bytes | None,
+         extra: dict[bytes, bytes] | None = None) -> bytes:
     flags = container.FLAG_ADAPTERS if adapters is not None else 0
     header = Header(**{**header.__dict__, "flags": flags})
-    return container.pack(Container(header, sections_of(groups, adapters)))
+    return container.pack(Container(header, sections_of(groups, adapters, extra)))
 
 
 def section_stats(data: bytes) -> dict:
@@ -44,7 +48,7 @@ def section_stats(data: bytes) -> dict:
     c = container.unpack(data)
     h = c.header
     subpixels = h.width * h.height * h.planes
-    parts = {"adapter": 0, "z": 0, "pixels": 0, "base layer": 0}
+    parts = {"adapter": 0, "z": 0, "pixels": 0, "base layer": 0, "metadata": 0}
     sizes = {}
     for tag, payload in c.sections.items():
         sizes[tag.decode("ascii", "replace")] = len(payload)
@@ -52,6 +56,8 @@ def section_stats(data: bytes) -> dict:
             parts["adapter"] += len(payload)
         elif tag in BASE_LAYER_TAGS.values():
             parts["base layer"] += len(payload)
+        elif tag == metadata.TAG:
+            parts["metadata"] += len(payload)
         elif tag.startswith(b"Z"):
             parts["z"] += len(payload)
         else:
@@ -62,8 +68,13 @@ def section_stats(data: bytes) -> dict:
     for group, tag in BASE_LAYER_TAGS.items():
         if tag in c.sections and base_layer.quality_of(c.sections[tag]) is not None:
             qualities[group] = base_layer.quality_of(c.sections[tag])
+    try:
+        items = metadata.describe(metadata.unpack(c.sections[metadata.TAG])) if metadata.TAG in c.sections else {}
+    except metadata.MetadataError:
+        items = {"(unreadable)": len(c.sections[metadata.TAG])}
     return {
         "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes,
+        "metadata": items,
         "hevc_quality": qualities,
         "mode": h.mode, "model_id": h.model_id.hex(), "format_version": h.version,
         "bytes": total, "bpsp": 8 * total / subpixels,

@@ -1,0 +1,121 @@
+"""Image metadata kept beside the pixels: ICC profile, EXIF, XMP and the PNG chunks users
+care about (text, gamma, chromaticities, sRGB intent, physical pixel size).
+
+They travel in the ancillary ``meta`` section (docs/format.md): one version byte, then a
+zlib-compressed UTF-8 JSON object whose binary values (ICC, EXIF) are base64. The
+pixels never depend on it, so a reader that does not know it still decodes the image.
+
+>>> from PIL import Image
+>>> img = Image.new("RGB", (2, 2))
+>>> img.info["icc_profile"] = b"not a real profile"
+>>> meta = from_pil(img)
+>>> unpack(pack(meta)) == meta, sorted(meta)
+(True, ['icc'])
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+TAG = b"meta"
+VERSION = 1
+_BINARY = ("icc", "exif")
+
+
+class MetadataError(ValueError):
+    """A metadata section that cannot be read."""
+
+
+def from_pil(img: Image.Image) -> dict:
+    """The metadata of an opened image (an empty dict if it has none)."""
+    info = img.info
+    meta: dict = {}
+    if info.get("icc_profile"):
+        meta["icc"] = bytes(info["icc_profile"])
+    exif = info.get("exif")
+    if exif:
+        meta["exif"] = bytes(exif)
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if xmp:
+        meta["xmp"] = xmp.decode("utf-8", "replace") if isinstance(xmp, (bytes, bytearray)) else str(xmp)
+    text = {k: v for k, v in (getattr(img, "text", None) or {}).items()
+            if isinstance(v, str) and k != "XML:com.adobe.xmp"}
+    if text:
+        meta["text"] = text
+    if isinstance(info.get("gamma"), (int, float)):
+        meta["gamma"] = float(info["gamma"])
+    chroma = info.get("chromaticity")
+    if isinstance(chroma, (tuple, list)) and len(chroma) == 8:
+        meta["chromaticity"] = [float(v) for v in chroma]
+    if isinstance(info.get("srgb"), int):
+        meta["srgb"] = int(info["srgb"])
+    dpi = info.get("dpi")
+    if isinstance(dpi, (tuple, list)) and len(dpi) == 2:
+        meta["dpi"] = [float(dpi[0]), float(dpi[1])]
+    return meta
+
+
+def pack(meta: dict) -> bytes:
+    """The ``meta`` section's payload."""
+    doc = {k: (base64.b64encode(v).decode("ascii") if k in _BINARY else v) for k, v in meta.items()}
+    return bytes([VERSION]) + zlib.compress(json.dumps(doc, sort_keys=True).encode("utf-8"), 9)
+
+
+def unpack(payload: bytes) -> dict:
+    """Inverse of :func:`pack`; raises :class:`MetadataError` on anything malformed."""
+    if not payload or payload[0] != VERSION:
+        raise MetadataError("unsupported metadata section version")
+    try:
+        doc = json.loads(zlib.decompressobj().decompress(payload[1:], 1 << 26).decode("utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+        return {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
+    except (ValueError, zlib.error, UnicodeDecodeError, TypeError) as exc:
+        raise MetadataError(f"corrupt metadata section ({exc})") from None
+
+
+def describe(meta: dict) -> dict[str, int]:
+    """Item name -> size in bytes, for ``info``."""
+    out = {}
+    for key, value in meta.items():
+        if key == "text":
+            out.update({f"text:{k}": len(v.encode("utf-8")) for k, v in value.items()})
+        else:
+            out[key] = len(value) if isinstance(value, (bytes, str)) else len(json.dumps(value))
+    return out
+
+
+def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
+    """A PNG of the pixels, carrying ``meta`` (ICC, EXIF, XMP, text, gAMA, cHRM, sRGB, pHYs)."""
+    arr = pixels[:, :, 0] if colour == "L" else pixels
+    img = Image.fromarray(np.ascontiguousarray(arr), mode=colour)
+    meta = meta or {}
+    options: dict = {"compress_level": 6}
+    info = PngImagePlugin.PngInfo()
+    if "srgb" in meta:
+        info.add(b"sRGB", bytes([int(meta["srgb"]) & 0xFF]))
+    if "gamma" in meta:
+        info.add(b"gAMA", struct.pack(">I", int(round(float(meta["gamma"]) * 100000))))
+    if "chromaticity" in meta:
+        info.add(b"cHRM", struct.pack(">8I", *(int(round(float(v) * 100000)) for v in meta["chromaticity"])))
+    for key, value in (meta.get("text") or {}).items():
+        info.add_itxt(key, value)
+    if "xmp" in meta:
+        info.add_itxt("XML:com.adobe.xmp", meta["xmp"])
+    options["pnginfo"] = info
+    if "icc" in meta:
+        options["icc_profile"] = meta["icc"]
+    if "exif" in meta:
+        options["exif"] = meta["exif"]
+    if "dpi" in meta:
+        options["dpi"] = tuple(meta["dpi"])
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", **options)
+    return buf.getvalue()

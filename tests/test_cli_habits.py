@@ -1,0 +1,152 @@
+"""Everyday command-line habits, through the CLI: pipes, metadata kept (or stripped),
+user-trained models, train --data/--out, and one summary line per file."""
+
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, PngImagePlugin
+
+from lora_codec.cli import main
+
+from helpers import smooth_image
+
+PIPE = """
+import sys
+from lora_codec.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _cli(args, stdin: bytes = b"", cwd=None, env=None, stdout=subprocess.PIPE):
+    return subprocess.run([sys.executable, "-c", PIPE, *args], input=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                          cwd=cwd, env=env, timeout=300)
+
+
+@pytest.fixture
+def png_with_metadata(tmp_path) -> Path:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "a test")
+    info.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    info.add(b"gAMA", (45455).to_bytes(4, "big"))
+    path = tmp_path / "meta.png"
+    exif = Image.Exif()
+    exif[0x010E] = "described"
+    Image.fromarray(smooth_image(20, 24)).save(path, pnginfo=info, icc_profile=b"\x00fake icc" * 20, dpi=(300, 300),
+                                               exif=exif.tobytes())
+    return path
+
+
+def test_pipes_in_and_out(tmp_path, png_with_metadata):
+    src = png_with_metadata.read_bytes()
+    enc = _cli(["compress", "-", "-o", "-"], stdin=src, cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    assert enc.stdout[:4] == b"\x89LCZ"
+    dec = _cli(["decompress", "-", "-o", "-"], stdin=enc.stdout, cwd=tmp_path)
+    assert dec.returncode == 0, dec.stderr
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(dec.stdout))), np.asarray(Image.open(png_with_metadata)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.png"]  # no file named '-'
+
+
+def test_standard_input_needs_an_output_and_a_terminal_gets_no_binary(tmp_path, png_with_metadata, capsys):
+    assert main(["compress", "-"]) == 1
+    assert "standard input needs -o" in capsys.readouterr().err
+    master, slave = pty.openpty()
+    try:
+        out = _cli(["compress", str(png_with_metadata), "-o", "-"], cwd=tmp_path, stdout=slave)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert out.returncode == 1 and b"terminal" in out.stderr
+
+
+def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, capsys):
+    lcz, back = tmp_path / "m.lcz", tmp_path / "back.png"
+    assert main(["compress", str(png_with_metadata), "-o", str(lcz), "--quiet"]) == 0
+    assert main(["info", str(lcz), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["metadata"]
+    assert {"icc", "exif", "xmp", "text:Title", "gamma", "dpi"} <= set(listed)
+    assert main(["decompress", str(lcz), "-o", str(back), "--quiet"]) == 0
+    with Image.open(png_with_metadata) as a, Image.open(back) as b:
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+        assert b.info["icc_profile"] == a.info["icc_profile"]
+        assert b.getexif()[0x010E] == "described"
+        assert b.text["Title"] == "a test" and "xmpmeta" in b.text["XML:com.adobe.xmp"]
+        assert abs(b.info["gamma"] - a.info["gamma"]) < 1e-5 and b.info["dpi"] == pytest.approx(a.info["dpi"])
+    stripped = tmp_path / "s.lcz"
+    assert main(["compress", str(png_with_metadata), "-o", str(stripped), "--quiet", "--strip"]) == 0
+    assert stripped.stat().st_size < lcz.stat().st_size
+    assert main(["decompress", str(lcz), "-o", str(tmp_path / "plain.png"), "--quiet", "--strip"]) == 0
+    with Image.open(tmp_path / "plain.png") as c:
+        assert "icc_profile" not in c.info and not c.text
+
+
+@pytest.fixture(scope="module")
+def user_model(tmp_path_factory) -> Path:
+    import torch
+
+    from lora_codec.config import ModelConfig
+    from lora_codec.models.probability import ProbabilityModel
+    from lora_codec.registry import save_model_file
+
+    torch.manual_seed(3)
+    path = tmp_path_factory.mktemp("models") / "mine.safetensors"
+    save_model_file(ProbabilityModel(ModelConfig(hidden_a=8, hidden_b=8)), path)
+    return path
+
+
+def test_user_models_by_flag_and_search_path(tmp_path, user_model, capsys, monkeypatch):
+    src, lcz = tmp_path / "a.png", tmp_path / "a.lcz"
+    Image.fromarray(smooth_image(16, 20)).save(src)
+    assert main(["compress", str(src), "-o", str(lcz), "--model", str(user_model), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(lcz), "-o", str(tmp_path / "x.png"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "needs model" in err and "--model" in err and "LORA_CODEC_MODELS" in err
+    assert main(["decompress", str(lcz), "-o", str(tmp_path / "y.png"), "--model", str(user_model), "--quiet"]) == 0
+    monkeypatch.setenv("LORA_CODEC_MODELS", str(user_model.parent))
+    assert main(["decompress", str(lcz), "-o", str(tmp_path / "z.png"), "--quiet"]) == 0
+    with Image.open(tmp_path / "z.png") as img:
+        assert np.array_equal(np.asarray(img), smooth_image(16, 20))
+
+
+def test_train_data_and_out_override_the_config(tmp_path):
+    data = tmp_path / "pics"
+    data.mkdir()
+    for k in range(2):
+        Image.fromarray(smooth_image(40, 40, seed=k)).save(data / f"{k}.png")
+    config = tmp_path / "cfg" / "tiny.toml"
+    config.parent.mkdir()
+    config.write_text('[model]\nhidden_a = 4\nhidden_b = 4\nchannels = 8\n[train]\ndata = "nowhere"\n'
+                      'out = "runs/x"\ncrop = 32\nbatch = 1\nsteps = 2\nthreads = 1\ncheckpoint_every = 1\n')
+    out = tmp_path / "out"
+    assert main(["train", str(config), "--data", str(data), "--out", str(out), "--quiet",
+                 "--export", str(tmp_path / "tiny.safetensors")]) == 0
+    assert (out / "checkpoint.safetensors").exists() and (tmp_path / "tiny.safetensors").exists()
+
+
+def test_relative_paths_in_a_config_resolve_against_it(tmp_path):
+    from lora_codec.config import load_config
+
+    config = tmp_path / "cfg" / "c.toml"
+    config.parent.mkdir()
+    config.write_text('[train]\ndata = "../pics"\nout = "runs/x"\n')
+    cfg = load_config(config)
+    assert Path(cfg.train.data) == (tmp_path / "pics").resolve()
+    assert Path(cfg.train.out) == (tmp_path / "cfg" / "runs" / "x").resolve()
+
+
+def test_one_summary_line_per_file(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(16, 20)).save(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "a.lcz")]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "a.png -> " in lines[0] and "bpsp" in lines[0] and " s" in lines[0]
+    assert main(["decompress", str(tmp_path / "a.lcz"), "-o", str(tmp_path / "b.png"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
