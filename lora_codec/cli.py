@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
-                   help="learned: the base model (default); rc: HEVC base layer + learned residual")
+                   help="learned: the default model; rc: HEVC base layer + learned residual; stored: the "
+                        "pixels, zlib-compressed (every mode falls back to it when that is smaller)")
     c.add_argument("--quality", type=int, default=None,
                    help="rc mode: HEVC quality 1..100 (default: searched per image for the smallest file)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")

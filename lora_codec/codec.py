@@ -23,11 +23,12 @@ True
 from __future__ import annotations
 
 import os
+import zlib
 from numbers import Integral
 
 import numpy as np
 
-from . import base_layer, container, entropy
+from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
 from .coding import sections
@@ -103,10 +104,16 @@ class Codec:
             raise ValueError("quality applies to rc mode and must be in [1, 100]")
         pixels, colour, meta = read_image_with_metadata(image, max_pixels)
         meta = meta if metadata is None else metadata
-        extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else None
+        extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else {}
+        stored = self._stored(pixels, colour, extra)
+        if m.stored:
+            return stored
+        coded, coded_colour, chosen = transforms.choose(pixels, colour)
+        if chosen:
+            extra = {transforms.TAG: transforms.pack(chosen), **extra}
         model = self.model_for(m)
         weights = CodingWeights.of(model)
-        planes = {g: np.ascontiguousarray(pixels[:, :, list(idx)]) for g, idx in group_planes(colour)}
+        planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
         latents = {g: group_latents(model, p) for g, p in planes.items()}  # the only encoder run
         groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality) for g in planes}
         adapters = None
@@ -114,13 +121,23 @@ class Codec:
             from .lora.fit import adapt_to_image
 
             guide = groups["colour"].base.reconstruction if m.base_layer else None
-            result = adapt_to_image(model, pixels, colour, steps, adaptation, progress, guide=guide,
+            result = adapt_to_image(model, coded, coded_colour, steps, adaptation, progress, guide=guide,
                                     latents=latents["colour"])
             adapted = self._recode(model, planes, latents, groups, result.deltas)
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
-        return sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
+        learned = sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
+        return learned if len(learned) <= len(stored) else stored  # never worse than the stored pixels
+
+    @staticmethod
+    def _stored(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes:
+        """The file of mode ``stored``: the pixels, zlib-compressed (never more than a few
+        bytes over their raw size)."""
+        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="stored",
+                        model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
+        raw = zlib.compress(np.ascontiguousarray(pixels).tobytes(), 9)
+        return container.pack(container.Container(header, {b"RAWP": raw, **extra}))
 
     @staticmethod
     def metadata(data) -> dict:
@@ -140,12 +157,14 @@ class Codec:
         m = mode_named(mode)
         pixels, colour = read_image(image)
         model = self.model_for(m)
-        planes = {g: np.ascontiguousarray(pixels[:, :, list(idx)]) for g, idx in group_planes(colour)}
+        coded, coded_colour, chosen = transforms.choose(pixels, colour)
+        extra = {transforms.TAG: transforms.pack(chosen)} if chosen else {}
+        planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
         latents = {g: group_latents(model, p) for g, p in planes.items()}
         groups = {g: self._code_group(model, CodingWeights.of(model), m, planes[g], latents[g], quality)
                   for g in planes}
         adapted = self._recode(model, planes, latents, groups, adapters.deltas)
-        return sections.pack(self._header(model, m, pixels, colour), adapted, adapters.payload)
+        return sections.pack(self._header(model, m, pixels, colour), adapted, adapters.payload, extra)
 
     @staticmethod
     def _header(model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str) -> Header:
@@ -203,6 +222,14 @@ class Codec:
                               "if you trust the file)")
         framed = header.version >= 2
         m = MODES[header.mode]
+        if m.stored:
+            return self._unstore(c)
+        try:
+            chosen = (transforms.unpack(c.sections[transforms.TAG], header.colour) if transforms.TAG in c.sections
+                      else transforms.Transforms())
+        except transforms.TransformError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        coded_colour = transforms.coded_colour(header.colour, chosen)
         model = find_model(header.model_id, [x for x in self._given.values() if x is not None] + self._extra)
         if model.guided != m.base_layer:
             kind = "an rc-mode" if model.guided else "a learned-mode"
@@ -221,8 +248,8 @@ class Codec:
         elif sections.ADAPTER_TAG in c.sections:
             raise FormatError("an adapter section is present but the adapter flag is not set")
         weights = CodingWeights.of(model, deltas)
-        out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
-        for group, idx in group_planes(header.colour):
+        out = np.zeros((header.height, header.width, container.COLOUR_TYPES[coded_colour][1]), dtype=np.uint8)
+        for group, idx in group_planes(coded_colour):
             ztag, ptag = sections.SECTION_TAGS[group]
             needed = (ztag, ptag) + ((sections.BASE_LAYER_TAGS[group],) if m.base_layer else ())
             if any(tag not in c.sections for tag in needed):
@@ -244,6 +271,28 @@ class Codec:
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, list(idx)] = planes
+        try:
+            out = transforms.invert(out, chosen)
+        except transforms.TransformError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        if container.pixel_crc(out) != header.pixel_crc:
+            raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
+        return out
+
+    @staticmethod
+    def _unstore(c: container.Container) -> np.ndarray:
+        header = c.header
+        if b"RAWP" not in c.sections:
+            raise FormatError("the stored pixels are missing")
+        size = header.width * header.height * header.planes
+        try:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(c.sections[b"RAWP"], size + 1)
+        except zlib.error as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        if len(raw) != size or not inflater.eof:
+            raise DecodeError("corrupt .lcz file: the stored pixels have the wrong size")
+        out = np.frombuffer(raw, np.uint8).reshape(header.height, header.width, header.planes).copy()
         if container.pixel_crc(out) != header.pixel_crc:
             raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
         return out

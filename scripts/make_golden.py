@@ -22,24 +22,40 @@ from lora_codec import container
 from lora_codec.codec import Codec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from golden_inputs import golden_image  # noqa: E402
+from golden_inputs import golden_case  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes]]:
+# name -> (recipe of the input image, mode, whether the file can be re-encoded byte for
+# byte on another machine: not with adapters, trained in float, nor with x265's base layer)
+RECIPES = {
+    "learned_L": ({"shape": [40, 48, 1], "seed": 9}, "learned", True),
+    "learned_RGB": ({"shape": [40, 48, 3], "seed": 11}, "learned", True),
+    "learned_RGBA": ({"shape": [40, 48, 4], "seed": 12}, "learned", True),
+    "grey_as_RGB": ({"shape": [40, 48, 3], "seed": 5, "variant": "grey_as_rgb"}, "learned", True),
+    "few_levels_RGB": ({"shape": [40, 48, 3], "seed": 6, "variant": "few_levels"}, "learned", True),
+    "stored_noise": ({"shape": [8, 8, 3], "seed": 1, "variant": "noise"}, "learned", True),
+    "learned_RGB_adapters": ({"shape": [32, 32, 3], "seed": 7}, "adapters", False),
+    "rc_RGB": ({"shape": [48, 64, 3], "seed": 9}, "rc", False),
+}
+
+
+def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes, dict, bool]]:
     from lora_codec.lora.fit import adapt_to_image
     from lora_codec.lora.options import AdaptOptions
 
     out = {}
-    for name, shape in {"learned_L": (16, 24, 1), "learned_RGB": (24, 40, 3), "learned_RGBA": (20, 28, 4)}.items():
-        img = golden_image(*shape, seed=len(name))
-        out[name] = img, codec.compress(img)
-    img = golden_image(32, 32, 3, seed=7)
-    adapters = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1, crop=32, batch=1))
-    out["learned_RGB_adapters"] = img, codec.encode_adapted(img, adapters)
-    img = golden_image(24, 40, 3, seed=9)
-    out["rc_RGB"] = img, codec.compress(img, mode="rc", quality=40)
+    for name, (recipe, mode, reencode) in RECIPES.items():
+        img = golden_case(recipe)
+        if mode == "adapters":
+            adapters = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1, crop=32, batch=1))
+            data = codec.encode_adapted(img, adapters)
+        elif mode == "rc":
+            data = codec.compress(img, mode="rc", quality=40)
+        else:
+            data = codec.compress(img)
+        out[name] = img, data, recipe, reencode
     return out
 
 
@@ -48,10 +64,10 @@ def main() -> int:
     folder = ROOT / "tests" / "golden" / f"v{container.VERSION}-{codec.model.model_id.hex()}"
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {}
-    for name, (img, data) in cases(codec).items():
+    for name, (img, data, recipe, reencode) in cases(codec).items():
         (folder / f"{name}.lcz").write_bytes(data)
         manifest[name] = {"shape": list(img.shape), "pixels_sha256": hashlib.sha256(img.tobytes()).hexdigest(),
-                          "file_sha256": hashlib.sha256(data).hexdigest()}
+                          "file_sha256": hashlib.sha256(data).hexdigest(), "recipe": recipe, "reencode": reencode}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {len(manifest)} files to {folder}")
     return 0

@@ -19,11 +19,27 @@ def table_case(n: int = 100):
 
 
 def golden_image(height: int, width: int, planes: int, seed: int) -> np.ndarray:
-    """A small photo-like image from integer arithmetic only (no RNG, stable forever)."""
+    """A small photo-like image from integer arithmetic only (no RNG, stable forever):
+    smooth shading, an edge and hash noise, so the learned mode beats stored pixels."""
     y, x = np.mgrid[0:height, 0:width].astype(np.int64)
     out = np.empty((height, width, planes), np.uint8)
     for c in range(planes):
-        v = 60 + (x * (3 + c + seed)) % 97 + (y * (5 + 2 * c)) % 61 + 40 * (x > width // 2)
-        v = v + ((x * 7919 + y * 104729 + c * 31 + seed) % 13) - 6
-        out[:, :, c] = np.clip(v, 0, 255).astype(np.uint8)
+        shade = 60 + ((x * x * (3 + c) + y * y * 5 + x * y * (seed % 7)) >> 5) % 120 + 40 * (x > width // 2)
+        noise = (((x * 1103515245 + y * 12345 + c * 777 + seed * 31) >> 8) % 11) - 5
+        out[:, :, c] = np.clip(shade + noise, 0, 255).astype(np.uint8)
     return out
+
+
+def golden_case(recipe: dict) -> np.ndarray:
+    """The input image of a golden file, from the recipe in its manifest."""
+    img = golden_image(*recipe["shape"], seed=recipe["seed"])
+    if recipe.get("variant") == "grey_as_rgb":
+        img = np.repeat(img[:, :, :1], 3, axis=2)
+    elif recipe.get("variant") == "few_levels":  # a sparse histogram: multiples of 8, noisy
+        y, x, c = np.indices(img.shape, dtype=np.int64)
+        noise = (((x * 2654435761 + y * 40503 + c * 97) >> 9) % 41) - 20
+        img = (np.clip(img.astype(np.int64) + noise, 0, 255) & 0xF8).astype(np.uint8)
+    elif recipe.get("variant") == "noise":
+        i = np.arange(img.size, dtype=np.int64)
+        img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)
+    return np.ascontiguousarray(img)

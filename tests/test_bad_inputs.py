@@ -87,7 +87,7 @@ def test_compress_never_writes_over_its_input(tmp_path, png, capsys, link):
 
 def test_decompress_never_writes_over_its_input(tmp_path, png, capsys):
     lcz = tmp_path / "q.lcz"
-    assert main(["compress", str(png), "-o", str(lcz)]) == 0
+    assert main(["compress", str(png), "-o", str(lcz), "--quiet"]) == 0
     before = lcz.read_bytes()
     assert main(["decompress", "--force", str(lcz), "-o", str(lcz)]) == 1
     assert "would replace the input" in _one_error_line(capsys)
@@ -315,7 +315,9 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
     assert spec["sections"] == ref.sections
     assert data[38:42] == next(iter(ref.sections))  # the first section starts at byte 38
     for tag in (b"ZCOL", b"PCOL"):  # framed streams: capacity as the spec defines it
-        assert spec_reader.stream_capacity(spec["sections"][tag]) == lora_codec.entropy.stream_capacity(ref.sections[tag])
+        if tag in ref.sections:
+            assert (spec_reader.stream_capacity(spec["sections"][tag])
+                    == lora_codec.entropy.stream_capacity(ref.sections[tag]))
 
 
 def test_reserved_flag_bits_are_refused():

@@ -11,8 +11,9 @@ from .. import container
 @dataclass(frozen=True)
 class Mode:
     name: str
-    model_file: str                    # the shipped model the mode codes with by default
+    model_file: str                    # the shipped model the mode codes with by default ("": none)
     base_layer: bool = False           # a lossy HEVC base layer per group, coded first
+    stored: bool = False               # the pixels stored (zlib), the fallback no file is ever worse than
     qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
     summary: str = ""
 
@@ -23,6 +24,7 @@ MODES: dict[str, Mode] = {
         Mode("learned", "base.safetensors", summary="the learned model (default)"),
         Mode("rc", "rc.safetensors", base_layer=True, qualities=(10, 20, 30, 40, 50, 60, 70),
              summary="HEVC base layer + learned residual"),
+        Mode("stored", "", stored=True, summary="the pixels, zlib-compressed (chosen when smaller)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"

@@ -1,0 +1,117 @@
+"""Reversible per-image transforms applied before coding (the ``XFRM`` section):
+
+* **grey stored as colour**: an RGB(A) image whose R, G and B are equal everywhere is
+  coded as L(A), one plane instead of three;
+* **channel palettes**: a plane that uses only some of the levels between its minimum and
+  maximum (a sparse histogram: scans, renders, images whose low bits were cleared) is
+  coded as the indexes 0..k-1 of its levels, and the level list is stored.
+
+Both are exact: :func:`invert` gives back the very pixels :func:`choose` was given.
+
+>>> import numpy as np
+>>> grey = np.repeat((np.arange(12, dtype=np.uint8) * 20).reshape(3, 4, 1), 3, axis=2)
+>>> coded, colour, t = choose(grey, "RGB")
+>>> colour, t.grey_rgb, coded.shape
+('L', True, (3, 4, 1))
+>>> bool((invert(coded, t) == grey).all())
+True
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .container import COLOUR_TYPES
+
+TAG = b"XFRM"
+VERSION = 1
+# A plane gets a channel palette when it uses at most this share of its level range.
+SPARSE_SHARE = 0.75
+_GREY = {"RGB": "L", "RGBA": "LA"}
+
+
+class TransformError(ValueError):
+    """A transform section that cannot be read."""
+
+
+@dataclass
+class Transforms:
+    grey_rgb: bool = False
+    levels: dict[int, np.ndarray] = field(default_factory=dict)  # coded plane -> its sorted levels
+
+    def __bool__(self) -> bool:
+        return self.grey_rgb or bool(self.levels)
+
+
+def choose(pixels: np.ndarray, colour: str) -> tuple[np.ndarray, str, Transforms]:
+    """(pixels to code, their colour type, the transforms that map them back)."""
+    t = Transforms()
+    coded, coded_colour = pixels, colour
+    if colour in _GREY and np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and \
+            np.array_equal(pixels[:, :, 0], pixels[:, :, 2]):
+        keep = [0] + ([3] if colour == "RGBA" else [])
+        coded, coded_colour, t.grey_rgb = np.ascontiguousarray(pixels[:, :, keep]), _GREY[colour], True
+    out = None
+    for c in range(coded.shape[2]):
+        present = np.flatnonzero(np.bincount(coded[:, :, c].reshape(-1), minlength=256))
+        span = int(present[-1]) - int(present[0]) + 1
+        if len(present) > 1 and len(present) <= SPARSE_SHARE * span:
+            if out is None:
+                out = coded.copy()
+            lut = np.zeros(256, np.uint8)
+            lut[present] = np.arange(len(present), dtype=np.uint8)
+            out[:, :, c] = lut[coded[:, :, c]]
+            t.levels[c] = present.astype(np.uint8)
+    return (coded if out is None else out), coded_colour, t
+
+
+def invert(coded: np.ndarray, t: Transforms) -> np.ndarray:
+    """The original pixels from the coded ones."""
+    out = coded.copy() if t.levels else coded
+    for c, levels in t.levels.items():
+        if int(coded[:, :, c].max(initial=0)) >= len(levels):
+            raise TransformError("a coded level index is outside its channel palette")
+        out[:, :, c] = levels[coded[:, :, c]]
+    if t.grey_rgb:
+        grey = out[:, :, :1]
+        out = np.concatenate([grey, grey, grey] + ([out[:, :, 1:2]] if out.shape[2] == 2 else []), axis=2)
+    return np.ascontiguousarray(out)
+
+
+def coded_colour(colour: str, t: Transforms) -> str:
+    """The colour type the groups were coded in."""
+    return _GREY[colour] if t.grey_rgb else colour
+
+
+def pack(t: Transforms) -> bytes:
+    """``u8 version | u8 flags (bit 0: grey RGB) | u8 n | n x (u8 plane | 32-byte level bitmap)``."""
+    parts = [struct.pack("<BBB", VERSION, int(t.grey_rgb), len(t.levels))]
+    for c, levels in sorted(t.levels.items()):
+        bits = np.zeros(256, np.uint8)
+        bits[levels] = 1
+        parts.append(bytes([c]) + np.packbits(bits, bitorder="little").tobytes())
+    return b"".join(parts)
+
+
+def unpack(payload: bytes, colour: str) -> Transforms:
+    try:
+        version, flags, count = struct.unpack_from("<BBB", payload, 0)
+    except struct.error:
+        raise TransformError("truncated transform section") from None
+    if version != VERSION or flags & ~1 or len(payload) != 3 + 33 * count:
+        raise TransformError("malformed transform section")
+    t = Transforms(grey_rgb=bool(flags & 1))
+    if t.grey_rgb and colour not in _GREY:
+        raise TransformError(f"grey-as-colour transform on a {colour} image")
+    planes = COLOUR_TYPES[coded_colour(colour, t)][1]
+    for k in range(count):
+        c = payload[3 + 33 * k]
+        bits = np.unpackbits(np.frombuffer(payload, np.uint8, 32, 4 + 33 * k), bitorder="little")
+        levels = np.flatnonzero(bits).astype(np.uint8)
+        if c >= planes or c in t.levels or len(levels) < 2:
+            raise TransformError("malformed channel palette")
+        t.levels[c] = levels
+    return t
