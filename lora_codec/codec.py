@@ -85,7 +85,7 @@ class Codec:
 
     def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
                  adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS, strip: bool = False,
-                 metadata: dict | None = None) -> bytes:
+                 metadata: dict | None = None, fallback: bool = True) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
@@ -94,7 +94,8 @@ class Codec:
         is searched per image unless given. Images of more than ``max_pixels`` pixels are
         refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
         chunks, :mod:`lora_codec.metadata`) is kept unless ``strip``; ``metadata`` replaces
-        it (for arrays, which carry none).
+        it (for arrays, which carry none). The stored pixels (mode ``stored``) replace the
+        coded file whenever they are smaller, unless ``fallback=False`` (for measurements).
         """
         steps = _check_steps(steps)
         m = mode_named(mode)
@@ -128,7 +129,9 @@ class Codec:
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
         learned = sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
-        return learned if len(learned) <= len(stored) else stored  # never worse than the stored pixels
+        if fallback and len(stored) < len(learned):  # never worse than the stored pixels
+            return stored
+        return learned
 
     @staticmethod
     def _stored(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes:

@@ -89,8 +89,9 @@ def _load(path: Path) -> np.ndarray:
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
-def worker(codec: str, files: list[str], core: int | None, queue) -> None:
-    """Codes every image with one codec; puts one result dict per image on ``queue``."""
+def worker(codec: str, files: list[str], core: int | None, queue, model_file: str | None = None) -> None:
+    """Codes every image with one codec; puts one result dict per image on ``queue``.
+    ``model_file``: a lora-codec row with that model instead of the shipped default."""
     if core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -102,7 +103,12 @@ def worker(codec: str, files: list[str], core: int | None, queue) -> None:
 
         steps = int(codec.split("steps=")[1])
         mode = "rc" if codec.startswith("lora-codec-rc") else "learned"
-        lc = Codec()
+        if model_file:
+            from lora_codec.registry import load_model_file
+
+            lc = Codec(model=load_model_file(model_file))
+        else:
+            lc = Codec()
 
         def encode(a):
             return lc.compress(a, steps=steps, mode=mode)
@@ -293,6 +299,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--reference", default="jpegxl-e7", help="codec the relative column compares with")
     parser.add_argument("--readme", default=None, help="also write the overall table into this README")
+    parser.add_argument("--model-file", action="append", default=[],
+                        help="also a lora-codec row (--steps 0) with this model file (repeatable)")
     args = parser.parse_args()
 
     from PIL import Image  # noqa: F401  (fail early if missing)
@@ -309,7 +317,9 @@ def main() -> None:
         sys.exit(f"compare.py: unknown codecs {unknown}; choose from {PEERS}")
     steps = [int(s) for s in args.steps.split(",") if s.strip()]
     rc_steps = [int(s) for s in args.rc_steps.split(",") if s.strip()]
-    codecs = [f"lora-codec@steps={s}" for s in steps] + [f"lora-codec-rc@steps={s}" for s in rc_steps] + peers
+    model_files = {f"lora-codec[{Path(m).stem}]@steps=0": m for m in args.model_file}
+    codecs = ([f"lora-codec@steps={s}" for s in steps] + [f"lora-codec-rc@steps={s}" for s in rc_steps]
+              + list(model_files) + peers)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
     jobs = max(1, min(args.jobs, len(cores), len(codecs)))
     ctx = mp.get_context("spawn")
@@ -324,7 +334,7 @@ def main() -> None:
         while pending or running:
             while pending and free_cores:
                 codec, core = pending.pop(0), free_cores.pop(0)
-                proc = ctx.Process(target=worker, args=(codec, files, core, queue))
+                proc = ctx.Process(target=worker, args=(codec, files, core, queue, model_files.get(codec)))
                 proc.start()
                 running[codec] = (proc, core)
             try:

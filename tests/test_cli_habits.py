@@ -89,22 +89,29 @@ def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, cap
 
 @pytest.fixture(scope="module")
 def user_model(tmp_path_factory) -> Path:
+    """A model of one's own: the shipped one, nudged, so it codes well under a new id."""
+    import copy
+
     import torch
 
-    from lora_codec.config import ModelConfig
-    from lora_codec.models.probability import ProbabilityModel
+    from lora_codec.codec import Codec
     from lora_codec.registry import save_model_file
 
-    torch.manual_seed(3)
+    net = copy.deepcopy(Codec().model.model)
+    with torch.no_grad():
+        net.predictor.planes[0].shape.bias[0] += 0.01
     path = tmp_path_factory.mktemp("models") / "mine.safetensors"
-    save_model_file(ProbabilityModel(ModelConfig(hidden_a=8, hidden_b=8)), path)
+    save_model_file(net, path)
     return path
 
 
 def test_user_models_by_flag_and_search_path(tmp_path, user_model, capsys, monkeypatch):
     src, lcz = tmp_path / "a.png", tmp_path / "a.lcz"
-    Image.fromarray(smooth_image(16, 20)).save(src)
+    Image.fromarray(smooth_image(40, 48)).save(src)
     assert main(["compress", str(src), "-o", str(lcz), "--model", str(user_model), "--quiet"]) == 0
+    from lora_codec.container import unpack
+
+    assert unpack(lcz.read_bytes()).header.mode == "learned"
     capsys.readouterr()
     assert main(["decompress", str(lcz), "-o", str(tmp_path / "x.png"), "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -113,7 +120,7 @@ def test_user_models_by_flag_and_search_path(tmp_path, user_model, capsys, monke
     monkeypatch.setenv("LORA_CODEC_MODELS", str(user_model.parent))
     assert main(["decompress", str(lcz), "-o", str(tmp_path / "z.png"), "--quiet"]) == 0
     with Image.open(tmp_path / "z.png") as img:
-        assert np.array_equal(np.asarray(img), smooth_image(16, 20))
+        assert np.array_equal(np.asarray(img), smooth_image(40, 48))
 
 
 def test_train_data_and_out_override_the_config(tmp_path):

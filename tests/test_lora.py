@@ -27,20 +27,31 @@ def _inputs(size=48):
     return img, torch.from_numpy(img.transpose(2, 0, 1).copy()).float()[None]
 
 
+def _engine(model, img):
+    """The engine outputs an engine model needs beside its input (None for other models)."""
+    from lora_codec import entropy
+
+    if not model.engine:
+        return None
+    return torch.from_numpy(entropy.engine_outputs(img).transpose(2, 0, 1, 3).copy()).float()[None]
+
+
 def test_adapters_are_identity_at_init(codec):
-    _, x = _inputs()
+    img, x = _inputs()
+    e = _engine(codec.model, img)
     net, _, _ = adapt_mod._inject(codec.model, AdaptOptions())
     with torch.no_grad():
-        assert torch.equal(torch.stack(net(x)), torch.stack(codec.model.model(x)))
+        assert torch.equal(torch.stack(net(x, None, e)), torch.stack(codec.model.model(x, None, e)))
 
 
 def test_training_changes_only_adapter_weights(codec):
-    _, x = _inputs()
+    img, x = _inputs()
+    e = _engine(codec.model, img)
     net, factors, params = adapt_mod._inject(codec.model, AdaptOptions())
     before = {k: v.clone() for k, v in net.state_dict().items()}
     opt = torch.optim.Adam(params, lr=1e-2)
     for _ in range(3):
-        bits_x, bits_z = net(x)
+        bits_x, bits_z = net(x, None, e)
         opt.zero_grad()
         (bits_x / x.numel()).backward()
         opt.step()

@@ -80,7 +80,7 @@ def test_guided_exact_path_matches_training_path_within_one_percent(codec):
 @pytest.mark.parametrize("shape, planes", [((1, 1), 3), ((17, 23), 1), ((40, 33), 3), ((31, 20), 4), ((12, 9), 2)])
 def test_rc_round_trip_every_colour_type(codec, shape, planes):
     img = smooth_image(*shape, planes=planes, seed=planes)
-    data = codec.compress(img, mode="rc", quality=40)
+    data = codec.compress(img, mode="rc", quality=40, fallback=False)
     header = container.unpack(data).header
     assert header.mode == "rc" and header.model_id == codec.rc_model.model_id
     assert np.array_equal(codec.decompress(data), img)
