@@ -182,7 +182,8 @@ def summarise(rows: list[dict], codecs: list[str]) -> list[dict]:
 def write_report(out: Path, rows: list[dict], summary: list[dict], command: str, reference: str | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     fields = ["codec", "image", "bytes", "lossless", "bpsp", "encode_s", "decode_s", "encode_s_per_mp",
-              "decode_s_per_mp", "peak_rss_mb", "adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp", "hevc_quality"]
+              "decode_s_per_mp", "peak_rss_mb", "adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp",
+              "container_bpsp", "hevc_quality", "failed", "error"]
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
@@ -228,7 +229,10 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
                                                f"{r['bpsp']:.3f}" if r["lossless"] else "NOT LOSSLESS"))
         lines.append(f"| {im} | " + " | ".join(cells) + " |")
     (out / "report.md").write_text("\n".join(lines) + "\n")
-    _plots(out, rows, summary, images)
+    try:
+        _plots(out, rows, summary, images)
+    except ImportError:
+        print("compare.py: no plots (they need matplotlib: pip install '.[reports]')", file=sys.stderr)
 
 
 README_START = "<!-- results:start (written by scripts/compare.py --readme) -->"
