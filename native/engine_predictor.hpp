@@ -90,13 +90,7 @@ class EnginePredictor {
     for (int k = 0; k < w_.features; ++k) in_a[n++] = f[k];
 
     int32_t h_a[64];
-    for (int h = 0; h < pw.hidden_a; ++h) {
-      const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
-    }
-    const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
-    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
-    const int32_t mu = static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref} + m, 0, 255 * 16));
+    const int32_t mu = mean_stage(pw, in_a, ref, h_a);
 
     int32_t in_b[64 + kErrorNeighbours + kGradients + kEngineStats + kMaxPlanes];
     n = 0;
@@ -107,19 +101,7 @@ class EnginePredictor {
     in_b[n++] = static_cast<int32_t>(std::min<int64_t>(iabs(static_cast<int32_t>(floor_shift(o.wp_maxerr, 1))), layout::kInputClamp));
     for (int k = 0; k < c; ++k) in_b[n++] = cross_b[k];
 
-    int32_t h_b[64];
-    for (int h = 0; h < pw.hidden_b; ++h) {
-      const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
-      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
-    }
-    const int K = pw.components;
-    for (int q = 0; q < 3 * K; ++q) {
-      const int64_t acc = pw.b_o[q] + dot(&pw.w_o[q * pw.hidden_b], h_b, pw.hidden_b);
-      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax, layout::kOutputMax));
-      if (q < K) out.mean[q] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
-      else if (q < 2 * K) out.log_scale[q - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
-      else out.logit[q - 2 * K] = val;
-    }
+    shape_stage(pw, in_b, mu, out);
     return mu;
   }
 

@@ -116,6 +116,38 @@ inline int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
 
 }  // namespace detail
 
+// Stage A of a head: the hidden layer `h_a` and the mean `ref_q4 + m`, clamped to the
+// pixel range (Q4), for the inputs `in_a` (Q2).
+inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t ref_q4, int32_t* h_a) {
+  using namespace detail;
+  for (int h = 0; h < pw.hidden_a; ++h) {
+    const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
+    h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+  }
+  const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
+  const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
+  return static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref_q4} + m, 0, 255 * 16));
+}
+
+// Stage B of a head: per component a mean offset from `mu`, a log-scale and a logit.
+inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu, MixtureParams& out) {
+  using namespace detail;
+  int32_t h_b[64];
+  for (int h = 0; h < pw.hidden_b; ++h) {
+    const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
+    h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+  }
+  const int K = pw.components;
+  for (int o = 0; o < 3 * K; ++o) {
+    const int64_t acc = pw.b_o[o] + dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
+    const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax,
+                                                                 layout::kOutputMax));
+    if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
+    else if (o < 2 * K) out.log_scale[o - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
+    else out.logit[o - 2 * K] = val;
+  }
+}
+
 // Computes the mixture for plane c at (i, j) and the state the later planes need.
 // `cross_a`/`cross_b` carry the earlier planes' inputs of this pixel.
 class PixelPredictor {
@@ -152,14 +184,7 @@ class PixelPredictor {
     for (int k = 0; k < w_.features; ++k) in_a[n++] = f[k];
 
     int32_t h_a[64];
-    for (int h = 0; h < pw.hidden_a; ++h) {
-      const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
-    }
-    const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) +
-                          dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
-    const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
-    const int32_t mu = static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref} * 16 + m, 0, 255 * 16));
+    const int32_t mu = mean_stage(pw, in_a, ref * 16, h_a);
 
     int32_t in_b[64 + kErrorNeighbours + kGradients + kMaxPlanes];
     n = 0;
@@ -168,19 +193,7 @@ class PixelPredictor {
     for (const auto& g : layout::kGradientIndex) in_b[n++] = iabs(nb[g[0]] - nb[g[1]]) * 4;
     for (int k = 0; k < c; ++k) in_b[n++] = cross_b[k];
 
-    int32_t h_b[64];
-    for (int h = 0; h < pw.hidden_b; ++h) {
-      const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
-      h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
-    }
-    const int K = pw.components;
-    for (int o = 0; o < 3 * K; ++o) {
-      const int64_t acc = pw.b_o[o] + dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
-      const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax, layout::kOutputMax));
-      if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
-      else if (o < 2 * K) out.log_scale[o - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
-      else out.logit[o - 2 * K] = val;
-    }
+    shape_stage(pw, in_b, mu, out);
     return mu;
   }
 

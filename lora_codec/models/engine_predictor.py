@@ -29,8 +29,8 @@ from torch import nn
 
 from . import quant as q
 from ..layout import (CROSS_A, ENGINE_FIELDS, ENGINE_INPUTS, ENGINE_PREDICTIONS, ENGINE_STATS, ERROR_NEIGHBOURS,
-                     INPUT_CLAMP, NEIGHBOURS)
-from .predictor import PAD, PAD_VALUE, QLinear, _shift, gradients
+                      GRADIENT_INDEX, INPUT_CLAMP, NEIGHBOURS)
+from .predictor import PAD, PAD_VALUE, TwoStageHead, _shift, gradients
 
 _FIELD = {name: k for k, name in enumerate(ENGINE_FIELDS)}
 # The order in which the planes of a colour group are coded (G, R, B).
@@ -42,45 +42,26 @@ def coding_order(planes: int) -> tuple[int, ...]:
     return COLOUR_ORDER if planes == 3 else tuple(range(planes))
 
 
-def _hidden(x: torch.Tensor) -> torch.Tensor:
-    return q.fake_quant_half_up(F.relu(x), q.PRED_IN_FRAC, 0, q.PRED_HIDDEN_MAX)
-
-
 def _q2_floor(numerator_q4: torch.Tensor) -> torch.Tensor:
     """floor(v / 4) of a Q4 quantity, clamped to the Q2 input range, in real units."""
     return torch.clamp(torch.floor(numerator_q4 / 4.0), -INPUT_CLAMP, INPUT_CLAMP) / 4.0
 
 
-class EnginePlane(nn.Module):
-    """The two-stage head for one plane role (0, 1 or 2 earlier planes)."""
+class EnginePlane(TwoStageHead):
+    """The head over the engine for one plane role (0, 1 or 2 earlier planes)."""
 
     def __init__(self, role: int, features: int, hidden_a: int, hidden_b: int, components: int):
-        super().__init__()
+        super().__init__(len(NEIGHBOURS) + ENGINE_INPUTS + CROSS_A * role + features, hidden_a,
+                         hidden_a + len(ERROR_NEIGHBOURS) + len(GRADIENT_INDEX) + ENGINE_STATS + role, hidden_b,
+                         components)
         self.role = role
         self.features = features
-        self.components = components
-        self.in_a = len(NEIGHBOURS) + ENGINE_INPUTS + CROSS_A * role + features
-        self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + ENGINE_STATS + role
-        self.stage_a = QLinear(self.in_a, hidden_a)
-        self.mean = QLinear(self.in_a + hidden_a, 1)
-        self.stage_b = QLinear(self.in_b, hidden_b)
-        self.shape = QLinear(hidden_b, 3 * components)
         with torch.no_grad():  # start at the engine's prediction with a broad scale
             self.mean.weight.zero_()
             self.mean.bias.zero_()
             self.shape.weight.zero_()
             spread = torch.linspace(-0.5, 0.5, components) if components > 1 else torch.zeros(1)
             self.shape.bias.copy_(torch.cat([spread, torch.full((components,), 1.0), torch.zeros(components)]))
-
-    def mean_stage(self, in_a: torch.Tensor):
-        h_a = _hidden(self.stage_a(in_a))
-        m = q.fake_quant_half_up(self.mean(torch.cat([in_a, h_a], dim=-1)), q.PRED_OUT_FRAC, -4095, 4095)
-        return h_a, m[..., 0]
-
-    def shape_stage(self, in_b: torch.Tensor):
-        out = q.fake_quant_half_up(self.shape(_hidden(self.stage_b(in_b))), q.PRED_OUT_FRAC, -2047, 2047)
-        k = self.components
-        return out[..., :k], out[..., k : 2 * k], out[..., 2 * k :]
 
 
 class EnginePredictor(nn.Module):

@@ -87,31 +87,19 @@ def _hidden(x: torch.Tensor) -> torch.Tensor:
     return q.fake_quant_half_up(F.relu(x), q.PRED_IN_FRAC, 0, q.PRED_HIDDEN_MAX)
 
 
-class PlanePredictor(nn.Module):
-    """The two-stage network for one plane role (0, 1 or 2 earlier planes)."""
+class TwoStageHead(nn.Module):
+    """The two integer stages of a plane role's head (shared by both predictors): stage A
+    gives a hidden layer and the mean offset, stage B the mixture's shape. Rounding ties
+    go up, as the native ``round_shift`` does, so float64 evaluation gives its integers."""
 
-    def __init__(self, role: int, features: int, hidden_a: int, hidden_b: int, components: int):
+    def __init__(self, in_a: int, hidden_a: int, in_b: int, hidden_b: int, components: int):
         super().__init__()
-        self.role = role
         self.components = components
-        self.features = features
-        self.in_a = len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + CROSS_A * role + features
-        self.in_b = hidden_a + len(ERROR_NEIGHBOURS) + 5 + role
-        self.stage_a = QLinear(self.in_a, hidden_a)
-        self.mean = QLinear(self.in_a + hidden_a, 1)
-        self.stage_b = QLinear(self.in_b, hidden_b)
+        self.in_a, self.in_b = in_a, in_b
+        self.stage_a = QLinear(in_a, hidden_a)
+        self.mean = QLinear(in_a + hidden_a, 1)
+        self.stage_b = QLinear(in_b, hidden_b)
         self.shape = QLinear(hidden_b, 3 * components)
-        self._init_as_med(components)
-
-    def _init_as_med(self, components: int) -> None:
-        """Start as MED prediction with a broad scale, so the first losses are sane."""
-        with torch.no_grad():
-            self.mean.weight.zero_()
-            self.mean.bias.zero_()
-            self.shape.weight.mul_(0.01)
-            spread = torch.linspace(-1.0, 1.0, components) if components > 1 else torch.zeros(1)
-            self.shape.bias.copy_(torch.cat([spread, torch.full((components,), 2.0),
-                                             torch.zeros(components)]))
 
     def mean_stage(self, in_a: torch.Tensor):
         """(hA, mean offset m) for channels-last inputs (..., in_a)."""
@@ -126,6 +114,27 @@ class PlanePredictor(nn.Module):
         out = q.fake_quant_half_up(self.shape(h_b), q.PRED_OUT_FRAC, -2047, 2047)
         k = self.components
         return out[..., :k], out[..., k : 2 * k], out[..., 2 * k :]
+
+
+class PlanePredictor(TwoStageHead):
+    """The MED-anchored head for one plane role (0, 1 or 2 earlier planes)."""
+
+    def __init__(self, role: int, features: int, hidden_a: int, hidden_b: int, components: int):
+        super().__init__(len(NEIGHBOURS) + NEIGHBOUR_RESIDUALS + CROSS_A * role + features, hidden_a,
+                         hidden_a + len(ERROR_NEIGHBOURS) + len(GRADIENT_INDEX) + role, hidden_b, components)
+        self.role = role
+        self.features = features
+        self._init_as_med(components)
+
+    def _init_as_med(self, components: int) -> None:
+        """Start as MED prediction with a broad scale, so the first losses are sane."""
+        with torch.no_grad():
+            self.mean.weight.zero_()
+            self.mean.bias.zero_()
+            self.shape.weight.mul_(0.01)
+            spread = torch.linspace(-1.0, 1.0, components) if components > 1 else torch.zeros(1)
+            self.shape.bias.copy_(torch.cat([spread, torch.full((components,), 2.0),
+                                             torch.zeros(components)]))
 
 
 class CausalPredictor(nn.Module):
