@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lora_codec import entropy
-from lora_codec.coding.groups import CodingWeights, _band_features, group_latents, in_coding_order
+from lora_codec.coding.groups import CodingWeights, band_features, group_latents, in_coding_order
 from lora_codec.coding.tiles import tile_grid
 from lora_codec.data import list_images, load_rgb
 from lora_codec.registry import load_model_file, shipped_model_files
@@ -30,7 +30,7 @@ def features(model, img: np.ndarray) -> np.ndarray:
     out = np.zeros(img.shape[:2] + (model.cfg.features,), np.int16)
     pos = 0
     for band in grid:
-        out[band[0].y0 : band[0].y1] = _band_features(model, weights, band, latents[pos : pos + len(band)],
+        out[band[0].y0 : band[0].y1] = band_features(model, weights, band, latents[pos : pos + len(band)],
                                                       img.shape[1])
         pos += len(band)
     return out

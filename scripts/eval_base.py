@@ -27,7 +27,7 @@ import torch
 
 from lora_codec import entropy
 from lora_codec.codec import Codec
-from lora_codec.coding.groups import CodingWeights, _band_features, group_latents, in_coding_order
+from lora_codec.coding.groups import CodingWeights, band_features, group_latents, in_coding_order
 from lora_codec.coding.latents import latent_shape
 from lora_codec.coding.tiles import tile_grid
 from lora_codec.config import load_config
@@ -50,9 +50,9 @@ def ideal_bits(codec: Codec, img: np.ndarray) -> dict[str, float]:
     with torch.no_grad():
         pos = 0
         for band in grid:
-            feats_x[band[0].y0 : band[0].y1] = _band_features(model, weights, band, latents[pos : pos + len(band)],
+            feats_x[band[0].y0 : band[0].y1] = band_features(model, weights, band, latents[pos : pos + len(band)],
                                                               img.shape[1])
-            feats_0[band[0].y0 : band[0].y1] = _band_features(
+            feats_0[band[0].y0 : band[0].y1] = band_features(
                 model, weights, band, [np.zeros_like(z) for z in latents[pos : pos + len(band)]], img.shape[1])
             for t, z in zip(band, latents[pos : pos + len(band)]):
                 zt = torch.from_numpy(z).float()[None]

@@ -79,7 +79,7 @@ def group_latents(model: LoadedModel, planes: np.ndarray) -> list[np.ndarray]:
     return encode_latents(model, in_coding_order(model, planes), grid)
 
 
-def _band_features(model: LoadedModel, weights: CodingWeights, band: list[Tile],
+def band_features(model: LoadedModel, weights: CodingWeights, band: list[Tile],
                    latents: list[np.ndarray], width: int, guide: np.ndarray | None = None) -> np.ndarray:
     rows = band[0].y1 - band[0].y0
     feats = np.zeros((rows, width, model.cfg.features), dtype=np.int16)
@@ -115,7 +115,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
     encoder = entropy.PixelEncoder(weights.predictor)
     pos = 0
     for band in grid:
-        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
+        feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
         pos += len(band)
         encoder.code_rows(coded, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
     return z_bytes, encoder.finish()
@@ -136,7 +136,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
     decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes, framed)
     pos = 0
     for band in grid:
-        feats = _band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
+        feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
         pos += len(band)
         decoder.code_rows(coded, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
         decoder.check()
