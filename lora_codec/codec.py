@@ -109,14 +109,24 @@ class Codec:
         stored = self._stored(pixels, colour, extra)
         if m.stored:
             return stored
-        coded, coded_colour, chosen = transforms.choose(pixels, colour)
-        if chosen:
-            extra = {transforms.TAG: transforms.pack(chosen), **extra}
         model = self.model_for(m)
         weights = CodingWeights.of(model)
-        planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
-        latents = {g: group_latents(model, p) for g, p in planes.items()}  # the only encoder run
-        groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality) for g in planes}
+        # The transforms' choice; with a palette, the image is also coded without it, and
+        # the smaller wins. Each candidate runs the encoder once.
+        candidates = [transforms.choose(pixels, colour)]
+        if candidates[0][2].palette is not None:
+            candidates.append(transforms.choose(pixels, colour, palette=False))
+        best = None
+        for coded, coded_colour, chosen in candidates:
+            planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
+            latents = {g: group_latents(model, p) for g, p in planes.items()}
+            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality) for g in planes}
+            size = sections.file_size(groups, None) + (len(transforms.pack(chosen)) if chosen else 0)
+            if best is None or size < best[0]:
+                best = (size, coded, coded_colour, chosen, planes, latents, groups)
+        _, coded, coded_colour, chosen, planes, latents, groups = best
+        if chosen:
+            extra = {transforms.TAG: transforms.pack(chosen), **extra}
         adapters = None
         if steps:
             from .lora.fit import adapt_to_image

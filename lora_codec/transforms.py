@@ -4,7 +4,9 @@
   coded as L(A), one plane instead of three;
 * **channel palettes**: a plane that uses only some of the levels between its minimum and
   maximum (a sparse histogram: scans, renders, images whose low bits were cleared) is
-  coded as the indexes 0..k-1 of its levels, and the level list is stored.
+  coded as the indexes 0..k-1 of its levels, and the level list is stored;
+* **palette**: an RGB image of at most 256 colours can be coded as one plane of indexes
+  into its colours, ordered by luma (the encoder keeps it only when it pays).
 
 Both are exact: :func:`invert` gives back the very pixels :func:`choose` was given.
 
@@ -41,15 +43,39 @@ class TransformError(ValueError):
 class Transforms:
     grey_rgb: bool = False
     levels: dict[int, np.ndarray] = field(default_factory=dict)  # coded plane -> its sorted levels
+    palette: np.ndarray | None = None  # (k, 3) uint8 colours, ordered by luma
 
     def __bool__(self) -> bool:
-        return self.grey_rgb or bool(self.levels)
+        return self.grey_rgb or bool(self.levels) or self.palette is not None
 
 
-def choose(pixels: np.ndarray, colour: str) -> tuple[np.ndarray, str, Transforms]:
-    """(pixels to code, their colour type, the transforms that map them back)."""
+def _palette(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(index plane (H, W, 1), colours (k, 3)) of an RGB image of at most 256 colours."""
+    flat = pixels.reshape(-1, 3)
+    packed = (flat[:, 0].astype(np.int64) << 16) | (flat[:, 1].astype(np.int64) << 8) | flat[:, 2]
+    values, inverse = np.unique(packed, return_inverse=True)
+    if len(values) > 256:
+        return None
+    colours = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=1).astype(np.uint8)
+    luma = colours.astype(np.int64) @ np.array([299, 587, 114])
+    order = np.lexsort((values, luma))  # by luma, ties by colour
+    rank = np.empty(len(values), np.int64)
+    rank[order] = np.arange(len(values))
+    index = rank[inverse.reshape(-1)].reshape(pixels.shape[0], pixels.shape[1], 1).astype(np.uint8)
+    return index, colours[order]
+
+
+def choose(pixels: np.ndarray, colour: str, palette: bool = True) -> tuple[np.ndarray, str, Transforms]:
+    """(pixels to code, their colour type, the transforms that map them back); ``palette``
+    allows the palette transform (the encoder tries both when it applies)."""
     t = Transforms()
     coded, coded_colour = pixels, colour
+    if palette and colour == "RGB":
+        found = _palette(pixels)
+        if found is not None and not (np.array_equal(pixels[:, :, 0], pixels[:, :, 1])
+                                      and np.array_equal(pixels[:, :, 0], pixels[:, :, 2])):
+            t.palette = found[1]
+            return np.ascontiguousarray(found[0]), "L", t
     if colour in _GREY and np.array_equal(pixels[:, :, 0], pixels[:, :, 1]) and \
             np.array_equal(pixels[:, :, 0], pixels[:, :, 2]):
         keep = [0] + ([3] if colour == "RGBA" else [])
@@ -70,6 +96,10 @@ def choose(pixels: np.ndarray, colour: str) -> tuple[np.ndarray, str, Transforms
 
 def invert(coded: np.ndarray, t: Transforms) -> np.ndarray:
     """The original pixels from the coded ones."""
+    if t.palette is not None:
+        if int(coded.max(initial=0)) >= len(t.palette):
+            raise TransformError("a palette index is outside the palette")
+        return np.ascontiguousarray(t.palette[coded[:, :, 0]])
     out = coded.copy() if t.levels else coded
     for c, levels in t.levels.items():
         if int(coded[:, :, c].max(initial=0)) >= len(levels):
@@ -83,16 +113,22 @@ def invert(coded: np.ndarray, t: Transforms) -> np.ndarray:
 
 def coded_colour(colour: str, t: Transforms) -> str:
     """The colour type the groups were coded in."""
+    if t.palette is not None:
+        return "L"
     return _GREY[colour] if t.grey_rgb else colour
 
 
 def pack(t: Transforms) -> bytes:
-    """``u8 version | u8 flags (bit 0: grey RGB) | u8 n | n x (u8 plane | 32-byte level bitmap)``."""
-    parts = [struct.pack("<BBB", VERSION, int(t.grey_rgb), len(t.levels))]
+    """``u8 version | u8 flags (bit 0: grey RGB, bit 1: palette) | u8 n |
+    n x (u8 plane | 32-byte level bitmap) | [palette: u16 k | k x RGB]``."""
+    flags = int(t.grey_rgb) | (2 if t.palette is not None else 0)
+    parts = [struct.pack("<BBB", VERSION, flags, len(t.levels))]
     for c, levels in sorted(t.levels.items()):
         bits = np.zeros(256, np.uint8)
         bits[levels] = 1
         parts.append(bytes([c]) + np.packbits(bits, bitorder="little").tobytes())
+    if t.palette is not None:
+        parts.append(struct.pack("<H", len(t.palette)) + np.ascontiguousarray(t.palette, np.uint8).tobytes())
     return b"".join(parts)
 
 
@@ -101,9 +137,20 @@ def unpack(payload: bytes, colour: str) -> Transforms:
         version, flags, count = struct.unpack_from("<BBB", payload, 0)
     except struct.error:
         raise TransformError("truncated transform section") from None
-    if version != VERSION or flags & ~1 or len(payload) != 3 + 33 * count:
+    end = 3 + 33 * count
+    if version != VERSION or flags & ~3 or len(payload) < end:
         raise TransformError("malformed transform section")
     t = Transforms(grey_rgb=bool(flags & 1))
+    if flags & 2:
+        if colour != "RGB" or t.grey_rgb or count or len(payload) < end + 2:
+            raise TransformError("malformed palette transform")
+        (k,) = struct.unpack_from("<H", payload, end)
+        if not 1 <= k <= 256 or len(payload) != end + 2 + 3 * k:
+            raise TransformError("malformed palette")
+        t.palette = np.frombuffer(payload, np.uint8, 3 * k, end + 2).reshape(k, 3).copy()
+        return t
+    if len(payload) != end:
+        raise TransformError("malformed transform section")
     if t.grey_rgb and colour not in _GREY:
         raise TransformError(f"grey-as-colour transform on a {colour} image")
     planes = COLOUR_TYPES[coded_colour(colour, t)][1]

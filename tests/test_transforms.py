@@ -1,0 +1,66 @@
+"""Reversible transforms (grey stored as colour, channel palettes, palette) and the stored
+fallback: exact round trips, the choices they make, and clean errors on damaged sections."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lora_codec
+from lora_codec import container, transforms
+from lora_codec.codec import DecodeError
+
+from helpers import smooth_image
+
+
+@given(st.integers(1, 12), st.integers(1, 12), st.sampled_from(["L", "LA", "RGB", "RGBA"]),
+       st.integers(1, 300), st.integers(0, 2**32 - 1))
+@settings(max_examples=80, deadline=None)
+def test_transforms_invert_exactly(h, w, colour, colours, seed):
+    rng = np.random.default_rng(seed)
+    planes = container.COLOUR_TYPES[colour][1]
+    table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
+    img = table[rng.integers(0, colours, (h, w))]
+    if seed % 3 == 0 and planes >= 3:  # grey stored as colour
+        img[:, :, 1] = img[:, :, 2] = img[:, :, 0]
+    coded, coded_colour, chosen = transforms.choose(img, colour)
+    assert coded.shape[2] == container.COLOUR_TYPES[coded_colour][1]
+    back = transforms.unpack(transforms.pack(chosen), colour) if chosen else transforms.Transforms()
+    assert np.array_equal(transforms.invert(coded, back), img)
+
+
+def test_grey_as_rgb_is_coded_as_one_plane():
+    grey = smooth_image(40, 48, planes=1, seed=2)
+    img = np.repeat(grey, 3, axis=2)
+    data = lora_codec.compress(img, fallback=False)
+    assert transforms.TAG in container.unpack(data).sections
+    assert len(data) < 0.6 * len(lora_codec.compress(smooth_image(40, 48, planes=3, seed=2), fallback=False))
+    assert np.array_equal(lora_codec.decompress(data), img)
+
+
+def test_a_palette_image_round_trips_through_its_palette():
+    rng = np.random.default_rng(4)
+    colours = rng.integers(0, 256, (48, 3), dtype=np.uint8)
+    img = colours[np.clip(smooth_image(40, 48, planes=1, seed=3)[:, :, 0].astype(int) // 6, 0, 47)]
+    coded, coded_colour, chosen = transforms.choose(img, "RGB")
+    assert coded_colour == "L" and chosen.palette is not None
+    data = lora_codec.compress(img, fallback=False)
+    assert np.array_equal(lora_codec.decompress(data), img)
+
+
+def test_noise_falls_back_to_stored_pixels_never_much_larger_than_raw():
+    img = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    data = lora_codec.compress(img)
+    assert container.unpack(data).header.mode == "stored"
+    assert len(data) <= img.size + 80
+    assert np.array_equal(lora_codec.decompress(data), img)
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x01", b"\x02\x00\x00", b"\x01\x04\x00", b"\x01\x02\x00\x00\x01",
+                                     b"\x01\x00\x01\x05" + bytes(32)])
+def test_damaged_transform_sections_are_errors(payload):
+    img = np.repeat(smooth_image(24, 32, planes=1, seed=5), 3, axis=2)
+    c = container.unpack(lora_codec.compress(img, fallback=False))
+    bad = container.pack(container.Container(c.header, {**c.sections, transforms.TAG: payload}))
+    with pytest.raises(DecodeError):
+        lora_codec.decompress(bad)
