@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -58,6 +59,23 @@ def read_lcz(data) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         return regular_file(data).read_bytes()
     raise TypeError(f"data must be the bytes of a .lcz file or a path to one, got {type(data).__name__}")
+
+
+@dataclass
+class _Plan:
+    """One way of coding an image: its transforms, the coded planes per group, their
+    latents and their coded groups (base weights)."""
+
+    coded: np.ndarray
+    coded_colour: str
+    chosen: transforms.Transforms  # the transforms applied
+    planes: dict[str, np.ndarray]
+    latents: dict[str, list[np.ndarray]]
+    groups: dict[str, GroupCode]
+
+    @property
+    def size(self) -> int:
+        return sections.file_size(self.groups, None) + (len(transforms.pack(self.chosen)) if self.chosen else 0)
 
 
 class Codec:
@@ -110,23 +128,11 @@ class Codec:
         if m.stored:
             return stored
         model = self.model_for(m)
-        weights = CodingWeights.of(model)
-        # The transforms' choice; with a palette, the image is also coded without it, and
-        # the smaller wins. Each candidate runs the encoder once.
-        candidates = [transforms.choose(pixels, colour)]
-        if candidates[0][2].palette is not None:
-            candidates.append(transforms.choose(pixels, colour, palette=False))
-        best = None
-        for coded, coded_colour, chosen in candidates:
-            planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
-            latents = {g: group_latents(model, p) for g, p in planes.items()}
-            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality) for g in planes}
-            size = sections.file_size(groups, None) + (len(transforms.pack(chosen)) if chosen else 0)
-            if best is None or size < best[0]:
-                best = (size, coded, coded_colour, chosen, planes, latents, groups)
-        _, coded, coded_colour, chosen, planes, latents, groups = best
-        if chosen:
-            extra = {transforms.TAG: transforms.pack(chosen), **extra}
+        plan = self._plan(model, m, pixels, colour, quality)
+        coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
+                                                        plan.groups)
+        if plan.chosen:
+            extra = {transforms.TAG: transforms.pack(plan.chosen), **extra}
         adapters = None
         if steps:
             from .lora.fit import adapt_to_image
@@ -170,14 +176,28 @@ class Codec:
         m = mode_named(mode)
         pixels, colour = read_image(image)
         model = self.model_for(m)
-        coded, coded_colour, chosen = transforms.choose(pixels, colour)
-        extra = {transforms.TAG: transforms.pack(chosen)} if chosen else {}
-        planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
-        latents = {g: group_latents(model, p) for g, p in planes.items()}
-        groups = {g: self._code_group(model, CodingWeights.of(model), m, planes[g], latents[g], quality)
-                  for g in planes}
-        adapted = self._recode(model, planes, latents, groups, adapters.deltas)
+        plan = self._plan(model, m, pixels, colour, quality)
+        extra = {transforms.TAG: transforms.pack(plan.chosen)} if plan.chosen else {}
+        adapted = self._recode(model, plan.planes, plan.latents, plan.groups, adapters.deltas)
         return sections.pack(self._header(model, m, pixels, colour), adapted, adapters.payload, extra)
+
+    def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | None) -> "_Plan":
+        """The image's groups coded with the base weights, under the transforms that make
+        them smallest: with a palette, the image is also coded without it. Each candidate
+        runs the float encoder once, and its latents are kept for what follows."""
+        weights = CodingWeights.of(model)
+        candidates = [transforms.choose(pixels, colour)]
+        if candidates[0][2].palette is not None:
+            candidates.append(transforms.choose(pixels, colour, palette=False))
+        best = None
+        for coded, coded_colour, chosen in candidates:
+            planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
+            latents = {g: group_latents(model, p) for g, p in planes.items()}
+            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality) for g in planes}
+            plan = _Plan(coded, coded_colour, chosen, planes, latents, groups)
+            if best is None or plan.size < best.size:
+                best = plan
+        return best
 
     @staticmethod
     def _header(model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str) -> Header:
