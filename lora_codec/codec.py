@@ -300,7 +300,8 @@ class Codec:
                     raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
             try:
                 planes = decode_group(model, weights, c.sections[ztag], c.sections[ptag],
-                                      header.height, header.width, len(idx), guide, framed)
+                                      header.height, header.width, len(idx), guide, framed,
+                                      calibrate=header.version >= 4)
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, list(idx)] = planes

@@ -13,8 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 3                    # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3)  # read
+VERSION = 4                    # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32

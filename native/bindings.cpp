@@ -158,7 +158,7 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
 
 class PixelEncoder {
  public:
-  explicit PixelEncoder(std::shared_ptr<PredictorWeights> w) : w_(w), enc_(std::move(w)) {}
+  PixelEncoder(std::shared_ptr<PredictorWeights> w, bool calibrate) : w_(w), enc_(std::move(w), calibrate) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
@@ -174,8 +174,8 @@ class PixelEncoder {
 
 class PixelDecoder {
  public:
-  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed)
-      : w_(w), dec_(std::move(w), bytes_of(data), framed) {}
+  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed, bool calibrate)
+      : w_(w), dec_(std::move(w), bytes_of(data), framed, calibrate) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
@@ -267,13 +267,13 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>>())
+      .def(py::init<std::shared_ptr<PredictorWeights>, bool>(), py::arg("weights"), py::arg("calibrate") = false)
       .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def("finish", &PixelEncoder::finish);
   py::class_<PixelDecoder>(m, "PixelDecoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool>(), py::arg("weights"), py::arg("data"),
-           py::arg("framed") = true)
+      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool, bool>(), py::arg("weights"), py::arg("data"),
+           py::arg("framed") = true, py::arg("calibrate") = false)
       .def("code_rows", &PixelDecoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def_property_readonly("corrupt", &PixelDecoder::corrupt);

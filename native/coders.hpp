@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "calibration.hpp"
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
 #include "predictor.hpp"
@@ -95,19 +96,26 @@ class StreamPredictor {
 };
 
 // Codes bands of rows of one colour group into a single range-coded stream.
+// With `calibrate`, the mixtures pass through the online CDF calibration (format v4).
 class PixelStreamEncoder {
  public:
-  explicit PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w) : pred_(std::move(w)) {}
+  PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate)
+      : pred_(std::move(w)), calibrate_(calibrate) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     LogisticMixture mix;
     const PredictorWeights& w = pred_.weights();
+    if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(v.planes));
     pred_.run(
         v, row0, row1,
         [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
           mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
           const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
-          encode_mixture_symbol(enc_, mix, x, 256);
+          if (cal_) {
+            encode_calibrated(enc_, mix, *cal_, CdfCalibration::context(static_cast<int>(c), p.log_scale[mix.top]), x, 256);
+          } else {
+            encode_mixture_symbol(enc_, mix, x, 256);
+          }
           return x;
         },
         [] { return false; });
@@ -117,6 +125,8 @@ class PixelStreamEncoder {
 
  private:
   StreamPredictor pred_;
+  bool calibrate_;
+  std::unique_ptr<CdfCalibration> cal_;
   RangeEncoder enc_;
 };
 
@@ -124,16 +134,23 @@ class PixelStreamEncoder {
 // sign of corruption (then `corrupt()` is true and the rest of the pixels are unset).
 class PixelStreamDecoder {
  public:
-  PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed)
-      : pred_(std::move(w)), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
+  PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed,
+                     bool calibrate)
+      : pred_(std::move(w)), calibrate_(calibrate), buf_(std::move(data)),
+        dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     LogisticMixture mix;
     const PredictorWeights& w = pred_.weights();
+    if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(v.planes));
     pred_.run(
         v, row0, row1,
         [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
           mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
+          if (cal_) {
+            return static_cast<int32_t>(
+                decode_calibrated(dec_, mix, *cal_, CdfCalibration::context(static_cast<int>(c), p.log_scale[mix.top]), 256));
+          }
           return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
         },
         [&] { return dec_.corrupt(); });
@@ -143,6 +160,8 @@ class PixelStreamDecoder {
 
  private:
   StreamPredictor pred_;
+  bool calibrate_;
+  std::unique_ptr<CdfCalibration> cal_;
   std::vector<uint8_t> buf_;
   RangeDecoder dec_;
 };

@@ -40,6 +40,44 @@ inline uint64_t sigmoid_q30(int64_t t_q12) {
   return static_cast<uint64_t>(lo + (((hi - lo) * frac) >> 4));
 }
 
+// Largest symbol x with C(x) <= v under a non-decreasing cumulative C (C(0) = 0 <= v <
+// C(alphabet)), and C(x), C(x + 1). Gallops outwards from `guess`, then bisects: few
+// evaluations of C for a good prediction.
+template <class Cumulative>
+int64_t find_symbol(uint32_t v, int64_t alphabet, int64_t guess, Cumulative&& cumulative, uint32_t& c_lo,
+                    uint32_t& c_hi) {
+  const uint32_t c_guess = cumulative(guess);
+  int64_t lo, hi;
+  uint32_t clo, chi;
+  if (c_guess <= v) {
+    lo = guess; clo = c_guess;
+    for (int64_t step = 1;; step <<= 1) {
+      hi = lo + step;
+      if (hi >= alphabet) { hi = alphabet; chi = cumulative(hi); break; }
+      chi = cumulative(hi);
+      if (chi > v) break;
+      lo = hi; clo = chi;
+    }
+  } else {
+    hi = guess; chi = c_guess;
+    for (int64_t step = 1;; step <<= 1) {
+      lo = hi - step;
+      if (lo <= 0) { lo = 0; clo = 0; break; }
+      clo = cumulative(lo);
+      if (clo <= v) break;
+      hi = lo; chi = clo;
+    }
+  }
+  while (hi - lo > 1) {
+    const int64_t mid = (lo + hi) >> 1;
+    const uint32_t cm = cumulative(mid);
+    if (cm <= v) { lo = mid; clo = cm; } else { hi = mid; chi = cm; }
+  }
+  c_lo = clo;
+  c_hi = chi;
+  return lo;
+}
+
 struct LogisticMixture {
   int k = 0;
   int64_t mean[kMaxComponents];
@@ -98,41 +136,13 @@ struct LogisticMixture {
     return static_cast<uint32_t>(x + ((f * spare) >> 30));
   }
 
-  // Largest symbol x with C(x) <= v, and C(x), C(x + 1). Gallops outwards from the
-  // heaviest component's mean, then bisects: few CDF evaluations for a good prediction.
+  // Largest symbol x with C(x) <= v, and C(x), C(x + 1).
   int64_t find(uint32_t v, int64_t alphabet, uint32_t& c_lo, uint32_t& c_hi) const {
-    const int64_t guess = std::clamp<int64_t>(floor_shift(mean[top] + 8, 4), 0, alphabet - 1);
-    const uint32_t c_guess = cumulative(guess, alphabet);
-    int64_t lo, hi;
-    uint32_t clo, chi;
-    if (c_guess <= v) {
-      lo = guess; clo = c_guess;
-      for (int64_t step = 1;; step <<= 1) {
-        hi = lo + step;
-        if (hi >= alphabet) { hi = alphabet; chi = cumulative(hi, alphabet); break; }
-        chi = cumulative(hi, alphabet);
-        if (chi > v) break;
-        lo = hi; clo = chi;
-      }
-    } else {
-      hi = guess; chi = c_guess;
-      for (int64_t step = 1;; step <<= 1) {
-        lo = hi - step;
-        if (lo <= 0) { lo = 0; clo = 0; break; }
-        clo = cumulative(lo, alphabet);
-        if (clo <= v) break;
-        hi = lo; chi = clo;
-      }
-    }
-    while (hi - lo > 1) {
-      const int64_t mid = (lo + hi) >> 1;
-      const uint32_t cm = cumulative(mid, alphabet);
-      if (cm <= v) { lo = mid; clo = cm; } else { hi = mid; chi = cm; }
-    }
-    c_lo = clo;
-    c_hi = chi;
-    return lo;
+    return find_symbol(v, alphabet, guess(alphabet), [&](int64_t x) { return cumulative(x, alphabet); }, c_lo, c_hi);
   }
+
+  // The heaviest component's mean, rounded to a symbol: where a search starts.
+  int64_t guess(int64_t alphabet) const { return std::clamp<int64_t>(floor_shift(mean[top] + 8, 4), 0, alphabet - 1); }
 };
 
 template <class Encoder>

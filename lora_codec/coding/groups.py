@@ -99,10 +99,12 @@ def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> 
 
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
-                 latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None) -> tuple[bytes, bytes]:
+                 latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
+                 calibrate: bool = True) -> tuple[bytes, bytes]:
     """(latent stream, pixel stream) of one colour group (H, W, P) uint8 in image order;
     ``latents`` from :func:`group_latents` (computed here if None); ``guide`` is the base
-    layer's reconstruction (rc models only)."""
+    layer's reconstruction (rc models only); ``calibrate`` passes the mixtures through the
+    online CDF calibration (format v4; False writes the pixel stream of format v3)."""
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
     grid = tile_grid(height, width, model.cfg.tile)
@@ -112,7 +114,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
     guide = None if guide is None else in_coding_order(model, guide)
     z_bytes = code_latents(model, latents)
     errors = np.zeros(coded.shape, dtype=np.int16)
-    encoder = entropy.PixelEncoder(weights.predictor)
+    encoder = entropy.PixelEncoder(weights.predictor, calibrate)
     pos = 0
     for band in grid:
         feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
@@ -123,17 +125,18 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
                  height: int, width: int, planes: int, guide: np.ndarray | None = None,
-                 framed: bool = True) -> np.ndarray:
+                 framed: bool = True, calibrate: bool = True) -> np.ndarray:
     """The (H, W, P) pixels of one colour group, in image order. A corrupt or exhausted
     stream stops the decoding within a row and raises :class:`entropy.CorruptStreamError`;
-    ``framed=False`` reads the unframed streams of format v1."""
+    ``framed=False`` reads the unframed streams of format v1, ``calibrate=False`` the
+    uncalibrated ones of formats 1-3."""
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
     latents = decode_latents(model, z_bytes, grid, framed)
     coded = np.zeros((height, width, planes), dtype=np.uint8)
     guide = None if guide is None else in_coding_order(model, guide)
     errors = np.zeros(coded.shape, dtype=np.int16)
-    decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes, framed)
+    decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes, framed, calibrate)
     pos = 0
     for band in grid:
         feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)

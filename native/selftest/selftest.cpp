@@ -101,8 +101,9 @@ PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
 }
 
 // kind 0 (MED; `guided`: rc mode, with a random lossy reconstruction, border reads
-// included) or kind 1 (the online engine), coded in two bands as the codec does.
-void predictor(std::mt19937& rng, int kind, bool guided) {
+// included) or kind 1 (the online engine), coded in two bands as the codec does, with or
+// without the online CDF calibration.
+void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
   auto weights = std::make_shared<PredictorWeights>();
   weights->features = 8;
   weights->kind = kind;
@@ -116,7 +117,7 @@ void predictor(std::mt19937& rng, int kind, bool guided) {
   std::vector<uint8_t> guide(img.size());
   for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
   const uint8_t* g = guided ? guide.data() : nullptr;
-  PixelStreamEncoder enc(weights);
+  PixelStreamEncoder enc(weights, calibrate);
   PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
@@ -129,7 +130,7 @@ void predictor(std::mt19937& rng, int kind, bool guided) {
     if (round == 2) copy.resize(copy.size() / 4);
     std::fill(errors.begin(), errors.end(), 0);
     std::fill(out.begin(), out.end(), 0);
-    PixelStreamDecoder dec(weights, copy, true);
+    PixelStreamDecoder dec(weights, copy, true, calibrate);
     PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
     dec.code_rows(dv, 0, split);
     dec.code_rows(dv, split, h);
@@ -144,9 +145,11 @@ int main() {
   std::mt19937 rng(1234);
   mixtures(rng);
   table_coding(rng);
-  predictor(rng, 0, false);
-  predictor(rng, 0, true);
-  predictor(rng, 1, false);
+  for (bool calibrate : {false, true}) {
+    predictor(rng, 0, false, calibrate);
+    predictor(rng, 0, true, calibrate);
+    predictor(rng, 1, false, calibrate);
+  }
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else
