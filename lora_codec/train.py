@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import Config
 from .data import CropSampler, EngineCropSampler, GuidedCropSampler, hevc_reconstructions, list_images, load_rgb
+from .models.predictor import TwoStageHead
 from .models.probability import ProbabilityModel
 
 
@@ -60,18 +61,53 @@ def _load_checkpoint(path: Path, model, optimizer, sampler: CropSampler) -> int:
     return int(meta["step"])
 
 
+def _widen_head(own: TwoStageHead, source: TwoStageHead) -> None:
+    """Start ``own`` (a head at least as wide, with at least as many components) as the
+    function of ``source``: its units are copied, the extra hidden units read nothing out
+    (their small random inputs give them gradients) and the extra components have a
+    negligible weight."""
+    ha, hb, k = source.stage_a.out_features, source.stage_b.out_features, source.components
+    na, nb, kn = own.stage_a.out_features, own.stage_b.out_features, own.components
+    rest_b = source.stage_b.in_features - ha
+    with torch.no_grad():
+        own.stage_a.weight.mul_(0.1)
+        own.stage_a.weight[:ha] = source.stage_a.weight
+        own.stage_a.bias[:ha] = source.stage_a.bias
+        own.mean.weight.zero_()
+        own.mean.weight[:, : source.mean.in_features] = source.mean.weight
+        own.mean.bias.copy_(source.mean.bias)
+        own.stage_b.weight.mul_(0.1)
+        own.stage_b.weight[:hb].zero_()
+        own.stage_b.weight[:hb, :ha] = source.stage_b.weight[:, :ha]
+        own.stage_b.weight[:hb, na:] = source.stage_b.weight[:, ha:]
+        own.stage_b.bias[:hb] = source.stage_b.bias
+        own.shape.weight.zero_()
+        own.shape.bias.zero_()
+        for part in range(3):  # mean offsets, log-scales, logits
+            own.shape.weight[part * kn : part * kn + k, :hb] = source.shape.weight[part * k : (part + 1) * k]
+            own.shape.bias[part * kn : part * kn + k] = source.shape.bias[part * k : (part + 1) * k]
+            own.shape.bias[part * kn + k : (part + 1) * kn] = source.shape.bias[part * k]
+        own.shape.bias[2 * kn + k :] = source.shape.bias[2 * k :].min() - 8.0
+    assert own.stage_b.in_features - na == rest_b
+
+
 def initialise_from(model: ProbabilityModel, path: str | Path) -> None:
     """Copy the layers of a model file that ``model`` shares with it. An rc model starts its
     mean read-outs at zero, so that it first predicts the lossy reconstruction itself; an
-    engine model takes only the UNet and the latent prior."""
+    engine model takes the UNet and the latent prior, and from an engine model also the
+    head, widened if it is wider (:func:`_widen_head`)."""
     from .registry import load_model_file
 
-    source = load_model_file(path).model.state_dict()
+    loaded = load_model_file(path).model
+    source = loaded.state_dict()
     own = model.state_dict()
     shared = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
     if model.cfg.engine:  # a new head: take only the UNet (and the latent prior)
         shared = {k: v for k, v in shared.items() if not k.startswith("predictor.")}
     model.load_state_dict(shared, strict=False)
+    if model.cfg.engine and loaded.cfg.engine:
+        for mine, theirs in zip(model.predictor.planes, loaded.predictor.planes):
+            _widen_head(mine, theirs)
     if model.guided:
         with torch.no_grad():
             for plane in model.predictor.planes:

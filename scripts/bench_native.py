@@ -1,5 +1,6 @@
-"""Time of the native pixel loop alone (predictor + range coder), per sub-pixel, for each
-shipped learned-mode model, on the same images and features, in one process.
+"""Time of the native pixel loop alone (predictor + calibration + range coder), per
+sub-pixel, for each shipped learned-mode model (and any --model-file), on the same images
+and features, in one process.
 
 The UNet features are computed first and not timed; encoding and decoding of the pixel
 stream are timed separately (median of --repeat runs per image, one thread).
@@ -41,12 +42,12 @@ def time_loop(model, img: np.ndarray, feats: np.ndarray, repeat: int) -> tuple[f
     enc_t, dec_t = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        enc = entropy.PixelEncoder(model.predictor_weights)
+        enc = entropy.PixelEncoder(model.predictor_weights, calibrate=True)
         enc.code_rows(planes, np.zeros(planes.shape, np.int16), feats, 0, 0, planes.shape[0])
         data = enc.finish()
         t1 = time.perf_counter()
         out = np.zeros_like(planes)
-        dec = entropy.PixelDecoder(model.predictor_weights, data)
+        dec = entropy.PixelDecoder(model.predictor_weights, data, calibrate=True)
         dec.code_rows(out, np.zeros(planes.shape, np.int16), feats, 0, 0, planes.shape[0])
         dec.check()
         t2 = time.perf_counter()
@@ -61,9 +62,10 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model-file", action="append", default=[], help="also time this model file")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = [load_model_file(p) for p in shipped_model_files()]
+    models = [load_model_file(p) for p in shipped_model_files() + args.model_file]
     models = [m for m in models if not m.guided]
     images = [load_rgb(p) for p in list_images(args.folder)[: args.limit]]
     print("| model | kind | encode µs / sub-pixel | decode µs / sub-pixel |\n|---|---|---|---|")
