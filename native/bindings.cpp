@@ -1,6 +1,7 @@
 // Python bindings of the native coder (the only file that includes Python headers).
 // Arguments are validated in lora_codec/entropy before they get here; the checks below
 // only guard memory safety.
+#include <cstdlib>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -133,6 +134,7 @@ std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& pla
     w->planes.push_back(std::move(p));
   }
   validate(*w, static_cast<int64_t>(w->planes.size()));
+  if (!std::getenv("LORA_CODEC_SCALAR_HEAD")) pack_weights(*w);  // the int64 path, forced, for the tests
   return w;
 }
 

@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "distributions.hpp"
 #include "layout.hpp"
 
@@ -26,14 +30,20 @@ inline constexpr int kErrorNeighbours = layout::kErrorNeighbours;
 inline constexpr int kGradients = layout::kGradients;
 inline constexpr int kPad = layout::kPadValue;
 inline constexpr int kMaxPlanes = 3;
+inline constexpr int kMaxStageInputs = 192;  // bounds the int16 input buffers of the two stages
 // Q2 inputs times Q8 weights: back to Q2 hidden activations, or to Q4 outputs.
 inline constexpr int kHiddenShift = layout::kPredWFrac;
 inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layout::kPredOutFrac;
 
-// One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases.
+// One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases. When every
+// weight fits in int16, `pack_weights` also keeps int16 copies with rows zero-padded to a
+// multiple of 16 (stride_*), for the chunked dot products below.
 struct PlaneWeights {
   int in_a = 0, hidden_a = 0, in_b = 0, hidden_b = 0, components = 0;
   std::vector<int32_t> w_a, b_a, w_m, b_m, w_b, b_b, w_o, b_o;
+  bool packed = false;
+  int stride_a = 0, stride_m = 0, stride_b = 0, stride_o = 0;
+  std::vector<int16_t> p_a, p_m, p_b, p_o;
 };
 
 // kind 0: the MED-anchored predictor (formats 1-2, rc models); kind 1: the learned head over
@@ -84,6 +94,58 @@ inline int64_t dot(const int32_t* w, const int32_t* x, int n) {
   return acc;
 }
 
+// The same sum for int16 rows and inputs zero-padded to n, a multiple of kChunk, with
+// |x| <= kNarrowMax: |w x| <= 32767 * 4095 < 2^27, so a chunk of 16 products sums exactly
+// in int32 (< 2^31) and the chunks in int64. The compiler turns the chunk into
+// multiply-add vector instructions; the result is the same integer on every path.
+inline constexpr int kChunk = 16;
+inline constexpr int32_t kNarrowMax = 4095;
+inline int padded(int n) { return (n + kChunk - 1) / kChunk * kChunk; }
+
+inline int64_t dot16(const int16_t* w, const int16_t* x, int n) {
+  int64_t acc = 0;
+#if defined(__SSE2__)
+  for (int k = 0; k < n; k += kChunk) {  // pmaddwd: 4 lanes of 4 products each, < 2^29
+    const __m128i lo = _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k)));
+    const __m128i hi = _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k + 8)),
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k + 8)));
+    __m128i s = _mm_add_epi32(lo, hi);
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    acc += _mm_cvtsi128_si32(s);  // the chunk's 16 products, < 2^31
+  }
+#else
+  for (int k = 0; k < n; k += kChunk) {
+    int32_t part = 0;
+    for (int t = 0; t < kChunk; ++t) part += int32_t{w[k + t]} * int32_t{x[k + t]};
+    acc += part;
+  }
+#endif
+  return acc;
+}
+
+// Copies n inputs into `out` (int16, zero-padded to padded(n)); false if one is outside
+// +-kNarrowMax (then the caller takes the int64 path).
+inline bool narrow(const int32_t* x, int n, int16_t* out) {
+  bool ok = true;
+  for (int i = 0; i < n; ++i) {
+    ok &= x[i] >= -kNarrowMax && x[i] <= kNarrowMax;
+    out[i] = static_cast<int16_t>(x[i]);
+  }
+  for (int i = n; i < padded(n); ++i) out[i] = 0;
+  return ok;
+}
+
+// int16 copy of a row-major (rows x n) matrix, rows zero-padded to padded(n).
+inline std::vector<int16_t> pack_rows(const std::vector<int32_t>& w, int rows, int n) {
+  const int stride = padded(n);
+  std::vector<int16_t> out(static_cast<size_t>(rows * stride), 0);
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < n; ++k) out[static_cast<size_t>(r * stride + k)] = static_cast<int16_t>(w[static_cast<size_t>(r * n + k)]);
+  return out;
+}
+
 inline int32_t pixel(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
   if (i < 0 || j < 0 || j >= v.width) return kPad;
   return v.pixels[(i * v.width + j) * v.planes + c];
@@ -120,11 +182,23 @@ inline int32_t iabs(int32_t v) { return v < 0 ? -v : v; }
 // pixel range (Q4), for the inputs `in_a` (Q2).
 inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t ref_q4, int32_t* h_a) {
   using namespace detail;
-  for (int h = 0; h < pw.hidden_a; ++h) {
-    const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
-    h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+  int64_t acc_m;
+  alignas(32) int16_t x16[2 * kMaxStageInputs];
+  if (pw.packed && narrow(in_a, pw.in_a, x16)) {
+    for (int h = 0; h < pw.hidden_a; ++h) {
+      const int64_t acc = pw.b_a[h] + dot16(&pw.p_a[static_cast<size_t>(h * pw.stride_a)], x16, pw.stride_a);
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+    }
+    for (int h = 0; h < pw.hidden_a; ++h) x16[pw.in_a + h] = static_cast<int16_t>(h_a[h]);  // <= kPredHiddenMax
+    for (int k = pw.in_a + pw.hidden_a; k < pw.stride_m; ++k) x16[k] = 0;
+    acc_m = pw.b_m[0] + dot16(pw.p_m.data(), x16, pw.stride_m);
+  } else {
+    for (int h = 0; h < pw.hidden_a; ++h) {
+      const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+    }
+    acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
   }
-  const int64_t acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
   const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
   return static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref_q4} + m, 0, 255 * 16));
 }
@@ -133,13 +207,18 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
 inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu, MixtureParams& out) {
   using namespace detail;
   int32_t h_b[64];
+  alignas(32) int16_t x16[kMaxStageInputs], h16[64];
+  const bool fast = pw.packed && narrow(in_b, pw.in_b, x16);
   for (int h = 0; h < pw.hidden_b; ++h) {
-    const int64_t acc = pw.b_b[h] + dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
+    const int64_t acc = pw.b_b[h] + (fast ? dot16(&pw.p_b[static_cast<size_t>(h * pw.stride_b)], x16, pw.stride_b)
+                                          : dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
     h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
   }
+  if (pw.packed) narrow(h_b, pw.hidden_b, h16);  // always in range: 0 <= h_b <= kPredHiddenMax
   const int K = pw.components;
   for (int o = 0; o < 3 * K; ++o) {
-    const int64_t acc = pw.b_o[o] + dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
+    const int64_t acc = pw.b_o[o] + (pw.packed ? dot16(&pw.p_o[static_cast<size_t>(o * pw.stride_o)], h16, pw.stride_o)
+                                               : dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
     const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax,
                                                                  layout::kOutputMax));
     if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
@@ -234,6 +313,26 @@ class PixelPredictor {
  private:
   const PredictorWeights& w_;
 };
+
+// Keeps the int16 copies of the weights (PlaneWeights::packed) when every weight fits.
+inline void pack_weights(PredictorWeights& w) {
+  for (PlaneWeights& p : w.planes) {
+    auto fits = [](const std::vector<int32_t>& v) {
+      return std::all_of(v.begin(), v.end(), [](int32_t x) { return x >= -32767 && x <= 32767; });
+    };
+    p.packed = fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) && p.in_a + p.hidden_a <= kMaxStageInputs &&
+               p.in_b <= kMaxStageInputs;
+    if (!p.packed) continue;
+    p.stride_a = detail::padded(p.in_a);
+    p.stride_m = detail::padded(p.in_a + p.hidden_a);
+    p.stride_b = detail::padded(p.in_b);
+    p.stride_o = detail::padded(p.hidden_b);
+    p.p_a = detail::pack_rows(p.w_a, p.hidden_a, p.in_a);
+    p.p_m = detail::pack_rows(p.w_m, 1, p.in_a + p.hidden_a);
+    p.p_b = detail::pack_rows(p.w_b, p.hidden_b, p.in_b);
+    p.p_o = detail::pack_rows(p.w_o, 3 * p.components, p.hidden_b);
+  }
+}
 
 inline void validate(const PredictorWeights& w, int64_t planes) {
   if (planes < 1 || planes > kMaxPlanes) throw std::invalid_argument("planes must be 1..3");

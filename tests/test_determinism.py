@@ -31,6 +31,7 @@ VARIANTS = [
     ({"ATEN_CPU_CAPABILITY": "avx2"}, 1),
     ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, 2),
     ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, 1),
+    ({"LORA_CODEC_SCALAR_HEAD": "1"}, 1),  # the head's int64 path instead of its int16 one
 ]
 
 
@@ -59,7 +60,8 @@ def files(tmp_path_factory):
 @pytest.mark.parametrize("kind", ["base", "adapted", "rc"])
 def test_fresh_process_decodes_identically(files, env, threads, kind):
     img, paths = files
-    full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA"}}
+    full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                                                       "LORA_CODEC_SCALAR_HEAD"}}
     full_env.update(env)
     # Run outside the checkout, so the child imports the installed package (with its
     # compiled _native), not the source tree.

@@ -122,6 +122,17 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
   auto data = enc.finish();
+  {  // the int16 head (packed weights) codes the same bytes as the int64 one
+    auto packed = std::make_shared<PredictorWeights>(*weights);
+    pack_weights(*packed);
+    check(packed->planes[0].packed, "random weights are packed");
+    std::vector<int16_t> errors2(img.size());
+    PixelStreamEncoder enc2(packed, calibrate);
+    PlaneView v2{img.data(), errors2.data(), feats.data(), h, w, planes, 0, g};
+    enc2.code_rows(v2, 0, split);
+    enc2.code_rows(v2, split, h);
+    check(enc2.finish() == data, "packed and int64 heads agree");
+  }
   const char* what = kind == 1 ? "engine predictor round trip" : guided ? "guided predictor round trip"
                                                                        : "predictor round trip";
   for (int round = 0; round < 3; ++round) {  // the real stream, a corrupted copy, a cut copy
