@@ -90,7 +90,7 @@ class EngineCropSampler(CropSampler):
         """(size, 3, crop, crop) uint8 crops in coding order (G, R, B) and their engine
         outputs (size, 3, crop, crop, 8) int32."""
         from .entropy import engine_outputs
-        from .models.engine_predictor import COLOUR_ORDER
+        from .grids import COLOUR_ORDER
 
         windows = super().batch(size)[:, list(COLOUR_ORDER)]
         m = self.margin

@@ -16,12 +16,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
 
 from . import exact
 from .config import ModelConfig, model_config_from_dict
-from .models.probability import ProbabilityModel
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
@@ -31,8 +28,12 @@ def file_model_id(path: str | Path) -> bytes:
     return hashlib.sha256(Path(path).read_bytes()).digest()[:8]
 
 
-def save_model_file(model: ProbabilityModel, path: str | Path) -> bytes:
-    """Write ``model`` as a model file; returns its id."""
+def save_model_file(model, path: str | Path) -> bytes:
+    """Write ``model`` (a :class:`~lora_codec.models.probability.ProbabilityModel`) as a
+    model file; returns its id."""
+    import torch
+    from safetensors.torch import save_file
+
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tensors["prior.cdf"] = torch.from_numpy(model.prior.cdf_tables())
     meta = {"config": json.dumps(asdict(model.cfg)), "format": "lora-codec-model-1"}
@@ -46,57 +47,72 @@ def save_model_file(model: ProbabilityModel, path: str | Path) -> bytes:
 
 @dataclass
 class LoadedModel:
-    """A base model ready for coding: float modules plus the exact integer parts."""
+    """A model file ready for coding: its tensors as numpy arrays, the exact integer parts
+    derived from them, and (built on first use, with torch) the float modules that
+    encoding and adaptation need. Decoding never builds them."""
 
-    model: ProbabilityModel
+    cfg: ModelConfig
+    state: dict[str, np.ndarray]  # the model's tensors, keyed as in its state_dict
     latent_cdfs: np.ndarray
     model_id: bytes
 
     @property
-    def cfg(self) -> ModelConfig:
-        return self.model.cfg
-
-    @property
     def guided(self) -> bool:
         """An rc model (codes with a base-layer reconstruction)."""
-        return self.model.guided
+        return self.cfg.guide_channels > 0
 
     @property
     def engine(self) -> bool:
         """The learned head over the online engine (colour planes coded G, R, B)."""
         return bool(self.cfg.engine)
 
+    @property
+    def predictor_kind(self) -> str:
+        return "engine" if self.engine else "med"
+
+    @cached_property
+    def model(self):
+        """The float :class:`~lora_codec.models.probability.ProbabilityModel` (imports torch)."""
+        import torch
+
+        from .models.probability import ProbabilityModel
+
+        model = ProbabilityModel(self.cfg)
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in self.state.items()})
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return model
+
     @cached_property
     def predictor_weights(self):
-        return exact.predictor_weights(self.model.predictor)
+        return exact.predictor_weights(exact.sub_state(self.state, "predictor."), self.cfg.features,
+                                       self.predictor_kind)
 
     @cached_property
     def decoder_integers(self):
-        return exact.decoder_integers(self.model.decoder)
+        return exact.decoder_integers(exact.sub_state(self.state, "decoder."))
 
     @cached_property
     def guide_integers(self):
         """The guide network's integers (rc models), else None."""
-        return exact.guide_integers(self.model.guide) if self.model.guided else None
+        return exact.guide_integers(exact.sub_state(self.state, "guide.")) if self.guided else None
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
+    """A model file's tensors and config (numpy only: no torch)."""
     from safetensors import safe_open
 
     path = Path(path)
-    with safe_open(str(path), "pt") as fh:
+    with safe_open(str(path), "np") as fh:
         meta = fh.metadata() or {}
-    if meta.get("format") != "lora-codec-model-1":
-        raise ValueError(f"{path} is not a lora-codec model file")
+        if meta.get("format") != "lora-codec-model-1":
+            raise ValueError(f"{path} is not a lora-codec model file")
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     cfg = model_config_from_dict(json.loads(meta["config"]))
-    tensors = load_file(str(path))
-    model = ProbabilityModel(cfg)
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    cdfs = tensors["prior.cdf"].numpy().astype(np.int32)
-    return LoadedModel(model=model, latent_cdfs=cdfs, model_id=file_model_id(path))
+    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    cdfs = tensors["prior.cdf"].astype(np.int32)
+    return LoadedModel(cfg=cfg, state=state, latent_cdfs=cdfs, model_id=file_model_id(path))
 
 
 def shipped_model_files() -> list[Path]:

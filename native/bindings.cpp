@@ -13,6 +13,7 @@
 #include <string>
 
 #include "coders.hpp"
+#include "convolution.hpp"
 #include "engine.hpp"
 
 namespace py = pybind11;
@@ -224,6 +225,25 @@ py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std:
 // The online engine's outputs for every sub-pixel of an image whose planes are in coding
 // order: (H, W, C, 8) int32 = prediction, WP, gradient, NLMS 0, NLMS 1, blend (Q4),
 // energy, max-error. Training reads them as fixed inputs of the learned head.
+// One exact integer convolution layer (native/convolution.hpp): x (C, H, W), w (O, C, k, k),
+// bias (O,); returns (O, H, W).
+Array<int32_t> conv_layer_py(Array<int32_t> x, Array<int32_t> w, Array<int64_t> bias, int shift, int64_t lo, int64_t hi) {
+  require(x.ndim() == 3 && w.ndim() == 4 && bias.ndim() == 1, "x must be (C, H, W), w (O, C, k, k), bias (O,)");
+  require(w.shape(1) == x.shape(0) && w.shape(2) == w.shape(3) && bias.shape(0) == w.shape(0), "shapes do not agree");
+  require(lo <= hi && lo >= INT32_MIN && hi <= INT32_MAX, "bad clamp range");
+  const int64_t c = x.shape(0), h = x.shape(1), wd = x.shape(2), o = w.shape(0), k = w.shape(2);
+  Array<int32_t> out({o, h, wd});
+  const int32_t* xp = x.data();
+  const int32_t* wp = w.data();
+  const int64_t* bp = bias.data();
+  int32_t* op = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    conv_layer(xp, c, h, wd, wp, o, k, bp, shift, lo, hi, op);
+  }
+  return out;
+}
+
 Array<int32_t> engine_outputs(Array<uint8_t> pixels) {
   require(pixels.ndim() == 3 && pixels.shape(2) >= 1 && pixels.shape(2) <= 3, "pixels must be (H, W, 1..3)");
   const int64_t h = pixels.shape(0), wd = pixels.shape(1), c = pixels.shape(2);
@@ -268,6 +288,8 @@ PYBIND11_MODULE(_native, m) {
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"));
+  m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
+        py::arg("hi"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
       .def(py::init<std::shared_ptr<PredictorWeights>, bool>(), py::arg("weights"), py::arg("calibrate") = false)
       .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),

@@ -8,9 +8,11 @@ import lora_codec
 import lora_codec.base_layer
 import lora_codec.codec
 import lora_codec.entropy
+import lora_codec.entropy.convolution
 import lora_codec.metadata
 
-MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.base_layer, lora_codec.metadata]
+MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution, lora_codec.base_layer,
+           lora_codec.metadata]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

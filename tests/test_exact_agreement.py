@@ -70,5 +70,5 @@ def test_engine_head(planes):
             p.add_(torch.randn_like(p) * 0.05)
     img = smooth_image(40, 52, planes=planes, seed=6)[:, :, list(coding_order(planes))].copy()
     feats = _features(img.shape, 8, 3)
-    native = entropy.predict_params(img, feats, exact.predictor_weights(net))
+    native = entropy.predict_params(img, feats, exact.predictor_weights(exact.state_of(net), 8, "engine"))
     _assert_equal(native, _torch_params(net, img, feats, engine=entropy.engine_outputs(img)))

@@ -111,10 +111,35 @@ def test_compress_without_adaptation_loads_no_peft(files):
     assert "peft" not in loaded and "transformers" not in loaded and "torch" in loaded
 
 
-def test_decompress_with_adapters_loads_no_peft(files):
+def test_decompress_with_adapters_loads_no_torch(files):
     loaded = _loaded(["decompress", "adapted.lcz", "-o", "adapted.png", "--quiet"], files)
-    assert "peft" not in loaded and "transformers" not in loaded
+    assert loaded == set()
     assert (files / "adapted.png").exists()
+
+
+def test_decompress_and_info_load_no_torch(files):
+    assert _loaded(["compress", "a.png", "-o", "plain.lcz", "--quiet"], files) >= {"torch"}
+    assert _loaded(["decompress", "plain.lcz", "-o", "plain.png", "--quiet"], files) == set()
+    assert _loaded(["info", "plain.lcz"], files) == set()
+
+
+def _imports_torch_at_module_level(name: str) -> bool:
+    path = PACKAGE.parent / (name.replace(".", "/") + ".py")
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "torch":
+            return True
+    return False
+
+
+def test_the_exact_path_does_not_need_torch():
+    graph = _module_imports()
+    for name in ("lora_codec.exact.integers", "lora_codec.exact.evaluate", "lora_codec.registry",
+                 "lora_codec.coding.groups", "lora_codec.coding.latents", "lora_codec.lora.payload",
+                 "lora_codec.grids", "lora_codec.codec"):
+        assert not _imports_torch_at_module_level(name), name
+        assert not any(d.startswith("lora_codec.models") for d in graph[name]), (name, graph[name])
 
 
 def _readme_python_blocks() -> list[str]:

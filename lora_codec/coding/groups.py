@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import entropy, exact
 from ..base_layer import BaseLayer
-from ..models.engine_predictor import coding_order
+from ..grids import coding_order
 from ..registry import LoadedModel
 from .latents import code_latents, decode_latents, encode_latents, latent_shape
 from .tiles import Tile, tile_grid
@@ -47,8 +47,9 @@ class CodingWeights:
             return cls(model.predictor_weights, model.decoder_integers, model.guide_integers)
         pred = {k[len("predictor."):]: v for k, v in deltas.items() if k.startswith("predictor.")}
         dec = {k[len("decoder."):]: v for k, v in deltas.items() if k.startswith("decoder.")}
-        return cls(exact.predictor_weights(model.model.predictor, pred),
-                   exact.decoder_integers(model.model.decoder, dec), model.guide_integers)
+        return cls(exact.predictor_weights(exact.sub_state(model.state, "predictor."), model.cfg.features,
+                                           model.predictor_kind, pred),
+                   exact.decoder_integers(exact.sub_state(model.state, "decoder."), dec), model.guide_integers)
 
 
 @dataclass

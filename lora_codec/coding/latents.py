@@ -4,10 +4,9 @@ under the model's integer CDF tables."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from .. import entropy
-from ..models.latent_prior import TABLE_PRECISION, Z_MIN
+from ..grids import TABLE_PRECISION, Z_MIN, levels_for
 from ..registry import LoadedModel
 from .tiles import Tile
 
@@ -15,7 +14,7 @@ from .tiles import Tile
 def latent_shape(model: LoadedModel, tile: Tile) -> tuple[int, int, int, int]:
     """(levels, channels, rows, cols) of a tile's latent."""
     h, w = tile.y1 - tile.y0, tile.x1 - tile.x0
-    levels = model.model.levels(h, w)
+    levels = levels_for(h, w, model.cfg.core)
     m = 1 << levels
     return levels, model.cfg.latent_channels, -(-h // m), -(-w // m)
 
@@ -23,6 +22,8 @@ def latent_shape(model: LoadedModel, tile: Tile) -> tuple[int, int, int, int]:
 def encode_latents(model: LoadedModel, planes: np.ndarray, grid: list[list[Tile]]) -> list[np.ndarray]:
     """Float encoder: one integer latent (C, h, w) per tile, in band order. ``planes`` are
     in the model's coding order."""
+    import torch
+
     latents = []
     with torch.no_grad():
         for band in grid:

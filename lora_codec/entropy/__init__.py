@@ -45,6 +45,7 @@ from .coder import (
     mixture_cdf_bits,
     stream_capacity,
 )
+from .convolution import conv_layer
 from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs, predict_params
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "MIN_SUBPIXEL_BITS",
     "MIXTURE_PRECISION",
     "CorruptStreamError",
+    "conv_layer",
     "PixelDecoder",
     "PixelEncoder",
     "PredictorWeights",

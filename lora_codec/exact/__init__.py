@@ -3,7 +3,8 @@ UNet decoder and guide network on them (:mod:`.evaluate`)."""
 
 from .evaluate import combine_features, decode_features, guide_features
 from .integers import (DecoderIntegers, GuideIntegers, decoder_integers, guide_integers, plane_integers,
-                       predictor_weights)
+                       predictor_weights, quantize, state_of, sub_state)
 
 __all__ = ["DecoderIntegers", "GuideIntegers", "combine_features", "decode_features", "decoder_integers",
-           "guide_features", "guide_integers", "plane_integers", "predictor_weights"]
+           "guide_features", "guide_integers", "plane_integers", "predictor_weights", "quantize", "state_of",
+           "sub_state"]

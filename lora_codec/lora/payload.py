@@ -16,7 +16,7 @@ import struct
 import numpy as np
 
 from .. import entropy
-from ..models import quant as q
+from .. import grids as q
 from .options import DEFAULT_TARGETS
 
 PAYLOAD_VERSION = 1
@@ -46,7 +46,7 @@ def weight_frac(name: str) -> int:
 
 
 def factor_shapes(model, name: str, rank: int):
-    w = model.model.get_submodule(name).weight
+    w = model.state[f"{name}.weight"]
     if w.ndim == 2:
         return (rank, w.shape[1]), (w.shape[0], rank), tuple(w.shape)
     return (rank, w.shape[1], w.shape[2], w.shape[3]), (w.shape[0], rank, 1, 1), tuple(w.shape)

@@ -28,18 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import quant as q
+from ..grids import COLOUR_ORDER, coding_order  # noqa: F401 (re-exported)
 from ..layout import (CROSS_A, ENGINE_FIELDS, ENGINE_INPUTS, ENGINE_PREDICTIONS, ENGINE_STATS, ERROR_NEIGHBOURS,
                       GRADIENT_INDEX, INPUT_CLAMP, NEIGHBOURS)
 from .predictor import PAD, PAD_VALUE, TwoStageHead, _shift, gradients
 
 _FIELD = {name: k for k, name in enumerate(ENGINE_FIELDS)}
-# The order in which the planes of a colour group are coded (G, R, B).
-COLOUR_ORDER = (1, 0, 2)
-
-
-def coding_order(planes: int) -> tuple[int, ...]:
-    """Plane indices of a group in coding order (a permutation of range(planes))."""
-    return COLOUR_ORDER if planes == 3 else tuple(range(planes))
 
 
 def _q2_floor(numerator_q4: torch.Tensor) -> torch.Tensor:

@@ -17,8 +17,7 @@ from torch import nn
 from . import quant as q
 from .unet import QConv2d
 
-# Rows of context the network needs on each side of a band (two 3x3 convolutions).
-HALO = 2
+from ..grids import GUIDE_HALO as HALO  # noqa: F401 (rows of context on each side of a band)
 
 
 class GuideNet(nn.Module):

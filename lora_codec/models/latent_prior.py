@@ -9,10 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-Z_MIN = -32
-Z_MAX = 31
-Z_ALPHABET = Z_MAX - Z_MIN + 1
-TABLE_PRECISION = 16
+from ..grids import TABLE_PRECISION, Z_ALPHABET, Z_MAX, Z_MIN  # noqa: F401 (re-exported)
 
 
 class LatentPrior(nn.Module):

@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import torch
 
-from ..layout import PRED_HIDDEN_MAX, PRED_IN_FRAC, PRED_OUT_FRAC, PRED_W_FRAC, PRED_W_MAX  # noqa: F401 (re-exported)
-
-# Predictor (runs in C++): inputs and hidden activations are integers in quarter-pixel
-# units (Q2); weights are Q8; means, log-scales and logits come out in Q4. These grids are
-# generated (scripts/gen_layout.py -> lora_codec/layout.py) and imported above.
-
-# UNet decoder (runs in torch float64 on integer-valued tensors): activations Q4 in
-# [0, 1024], weights Q7, biases in accumulator units (Q11).
-DEC_ACT_FRAC = 4
-DEC_ACT_MAX = 1024
-DEC_W_FRAC = 7
-DEC_W_MAX = 2047
-FEATURE_MAX = 255  # unet features handed to the predictor, Q2 integers in [-255, 255]
-
-# Mixture parameters handed to the coder.
-MEAN_FRAC = 4
-LOG_SCALE_FRAC = 4
-LOG_SCALE_MIN = -64   # scale e^-4
-LOG_SCALE_MAX = 160   # scale e^10
-LOGIT_FRAC = 4
+from ..grids import (  # noqa: F401 (re-exported: the grids the training path fakes)
+    DEC_ACT_FRAC,
+    DEC_ACT_MAX,
+    DEC_W_FRAC,
+    DEC_W_MAX,
+    FEATURE_MAX,
+    LOG_SCALE_FRAC,
+    LOG_SCALE_MAX,
+    LOG_SCALE_MIN,
+    LOGIT_FRAC,
+    MEAN_FRAC,
+    PRED_HIDDEN_MAX,
+    PRED_IN_FRAC,
+    PRED_OUT_FRAC,
+    PRED_W_FRAC,
+    PRED_W_MAX,
+)
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:

@@ -14,19 +14,14 @@ exact path evaluates it in float64 on integer-valued tensors, where every sum is
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import quant as q
+from ..grids import levels_for  # noqa: F401 (re-exported)
 
-
-def levels_for(height: int, width: int, core: int) -> int:
-    """Number of stride-2 levels that bring ``height x width`` down to at most ``core``."""
-    side = max(height, width, 1)
-    return max(0, math.ceil(math.log2(side / core))) if side > core else 0
 
 
 class RMSNorm2d(nn.Module):
