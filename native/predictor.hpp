@@ -105,15 +105,18 @@ inline int padded(int n) { return (n + kChunk - 1) / kChunk * kChunk; }
 inline int64_t dot16(const int16_t* w, const int16_t* x, int n) {
   int64_t acc = 0;
 #if defined(__SSE2__)
-  for (int k = 0; k < n; k += kChunk) {  // pmaddwd: 4 lanes of 4 products each, < 2^29
-    const __m128i lo = _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k)));
-    const __m128i hi = _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k + 8)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k + 8)));
-    __m128i s = _mm_add_epi32(lo, hi);
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    acc += _mm_cvtsi128_si32(s);  // the chunk's 16 products, < 2^31
+  // pmaddwd gives 4 int32 lanes of 2 products per 8 inputs; a lane may take 16 products
+  // (< 2^31), so up to 4 chunks of 16 inputs add up in the lanes before each reduction.
+  for (int k0 = 0; k0 < n; k0 += 4 * kChunk) {
+    __m128i s = _mm_setzero_si128();
+    const int k1 = std::min(n, k0 + 4 * kChunk);
+    for (int k = k0; k < k1; k += 8)
+      s = _mm_add_epi32(s, _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + k)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + k))));
+    // Lanes are < 2^31 each; sum them in 64 bits.
+    alignas(16) int32_t lanes[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(lanes), s);
+    acc += int64_t{lanes[0]} + lanes[1] + lanes[2] + lanes[3];
   }
 #else
   for (int k = 0; k < n; k += kChunk) {
