@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -35,15 +36,21 @@ inline constexpr int kMaxStageInputs = 192;  // bounds the int16 input buffers o
 inline constexpr int kHiddenShift = layout::kPredWFrac;
 inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layout::kPredOutFrac;
 
+// A (rows x cols) int16 matrix laid out for multiply-add instructions: for each group of 4
+// rows and each pair of columns, the 8 values w[4g + r][2p + t] (r = 0..3, t = 0, 1).
+// Missing rows and columns are zeros.
+struct PackedMatrix {
+  int rows = 0, cols = 0, groups = 0, pairs = 0;
+  std::vector<int16_t> w;
+};
+
 // One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases. When every
-// weight fits in int16, `pack_weights` also keeps int16 copies with rows zero-padded to a
-// multiple of 16 (stride_*), for the chunked dot products below.
+// weight fits in int16, `pack_weights` also keeps packed copies for `matvec16`.
 struct PlaneWeights {
   int in_a = 0, hidden_a = 0, in_b = 0, hidden_b = 0, components = 0;
   std::vector<int32_t> w_a, b_a, w_m, b_m, w_b, b_b, w_o, b_o;
   bool packed = false;
-  int stride_a = 0, stride_m = 0, stride_b = 0, stride_o = 0;
-  std::vector<int16_t> p_a, p_m, p_b, p_o;
+  PackedMatrix p_a, p_m, p_b, p_o;
 };
 
 // kind 0: the MED-anchored predictor (formats 1-2, rc models); kind 1: the learned head over
@@ -140,14 +147,57 @@ inline bool narrow(const int32_t* x, int n, int16_t* out) {
   return ok;
 }
 
-// int16 copy of a row-major (rows x n) matrix, rows zero-padded to padded(n).
-inline std::vector<int16_t> pack_rows(const std::vector<int32_t>& w, int rows, int n) {
-  const int stride = padded(n);
-  std::vector<int16_t> out(static_cast<size_t>(rows * stride), 0);
+inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int cols) {
+  PackedMatrix m;
+  m.rows = rows;
+  m.cols = cols;
+  m.groups = (rows + 3) / 4;
+  m.pairs = (cols + 1) / 2;
+  m.w.assign(static_cast<size_t>(m.groups) * m.pairs * 8, 0);
   for (int r = 0; r < rows; ++r)
-    for (int k = 0; k < n; ++k) out[static_cast<size_t>(r * stride + k)] = static_cast<int16_t>(w[static_cast<size_t>(r * n + k)]);
-  return out;
+    for (int k = 0; k < cols; ++k)
+      m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)] =
+          static_cast<int16_t>(w[static_cast<size_t>(r * cols + k)]);
+  return m;
 }
+
+// y[r] = sum_k w[r][k] x[k] for r < m.rows, exactly, for int16 inputs (zero-padded to an
+// even count) with |x| <= kNarrowMax and |w| <= 32767: each int32 lane sums at most 16
+// products (< 2^31) before it is widened into int64.
+inline void matvec16(const PackedMatrix& m, const int16_t* x, int64_t* y) {
+#if defined(__SSE2__)
+  auto pair = [x](int p) {  // (x[2p], x[2p + 1]) as one int32, little-endian
+    int32_t v;
+    std::memcpy(&v, x + 2 * p, 4);
+    return v;
+  };
+  for (int g = 0; g < m.groups; ++g) {
+    const int16_t* wg = m.w.data() + static_cast<size_t>(g) * m.pairs * 8;
+    __m128i lo = _mm_setzero_si128(), hi = _mm_setzero_si128();
+    for (int p0 = 0; p0 < m.pairs; p0 += 8) {
+      __m128i s = _mm_setzero_si128();
+      const int p1 = std::min(m.pairs, p0 + 8);
+      for (int p = p0; p < p1; ++p)
+        s = _mm_add_epi32(s, _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wg + p * 8)),
+                                            _mm_set1_epi32(pair(p))));
+      const __m128i sign = _mm_srai_epi32(s, 31);
+      lo = _mm_add_epi64(lo, _mm_unpacklo_epi32(s, sign));
+      hi = _mm_add_epi64(hi, _mm_unpackhi_epi32(s, sign));
+    }
+    alignas(16) int64_t out[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(out), lo);
+    _mm_store_si128(reinterpret_cast<__m128i*>(out + 2), hi);
+    for (int r = 0; r < 4 && 4 * g + r < m.rows; ++r) y[4 * g + r] = out[r];
+  }
+#else
+  for (int r = 0; r < m.rows; ++r) {
+    int64_t acc = 0;
+    for (int k = 0; k < m.cols; ++k) acc += int64_t{m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)]} * x[k];
+    y[r] = acc;
+  }
+#endif
+}
+
 
 inline int32_t pixel(const PlaneView& v, int64_t i, int64_t j, int64_t c) {
   if (i < 0 || j < 0 || j >= v.width) return kPad;
@@ -188,13 +238,14 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
   int64_t acc_m;
   alignas(32) int16_t x16[2 * kMaxStageInputs];
   if (pw.packed && narrow(in_a, pw.in_a, x16)) {
-    for (int h = 0; h < pw.hidden_a; ++h) {
-      const int64_t acc = pw.b_a[h] + dot16(&pw.p_a[static_cast<size_t>(h * pw.stride_a)], x16, pw.stride_a);
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
-    }
+    int64_t acc[64];
+    matvec16(pw.p_a, x16, acc);
+    for (int h = 0; h < pw.hidden_a; ++h)
+      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(pw.b_a[h] + acc[h], kHiddenShift), 0, layout::kPredHiddenMax));
     for (int h = 0; h < pw.hidden_a; ++h) x16[pw.in_a + h] = static_cast<int16_t>(h_a[h]);  // <= kPredHiddenMax
-    for (int k = pw.in_a + pw.hidden_a; k < pw.stride_m; ++k) x16[k] = 0;
-    acc_m = pw.b_m[0] + dot16(pw.p_m.data(), x16, pw.stride_m);
+    x16[pw.in_a + pw.hidden_a] = 0;  // pad to a pair
+    matvec16(pw.p_m, x16, acc);
+    acc_m = pw.b_m[0] + acc[0];
   } else {
     for (int h = 0; h < pw.hidden_a; ++h) {
       const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
@@ -211,17 +262,20 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
   using namespace detail;
   int32_t h_b[64];
   alignas(32) int16_t x16[kMaxStageInputs], h16[64];
+  int64_t sums[64];
   const bool fast = pw.packed && narrow(in_b, pw.in_b, x16);
+  if (fast) matvec16(pw.p_b, x16, sums);
   for (int h = 0; h < pw.hidden_b; ++h) {
-    const int64_t acc = pw.b_b[h] + (fast ? dot16(&pw.p_b[static_cast<size_t>(h * pw.stride_b)], x16, pw.stride_b)
-                                          : dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
+    const int64_t acc = pw.b_b[h] + (fast ? sums[h] : dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
     h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
   }
-  if (pw.packed) narrow(h_b, pw.hidden_b, h16);  // always in range: 0 <= h_b <= kPredHiddenMax
+  if (pw.packed) {
+    narrow(h_b, pw.hidden_b, h16);  // always in range: 0 <= h_b <= kPredHiddenMax
+    matvec16(pw.p_o, h16, sums);
+  }
   const int K = pw.components;
   for (int o = 0; o < 3 * K; ++o) {
-    const int64_t acc = pw.b_o[o] + (pw.packed ? dot16(&pw.p_o[static_cast<size_t>(o * pw.stride_o)], h16, pw.stride_o)
-                                               : dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
+    const int64_t acc = pw.b_o[o] + (pw.packed ? sums[o] : dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
     const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax,
                                                                  layout::kOutputMax));
     if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
@@ -326,14 +380,10 @@ inline void pack_weights(PredictorWeights& w) {
     p.packed = fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) && p.in_a + p.hidden_a <= kMaxStageInputs &&
                p.in_b <= kMaxStageInputs;
     if (!p.packed) continue;
-    p.stride_a = detail::padded(p.in_a);
-    p.stride_m = detail::padded(p.in_a + p.hidden_a);
-    p.stride_b = detail::padded(p.in_b);
-    p.stride_o = detail::padded(p.hidden_b);
-    p.p_a = detail::pack_rows(p.w_a, p.hidden_a, p.in_a);
-    p.p_m = detail::pack_rows(p.w_m, 1, p.in_a + p.hidden_a);
-    p.p_b = detail::pack_rows(p.w_b, p.hidden_b, p.in_b);
-    p.p_o = detail::pack_rows(p.w_o, 3 * p.components, p.hidden_b);
+    p.p_a = detail::pack_matrix(p.w_a, p.hidden_a, p.in_a);
+    p.p_m = detail::pack_matrix(p.w_m, 1, p.in_a + p.hidden_a);
+    p.p_b = detail::pack_matrix(p.w_b, p.hidden_b, p.in_b);
+    p.p_o = detail::pack_matrix(p.w_o, 3 * p.components, p.hidden_b);
   }
 }
 
