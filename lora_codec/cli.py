@@ -51,7 +51,9 @@ def _positive_int(text: str) -> int:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads: torch's when encoding (default: torch's choice), and for the stripes of "
+                        "images over 1024 rows (default 1)")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -238,7 +240,7 @@ def _compress(args) -> int:
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model, args.mode))
+    codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or 1)
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
@@ -314,7 +316,7 @@ def _decompress(args) -> int:
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model))
+    codec = Codec(**_user_models(args.model), threads=args.threads or 1)
     from .container import unpack
 
     def work(job: Job, progress) -> dict:
@@ -407,9 +409,10 @@ def _main(argv: list[str], debug: bool) -> int:
         if getattr(args, "threads", None) is not None:
             if args.threads < 1:
                 raise UsageError("--threads must be >= 1")
-            import torch
+            if args.command in ("compress", "train"):  # decoding never loads torch
+                import torch
 
-            torch.set_num_threads(args.threads)
+                torch.set_num_threads(args.threads)
         handler = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train}
         return handler[args.command](args)
     except KeyboardInterrupt:

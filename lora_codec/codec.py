@@ -33,7 +33,8 @@ from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
 from .coding import sections
-from .coding.groups import CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes
+from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
+                            split_streams, stripes)
 from .coding.modes import MODES, Mode, mode as mode_named
 from .container import FormatError, Header
 from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, read_image_with_metadata, regular_file
@@ -78,16 +79,31 @@ class _Plan:
         return sections.file_size(self.groups, None) + (len(transforms.pack(self.chosen)) if self.chosen else 0)
 
 
+def pixel_capacity_bits(section: bytes, height: int, version: int) -> int:
+    """An upper bound of the bits a valid pixel section can give its decoders (the sum of
+    its streams' capacities, with 64 bits of slack each); 0 if its stripes do not parse."""
+    count = len(stripes(height)) if version >= 4 else 1
+    try:
+        streams = split_streams(section, count)
+    except ValueError:
+        return 0
+    return sum(8 * entropy.stream_capacity(s) + 64 for s in streams)
+
+
 class Codec:
     """Compresses and decompresses with the shipped models, or with the given ``model``
     (learned mode) and ``rc_model`` (rc mode); ``extra_models`` are more models that files
     may name. Models load when first needed; a file's model is also looked for in the
-    folders that ``LORA_CODEC_MODELS`` lists."""
+    folders that ``LORA_CODEC_MODELS`` lists. Stripes of images over
+    ``groups.STRIPE_ROWS`` rows are coded on up to ``threads`` threads."""
 
     def __init__(self, model: LoadedModel | None = None, rc_model: LoadedModel | None = None,
-                 extra_models: list[LoadedModel] = ()) -> None:
+                 extra_models: list[LoadedModel] = (), threads: int = 1) -> None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
         self._given = {"learned": model, "rc": rc_model}
         self._extra = list(extra_models)  # more models that files may name (decoding)
+        self.threads = threads
 
     def model_for(self, mode: Mode) -> LoadedModel:
         """The model a mode codes new files with."""
@@ -204,27 +220,27 @@ class Codec:
         return Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=m.name,
                       model_id=model.model_id, pixel_crc=container.pixel_crc(pixels))
 
-    @staticmethod
-    def _recode(model: LoadedModel, planes: dict, latents: dict, groups: dict[str, GroupCode],
+    def _recode(self, model: LoadedModel, planes: dict, latents: dict, groups: dict[str, GroupCode],
                 deltas: dict) -> dict[str, GroupCode]:
         """The groups coded again with adapted weights (same latents, same base layers)."""
         weights = CodingWeights.of(model, deltas)
         out = {}
         for g, code in groups.items():
             guide = None if code.base is None else code.base.reconstruction
-            out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide), code.base)
+            out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide, threads=self.threads),
+                               code.base)
         return out
 
-    @staticmethod
-    def _code_group(model: LoadedModel, weights: CodingWeights, m: Mode, planes: np.ndarray,
+    def _code_group(self, model: LoadedModel, weights: CodingWeights, m: Mode, planes: np.ndarray,
                     latents: list[np.ndarray], quality: int | None) -> GroupCode:
         """One group coded in mode ``m``; a base-layer mode searches the quality unless given."""
         def with_quality(q: int) -> GroupCode:
             base = base_layer.encode(planes, q)
-            return GroupCode(*encode_group(model, weights, planes, latents, base.reconstruction), base)
+            return GroupCode(*encode_group(model, weights, planes, latents, base.reconstruction,
+                                           threads=self.threads), base)
 
         if not m.base_layer:
-            return GroupCode(*encode_group(model, weights, planes, latents))
+            return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads))
         if quality is not None:
             return with_quality(quality)
         # Descend over the mode's qualities from the middle one to a local minimum of the size.
@@ -287,8 +303,8 @@ class Codec:
             needed = (ztag, ptag) + ((sections.BASE_LAYER_TAGS[group],) if m.base_layer else ())
             if any(tag not in c.sections for tag in needed):
                 raise FormatError(f"the {group} sections are missing")
-            if framed and (8 * entropy.stream_capacity(c.sections[ptag]) + 64
-                           < header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
+            if framed and pixel_capacity_bits(c.sections[ptag], header.height, header.version) < (
+                    header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
                 raise DecodeError(f"corrupt .lcz file: the {group} pixel section is too short for a "
                                   f"{header.width}x{header.height} image")
             guide = None
@@ -301,7 +317,7 @@ class Codec:
             try:
                 planes = decode_group(model, weights, c.sections[ztag], c.sections[ptag],
                                       header.height, header.width, len(idx), guide, framed,
-                                      calibrate=header.version >= 4)
+                                      calibrate=header.version >= 4, threads=self.threads)
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, list(idx)] = planes

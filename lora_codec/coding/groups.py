@@ -9,6 +9,7 @@ here are always in the image's order, and the permutation stays inside this modu
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,61 @@ GROUPS = {
     "RGB": (("colour", (0, 1, 2)),),
     "RGBA": (("colour", (0, 1, 2)), ("alpha", (3,))),
 }
+
+
+# Format v4: the pixels of a group are coded in stripes of this many rows (a multiple of
+# every model's tile size), each an independent stream with a fresh predictor, so that
+# stripes can be coded in parallel. Images of at most this height have one stripe.
+STRIPE_ROWS = 1024
+
+
+def stripes(height: int) -> list[tuple[int, int]]:
+    """The [y0, y1) rows of each stripe of a group."""
+    return [(y, min(height, y + STRIPE_ROWS)) for y in range(0, height, STRIPE_ROWS)]
+
+
+def join_streams(streams: list[bytes]) -> bytes:
+    """One pixel section from the stripes' streams: each but the last preceded by its
+    length (unsigned LEB128); a single stream is stored as it is."""
+    out = bytearray()
+    for data in streams[:-1]:
+        n = len(data)
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                break
+        out += data
+    return bytes(out + streams[-1])
+
+
+def split_streams(section: bytes, count: int) -> list[bytes]:
+    """Inverse of :func:`join_streams`; a ValueError if the lengths do not fit."""
+    streams, pos = [], 0
+    for _ in range(count - 1):
+        n, shift = 0, 0
+        while True:
+            if pos >= len(section) or shift > 56:
+                raise ValueError("the pixel section's stripe lengths are corrupt")
+            byte = section[pos]
+            pos += 1
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        if pos + n > len(section):
+            raise ValueError("the pixel section's stripe lengths are corrupt")
+        streams.append(section[pos : pos + n])
+        pos += n
+    return streams + [section[pos:]]
+
+
+def _map(fn, items: list, threads: int) -> list:
+    """fn over items, on up to ``threads`` threads (the native coder releases the GIL)."""
+    if threads <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def group_planes(colour: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -101,11 +157,12 @@ def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> 
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
-                 calibrate: bool = True) -> tuple[bytes, bytes]:
-    """(latent stream, pixel stream) of one colour group (H, W, P) uint8 in image order;
+                 calibrate: bool = True, threads: int = 1) -> tuple[bytes, bytes]:
+    """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order;
     ``latents`` from :func:`group_latents` (computed here if None); ``guide`` is the base
     layer's reconstruction (rc models only); ``calibrate`` passes the mixtures through the
-    online CDF calibration (format v4; False writes the pixel stream of format v3)."""
+    online CDF calibration (format v4; False, with one stripe, writes the pixel stream of
+    format v3). Stripes are coded on up to ``threads`` threads."""
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
     grid = tile_grid(height, width, model.cfg.tile)
@@ -114,36 +171,59 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
     coded = in_coding_order(model, planes)
     guide = None if guide is None else in_coding_order(model, guide)
     z_bytes = code_latents(model, latents)
-    errors = np.zeros(coded.shape, dtype=np.int16)
-    encoder = entropy.PixelEncoder(weights.predictor, calibrate)
+
+    def code_stripe(rows: tuple[int, int]) -> bytes:
+        y0, y1 = rows
+        part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
+        errors = np.zeros(part.shape, dtype=np.int16)
+        encoder = entropy.PixelEncoder(weights.predictor, calibrate)
+        for band, band_latents in _bands(grid, latents, y0, y1):
+            feats = band_features(model, weights, band, band_latents, width, guide)
+            encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
+        return encoder.finish()
+
+    return z_bytes, join_streams(_map(code_stripe, stripes(height), threads))
+
+
+def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
+    """(band, its tiles' latents) for the bands of grid inside rows [y0, y1)."""
     pos = 0
     for band in grid:
-        feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
+        if y0 <= band[0].y0 < y1:
+            yield band, latents[pos : pos + len(band)]
         pos += len(band)
-        encoder.code_rows(coded, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
-    return z_bytes, encoder.finish()
 
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
                  height: int, width: int, planes: int, guide: np.ndarray | None = None,
-                 framed: bool = True, calibrate: bool = True) -> np.ndarray:
+                 framed: bool = True, calibrate: bool = True, threads: int = 1) -> np.ndarray:
     """The (H, W, P) pixels of one colour group, in image order. A corrupt or exhausted
     stream stops the decoding within a row and raises :class:`entropy.CorruptStreamError`;
     ``framed=False`` reads the unframed streams of format v1, ``calibrate=False`` the
-    uncalibrated ones of formats 1-3."""
+    uncalibrated single streams of formats 1-3 (whole images, no stripes). Stripes are
+    decoded on up to ``threads`` threads."""
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
     latents = decode_latents(model, z_bytes, grid, framed)
     coded = np.zeros((height, width, planes), dtype=np.uint8)
     guide = None if guide is None else in_coding_order(model, guide)
-    errors = np.zeros(coded.shape, dtype=np.int16)
-    decoder = entropy.PixelDecoder(weights.predictor, pixel_bytes, framed, calibrate)
-    pos = 0
-    for band in grid:
-        feats = band_features(model, weights, band, latents[pos : pos + len(band)], width, guide)
-        pos += len(band)
-        decoder.code_rows(coded, errors, feats, band[0].y0, band[0].y0, band[0].y1, guide)
-        decoder.check()
+    parts = stripes(height) if calibrate else [(0, height)]
+    try:
+        streams = split_streams(pixel_bytes, len(parts))
+    except ValueError as exc:
+        raise entropy.CorruptStreamError(str(exc)) from None
+
+    def decode_stripe(job: tuple[tuple[int, int], bytes]) -> None:
+        (y0, y1), data = job
+        part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
+        errors = np.zeros(part.shape, dtype=np.int16)
+        decoder = entropy.PixelDecoder(weights.predictor, data, framed, calibrate)
+        for band, band_latents in _bands(grid, latents, y0, y1):
+            feats = band_features(model, weights, band, band_latents, width, guide)
+            decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
+            decoder.check()
+
+    _map(decode_stripe, list(zip(parts, streams)), threads)
     out = np.empty_like(coded)
     out[:, :, _order(model, planes)] = coded
     return out
