@@ -21,7 +21,7 @@ class Mode:
 MODES: dict[str, Mode] = {
     m.name: m
     for m in (
-        Mode("learned", "engine.safetensors", summary="the learned head over the online engine (default)"),
+        Mode("learned", "engine3.safetensors", summary="the learned head over the online engine (default)"),
         Mode("rc", "rc.safetensors", base_layer=True, qualities=(10, 20, 30, 40, 50, 60, 70),
              summary="HEVC base layer + learned residual"),
         Mode("stored", "", stored=True, summary="the pixels, zlib-compressed (chosen when smaller)"),
