@@ -95,27 +95,54 @@ class StreamPredictor {
   std::unique_ptr<EnginePredictor> engine_;
 };
 
+// The distribution a pixel stream codes each sub-pixel with: the predictor's mixture,
+// through the online CDF calibration when `calibrate` (format v4). Encoder and decoder
+// share it, so both sides update the calibration identically.
+class PixelDistribution {
+ public:
+  PixelDistribution(const PredictorWeights& w, bool calibrate) : w_(w), calibrate_(calibrate) {}
+
+  template <class Encoder>
+  void encode(Encoder& enc, int64_t c, const MixtureParams& p, int64_t planes, int32_t x) {
+    set(c, p, planes);
+    if (cal_) encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
+    else encode_mixture_symbol(enc, mix_, x, 256);
+  }
+
+  template <class Decoder>
+  int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, int64_t planes) {
+    set(c, p, planes);
+    return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p), 256)
+                                     : decode_mixture_symbol(dec, mix_, 256));
+  }
+
+ private:
+  void set(int64_t c, const MixtureParams& p, int64_t planes) {
+    if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(planes));
+    mix_.set(w_.planes[c].components, p.mean, p.log_scale, p.logit);
+  }
+  int context(int64_t c, const MixtureParams& p) const {
+    return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
+  }
+
+  const PredictorWeights& w_;
+  bool calibrate_;
+  LogisticMixture mix_;
+  std::unique_ptr<CdfCalibration> cal_;
+};
+
 // Codes bands of rows of one colour group into a single range-coded stream.
-// With `calibrate`, the mixtures pass through the online CDF calibration (format v4).
 class PixelStreamEncoder {
  public:
   PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate)
-      : pred_(std::move(w)), calibrate_(calibrate) {}
+      : pred_(w), dist_(*w, calibrate) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
-    LogisticMixture mix;
-    const PredictorWeights& w = pred_.weights();
-    if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(v.planes));
     pred_.run(
         v, row0, row1,
         [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
-          mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
           const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
-          if (cal_) {
-            encode_calibrated(enc_, mix, *cal_, CdfCalibration::context(static_cast<int>(c), p.log_scale[mix.top]), x, 256);
-          } else {
-            encode_mixture_symbol(enc_, mix, x, 256);
-          }
+          dist_.encode(enc_, c, p, v.planes, x);
           return x;
         },
         [] { return false; });
@@ -125,8 +152,7 @@ class PixelStreamEncoder {
 
  private:
   StreamPredictor pred_;
-  bool calibrate_;
-  std::unique_ptr<CdfCalibration> cal_;
+  PixelDistribution dist_;
   RangeEncoder enc_;
 };
 
@@ -136,23 +162,11 @@ class PixelStreamDecoder {
  public:
   PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed,
                      bool calibrate)
-      : pred_(std::move(w)), calibrate_(calibrate), buf_(std::move(data)),
-        dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
+      : pred_(w), dist_(*w, calibrate), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
-    LogisticMixture mix;
-    const PredictorWeights& w = pred_.weights();
-    if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(v.planes));
     pred_.run(
-        v, row0, row1,
-        [&](int64_t c, const MixtureParams& p, int64_t, int64_t) {
-          mix.set(w.planes[c].components, p.mean, p.log_scale, p.logit);
-          if (cal_) {
-            return static_cast<int32_t>(
-                decode_calibrated(dec_, mix, *cal_, CdfCalibration::context(static_cast<int>(c), p.log_scale[mix.top]), 256));
-          }
-          return static_cast<int32_t>(decode_mixture_symbol(dec_, mix, 256));
-        },
+        v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t, int64_t) { return dist_.decode(dec_, c, p, v.planes); },
         [&] { return dec_.corrupt(); });
   }
 
@@ -160,8 +174,7 @@ class PixelStreamDecoder {
 
  private:
   StreamPredictor pred_;
-  bool calibrate_;
-  std::unique_ptr<CdfCalibration> cal_;
+  PixelDistribution dist_;
   std::vector<uint8_t> buf_;
   RangeDecoder dec_;
 };
