@@ -34,7 +34,7 @@ from . import metadata as meta_section
 from .base_layer import BaseLayerError
 from .coding import sections
 from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
-                            split_streams, stripes)
+                            StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
 from .container import FormatError, Header
 from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, read_image_with_metadata, regular_file
@@ -79,10 +79,10 @@ class _Plan:
         return sections.file_size(self.groups, None) + (len(transforms.pack(self.chosen)) if self.chosen else 0)
 
 
-def pixel_capacity_bits(section: bytes, height: int, version: int) -> int:
+def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
     """An upper bound of the bits a valid pixel section can give its decoders (the sum of
     its streams' capacities, with 64 bits of slack each); 0 if its stripes do not parse."""
-    count = len(stripes(height)) if version >= 4 else 1
+    count = len(fmt.stripes(height))
     try:
         streams = split_streams(section, count)
     except ValueError:
@@ -269,7 +269,8 @@ class Codec:
             raise DecodeError(f"the file holds {header.width}x{header.height} = {header.width * header.height} "
                               f"pixels, over the limit of {max_pixels} (raise it with --max-pixels / max_pixels= "
                               "if you trust the file)")
-        framed = header.version >= 2
+        fmt = StreamFormat.of(header.version)
+        framed = fmt.framed
         m = MODES[header.mode]
         if m.stored:
             return self._unstore(c)
@@ -303,7 +304,7 @@ class Codec:
             needed = (ztag, ptag) + ((sections.BASE_LAYER_TAGS[group],) if m.base_layer else ())
             if any(tag not in c.sections for tag in needed):
                 raise FormatError(f"the {group} sections are missing")
-            if framed and pixel_capacity_bits(c.sections[ptag], header.height, header.version) < (
+            if framed and pixel_capacity_bits(c.sections[ptag], header.height, fmt) < (
                     header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
                 raise DecodeError(f"corrupt .lcz file: the {group} pixel section is too short for a "
                                   f"{header.width}x{header.height} image")
@@ -316,8 +317,8 @@ class Codec:
                     raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
             try:
                 planes = decode_group(model, weights, c.sections[ztag], c.sections[ptag],
-                                      header.height, header.width, len(idx), guide, framed,
-                                      calibrate=header.version >= 4, threads=self.threads)
+                                      header.height, header.width, len(idx), guide, fmt,
+                                      threads=self.threads)
             except entropy.CorruptStreamError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
             out[:, :, list(idx)] = planes

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import entropy, exact
+from .. import container, entropy, exact
 from ..base_layer import BaseLayer
 from ..grids import coding_order
 from ..registry import LoadedModel
@@ -38,6 +38,24 @@ STRIPE_ROWS = 1024
 def stripes(height: int) -> list[tuple[int, int]]:
     """The [y0, y1) rows of each stripe of a group."""
     return [(y, min(height, y + STRIPE_ROWS)) for y in range(0, height, STRIPE_ROWS)]
+
+
+@dataclass(frozen=True)
+class StreamFormat:
+    """How a format version codes its streams: framed (v2+), calibrated pixel streams
+    and pixel stripes (v4+). The one place that maps versions to these features."""
+
+    framed: bool
+    calibrated: bool
+    striped: bool
+
+    @classmethod
+    def of(cls, version: int = container.VERSION) -> "StreamFormat":
+        return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4)
+
+    def stripes(self, height: int) -> list[tuple[int, int]]:
+        """The [y0, y1) rows of each independently coded pixel stream of a group."""
+        return stripes(height) if self.striped else [(0, height)]
 
 
 def join_streams(streams: list[bytes]) -> bytes:
@@ -157,12 +175,12 @@ def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> 
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
-                 calibrate: bool = True, threads: int = 1) -> tuple[bytes, bytes]:
-    """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order;
-    ``latents`` from :func:`group_latents` (computed here if None); ``guide`` is the base
-    layer's reconstruction (rc models only); ``calibrate`` passes the mixtures through the
-    online CDF calibration (format v4; False, with one stripe, writes the pixel stream of
-    format v3). Stripes are coded on up to ``threads`` threads."""
+                 threads: int = 1) -> tuple[bytes, bytes]:
+    """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order,
+    in the current format; ``latents`` from :func:`group_latents` (computed here if None);
+    ``guide`` is the base layer's reconstruction (rc models only). Stripes are coded on up
+    to ``threads`` threads."""
+    fmt = StreamFormat.of()
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
     grid = tile_grid(height, width, model.cfg.tile)
@@ -176,13 +194,13 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
         y0, y1 = rows
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        encoder = entropy.PixelEncoder(weights.predictor, calibrate)
+        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide)
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
         return encoder.finish()
 
-    return z_bytes, join_streams(_map(code_stripe, stripes(height), threads))
+    return z_bytes, join_streams(_map(code_stripe, fmt.stripes(height), threads))
 
 
 def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
@@ -196,18 +214,17 @@ def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
                  height: int, width: int, planes: int, guide: np.ndarray | None = None,
-                 framed: bool = True, calibrate: bool = True, threads: int = 1) -> np.ndarray:
+                 fmt: StreamFormat = StreamFormat.of(), threads: int = 1) -> np.ndarray:
     """The (H, W, P) pixels of one colour group, in image order. A corrupt or exhausted
     stream stops the decoding within a row and raises :class:`entropy.CorruptStreamError`;
-    ``framed=False`` reads the unframed streams of format v1, ``calibrate=False`` the
-    uncalibrated single streams of formats 1-3 (whole images, no stripes). Stripes are
-    decoded on up to ``threads`` threads."""
+    ``fmt`` is the file's :class:`StreamFormat`. Stripes are decoded on up to
+    ``threads`` threads."""
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
-    latents = decode_latents(model, z_bytes, grid, framed)
+    latents = decode_latents(model, z_bytes, grid, fmt.framed)
     coded = np.zeros((height, width, planes), dtype=np.uint8)
     guide = None if guide is None else in_coding_order(model, guide)
-    parts = stripes(height) if calibrate else [(0, height)]
+    parts = fmt.stripes(height)
     try:
         streams = split_streams(pixel_bytes, len(parts))
     except ValueError as exc:
@@ -217,7 +234,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
         (y0, y1), data = job
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        decoder = entropy.PixelDecoder(weights.predictor, data, framed, calibrate)
+        decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide)
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
