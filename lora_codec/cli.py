@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
-                   help="learned: the default model; rc: HEVC base layer + learned residual; stored: the "
-                        "pixels, zlib-compressed (every mode falls back to it when that is smaller)")
+                   help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
+                        "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed "
+                        "(learned and rc fall back to stored, and to indexed when it applies, when smaller)")
     c.add_argument("--quality", type=int, default=None,
                    help="rc mode: HEVC quality 1..100 (default: searched per image for the smallest file)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")

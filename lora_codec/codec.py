@@ -32,7 +32,7 @@ import numpy as np
 from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
-from .coding import sections
+from .coding import indexed, sections
 from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
                             StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
@@ -128,8 +128,10 @@ class Codec:
         is searched per image unless given. Images of more than ``max_pixels`` pixels are
         refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
         chunks, :mod:`lora_codec.metadata`) is kept unless ``strip``; ``metadata`` replaces
-        it (for arrays, which carry none). The stored pixels (mode ``stored``) replace the
-        coded file whenever they are smaller, unless ``fallback=False`` (for measurements).
+        it (for arrays, which carry none). The stored pixels (mode ``stored``) and, for
+        images of few colours, the palette and context-mixed indexes (mode ``indexed``)
+        replace the coded file whenever they are smaller, unless ``fallback=False`` (for
+        measurements).
         """
         steps = _check_steps(steps)
         m = mode_named(mode)
@@ -143,6 +145,15 @@ class Codec:
         stored = self._stored(pixels, colour, extra)
         if m.stored:
             return stored
+        if m.indexed:
+            file = self._indexed(pixels, colour, extra)
+            if file is None:
+                raise ValueError(f"mode indexed codes images of at most {indexed.MAX_COLOURS} colours; "
+                                 "this one has more")
+            return file
+        alternatives = [stored]
+        if fallback and indexed.worth_trying(pixels, indexed.colour_count(pixels)):
+            alternatives.append(self._indexed(pixels, colour, extra))
         model = self.model_for(m)
         plan = self._plan(model, m, pixels, colour, quality)
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
@@ -161,8 +172,8 @@ class Codec:
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
         learned = sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
-        if fallback and len(stored) < len(learned):  # never worse than the stored pixels
-            return stored
+        if fallback:  # never worse than the stored pixels (nor the indexed file, if tried)
+            return min(alternatives + [learned], key=len)
         return learned
 
     @staticmethod
@@ -173,6 +184,16 @@ class Codec:
                         model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
         raw = zlib.compress(np.ascontiguousarray(pixels).tobytes(), 9)
         return container.pack(container.Container(header, {b"RAWP": raw, **extra}))
+
+    @staticmethod
+    def _indexed(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes | None:
+        """The file of mode ``indexed`` (None for images of too many colours)."""
+        coded = indexed.encode(pixels)
+        if coded is None:
+            return None
+        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="indexed",
+                        model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
+        return container.pack(container.Container(header, {**coded, **extra}))
 
     @staticmethod
     def metadata(data) -> dict:
@@ -274,6 +295,8 @@ class Codec:
         m = MODES[header.mode]
         if m.stored:
             return self._unstore(c)
+        if m.indexed:
+            return self._unindex(c)
         try:
             chosen = (transforms.unpack(c.sections[transforms.TAG], header.colour) if transforms.TAG in c.sections
                       else transforms.Transforms())
@@ -325,6 +348,19 @@ class Codec:
         try:
             out = transforms.invert(out, chosen)
         except transforms.TransformError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        if container.pixel_crc(out) != header.pixel_crc:
+            raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
+        return out
+
+    @staticmethod
+    def _unindex(c: container.Container) -> np.ndarray:
+        header = c.header
+        try:
+            out = indexed.decode(c.sections, header.height, header.width, header.planes)
+        except indexed.PaletteError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+        except entropy.CorruptStreamError as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         if container.pixel_crc(out) != header.pixel_crc:
             raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")

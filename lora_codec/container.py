@@ -13,8 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 4                    # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4)  # read
+VERSION = 5                    # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4, 5)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -22,7 +22,7 @@ MAX_SECTIONS = 32
 # Colour types: name -> (code, planes).
 COLOUR_TYPES = {"L": (0, 1), "LA": (1, 2), "RGB": (2, 3), "RGBA": (3, 4)}
 _COLOUR_BY_CODE = {code: (name, planes) for name, (code, planes) in COLOUR_TYPES.items()}
-MODES = {"learned": 0, "rc": 1, "stored": 2}
+MODES = {"learned": 0, "rc": 1, "stored": 2, "indexed": 3}
 _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 
 # magic, version, flags, mode, colour, bit depth, section count, width, height,
@@ -38,7 +38,7 @@ KNOWN_FLAGS = FLAG_ADAPTERS  # every other flag bit is reserved and must be zero
 
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
-CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP", b"XFRM", b"RAWP"})
+CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP", b"XFRM", b"RAWP", b"IPAL", b"IIDX"})
 # Ancillary sections this version knows (and keeps): the image's metadata.
 ANCILLARY_TAGS = frozenset({b"meta"})
 

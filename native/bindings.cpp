@@ -271,6 +271,34 @@ Array<int32_t> engine_outputs(Array<uint8_t> pixels) {
   return out;
 }
 
+py::bytes encode_indexes_py(Array<uint16_t> plane, int colours) {
+  require(plane.ndim() == 2, "plane must be (H, W)");
+  require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
+  const int64_t h = plane.shape(0), wd = plane.shape(1);
+  const uint16_t* p = plane.data();
+  for (int64_t i = 0; i < h * wd; ++i) require(p[i] < colours, "an index is outside the palette");
+  std::vector<uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    out = encode_indexes(p, h, wd, colours);
+  }
+  return to_bytes(out);
+}
+
+py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours) {
+  require(h >= 0 && wd >= 0, "bad shape");
+  require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
+  std::string buf = data;
+  Array<uint16_t> out({h, wd});
+  uint16_t* o = out.mutable_data();
+  bool corrupt;
+  {
+    py::gil_scoped_release release;
+    corrupt = decode_indexes(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), h, wd, colours, o);
+  }
+  return py::make_tuple(out, corrupt);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -288,6 +316,9 @@ PYBIND11_MODULE(_native, m) {
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"));
+  m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"));
+  m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
+        py::arg("colours"));
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));
   py::class_<PixelEncoder>(m, "PixelEncoder")

@@ -12,6 +12,7 @@
 #include "calibration.hpp"
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
+#include "index_model.hpp"
 #include "predictor.hpp"
 #include "range_coder.hpp"
 
@@ -178,5 +179,58 @@ class PixelStreamDecoder {
   std::vector<uint8_t> buf_;
   RangeDecoder dec_;
 };
+
+// A plane of palette indexes (h x w, each < colours <= 65536) under the online context
+// mixing model of index_model.hpp (mode "indexed", format v5).
+inline std::vector<uint8_t> encode_indexes(const uint16_t* plane, int64_t h, int64_t w, int colours) {
+  RangeEncoder enc;
+  index_model::IndexModel model(w, h, colours);
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      const uint32_t v = plane[y * w + x];
+      model.set_pixel(plane, y, x);
+      for (int b = model.bits() - 1; b >= 0; --b) {
+        const int bit = static_cast<int>((v >> b) & 1);
+        if (model.forced_zero()) {
+          model.skip_zero();
+          continue;
+        }
+        const uint32_t p = static_cast<uint32_t>(model.p1());
+        if (bit) enc.encode(0, p, 12);
+        else enc.encode(p, 4096 - p, 12);
+        model.update(bit);
+      }
+    }
+  }
+  return enc.finish_framed();
+}
+
+// Decodes into `plane` (h x w); stops at the first sign of corruption. Returns corrupt.
+inline bool decode_indexes(const uint8_t* data, size_t size, int64_t h, int64_t w, int colours, uint16_t* plane) {
+  RangeDecoder dec(parse_stream(data, size, true));
+  index_model::IndexModel model(w, h, colours);
+  std::fill(plane, plane + h * w, uint16_t{0});
+  for (int64_t y = 0; y < h && !dec.corrupt(); ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      model.set_pixel(plane, y, x);
+      uint32_t v = 0;
+      for (int b = model.bits() - 1; b >= 0; --b) {
+        int bit = 0;
+        if (model.forced_zero()) {
+          model.skip_zero();
+        } else {
+          const uint32_t p = static_cast<uint32_t>(model.p1());
+          bit = dec.peek(12) < p;
+          if (bit) dec.consume(0, p);
+          else dec.consume(p, 4096 - p);
+          model.update(bit);
+        }
+        v = v * 2 + static_cast<uint32_t>(bit);
+      }
+      plane[y * w + x] = static_cast<uint16_t>(v);
+    }
+  }
+  return dec.corrupt();
+}
 
 }  // namespace lora_codec

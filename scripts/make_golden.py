@@ -35,7 +35,8 @@ RECIPES = {
     "learned_RGBA": ({"shape": [40, 48, 4], "seed": 12}, "learned", True),
     "grey_as_RGB": ({"shape": [40, 48, 3], "seed": 5, "variant": "grey_as_rgb"}, "learned", True),
     "few_levels_RGB": ({"shape": [40, 48, 3], "seed": 6, "variant": "few_levels"}, "learned", True),
-    "stored_noise": ({"shape": [8, 8, 3], "seed": 1, "variant": "noise"}, "learned", True),
+    "indexed_RGBA": ({"shape": [40, 48, 4], "seed": 3, "variant": "few_colours"}, "learned", True),
+    "stored_noise": ({"shape": [40, 40, 3], "seed": 1, "variant": "noise"}, "learned", True),
     "learned_RGB_adapters": ({"shape": [32, 32, 3], "seed": 7}, "adapters", False),
     "rc_RGB": ({"shape": [48, 64, 3], "seed": 9}, "rc", False),
 }

@@ -39,6 +39,12 @@ def golden_case(recipe: dict) -> np.ndarray:
         y, x, c = np.indices(img.shape, dtype=np.int64)
         noise = (((x * 2654435761 + y * 40503 + c * 97) >> 9) % 41) - 20
         img = (np.clip(img.astype(np.int64) + noise, 0, 255) & 0xF8).astype(np.uint8)
+    elif recipe.get("variant") == "few_colours":  # a chart-like drawing: 5 colours in blocks and lines
+        y, x = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.int64)
+        label = (((x // 7) + (y // 5) * 3 + recipe["seed"]) % 3) + 2 * ((x + 2 * y) % 13 == 0)
+        colours = np.array([[250, 250, 250, 255], [30, 60, 200, 255], [200, 40, 40, 128], [0, 0, 0, 255],
+                            [0, 0, 0, 0]], np.uint8)
+        img = colours[np.minimum(label, 4)][:, :, :img.shape[2]]
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

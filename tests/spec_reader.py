@@ -25,7 +25,7 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    if header["version"] not in (1, 2, 3, 4) or header["flags"] & 0xFE:
+    if header["version"] not in (1, 2, 3, 4, 5) or header["flags"] & 0xFE:
         raise SpecError("version or reserved flags")
     pos, sections = 38, {}
     for _ in range(header["sections"]):
@@ -51,3 +51,34 @@ def stream_capacity(stream: bytes) -> int:
             return len(stream) - (i + 1) + n
         shift += 7
     raise SpecError("varint")
+
+
+def indexed_palette(payload: bytes, planes: int) -> list[tuple[int, ...]]:
+    """The colours of an ``IPAL`` section (mode 3) in index order, as docs/format.md
+    defines them: value-sorted colours from planar differences, ranked by luma."""
+    (k,) = struct.unpack("<I", payload[:4])
+    raw = zlib.decompress(payload[4:])
+    if not 1 <= k <= 65536 or len(raw) != k * planes:
+        raise SpecError("palette size")
+    columns = []
+    for c in range(planes):
+        value, column = 0, []
+        for d in raw[c * k:(c + 1) * k]:
+            value = (value + d) % 256
+            column.append(value)
+        columns.append(column)
+    colours = list(zip(*columns))
+
+    def packed(colour):
+        v = 0
+        for x in colour:
+            v = v * 256 + x
+        return v
+
+    if any(packed(a) >= packed(b) for a, b in zip(colours, colours[1:])):
+        raise SpecError("palette order")
+
+    def luma(colour):
+        return 299 * colour[0] + 587 * colour[1] + 114 * colour[2] if planes >= 3 else colour[0]
+
+    return sorted(colours, key=lambda colour: (luma(colour), packed(colour)))

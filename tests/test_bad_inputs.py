@@ -314,10 +314,17 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
     assert spec["header"]["pixel_crc"] == ref.header.pixel_crc
     assert spec["sections"] == ref.sections
     assert data[38:42] == next(iter(ref.sections))  # the first section starts at byte 38
-    for tag in (b"ZCOL", b"PCOL"):  # framed streams: capacity as the spec defines it
+    for tag in (b"ZCOL", b"PCOL", b"IIDX"):  # framed streams: capacity as the spec defines it
         if tag in ref.sections:
             assert (spec_reader.stream_capacity(spec["sections"][tag])
                     == lora_codec.entropy.stream_capacity(ref.sections[tag]))
+    if b"IPAL" in ref.sections:  # mode 3: the palette in index order, as the spec defines it
+        from lora_codec.coding import indexed
+
+        colours = indexed.unpack_palette(ref.sections[b"IPAL"], ref.header.planes)
+        inindex_order = colours[indexed.index_order(colours)]
+        assert spec_reader.indexed_palette(spec["sections"][b"IPAL"], ref.header.planes) == [
+            tuple(int(v) for v in c) for c in inindex_order]
 
 
 def test_reserved_flag_bits_are_refused():

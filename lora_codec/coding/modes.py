@@ -14,6 +14,7 @@ class Mode:
     model_file: str                    # the shipped model the mode codes with by default ("": none)
     base_layer: bool = False           # a lossy HEVC base layer per group, coded first
     stored: bool = False               # the pixels stored (zlib), the fallback no file is ever worse than
+    indexed: bool = False              # palette + context-mixed indexes (images of few colours)
     qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
     summary: str = ""
 
@@ -25,6 +26,8 @@ MODES: dict[str, Mode] = {
         Mode("rc", "rc.safetensors", base_layer=True, qualities=(10, 20, 30, 40, 50, 60, 70),
              summary="HEVC base layer + learned residual"),
         Mode("stored", "", stored=True, summary="the pixels, zlib-compressed (chosen when smaller)"),
+        Mode("indexed", "", indexed=True,
+             summary="palette + online context mixing of the indexes (few colours; chosen when smaller)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"

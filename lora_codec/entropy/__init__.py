@@ -46,9 +46,11 @@ from .coder import (
     stream_capacity,
 )
 from .convolution import conv_layer
+from .indexes import MAX_COLOURS, decode_indexes, encode_indexes
 from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs, predict_params
 
 __all__ = [
+    "MAX_COLOURS",
     "MAX_COMPONENTS",
     "MAX_PRECISION",
     "MIN_SUBPIXEL_BITS",
@@ -58,8 +60,10 @@ __all__ = [
     "PixelDecoder",
     "PixelEncoder",
     "PredictorWeights",
+    "decode_indexes",
     "decode_mixture",
     "decode_with_tables",
+    "encode_indexes",
     "encode_mixture",
     "encode_with_tables",
     "engine_outputs",

@@ -150,12 +150,36 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
   }
 }
 
+// Palette indexes under the context-mixing model: round trips for palette sizes that
+// force tree branches (3, 5, 300), a one-colour plane, and damaged copies of the stream.
+void indexes(std::mt19937& rng) {
+  for (int colours : {1, 2, 3, 5, 300, 65536}) {
+    const int64_t h = 23, w = 31;
+    std::vector<uint16_t> plane(h * w), out(h * w);
+    for (int64_t k = 0; k < h * w; ++k)
+      plane[k] = static_cast<uint16_t>((k % 5 == 0 ? rng() : (k / 7) * 3) % uint32_t(colours));
+    auto data = encode_indexes(plane.data(), h, w, colours);
+    const bool bad = decode_indexes(data.data(), data.size(), h, w, colours, out.data());
+    check(!bad && out == plane, "index round trip");
+    for (int round = 0; round < 2 && colours > 1; ++round) {
+      std::vector<uint8_t> copy = data;
+      if (round == 0) copy[copy.size() / 2] ^= 0x5a;
+      else copy.resize(copy.size() / 4);
+      decode_indexes(copy.data(), copy.size(), h, w, colours, out.data());
+      bool inside = true;
+      for (uint16_t v : out) inside = inside && v < colours;
+      check(inside, "damaged index streams decode inside the palette");
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
   std::mt19937 rng(1234);
   mixtures(rng);
   table_coding(rng);
+  indexes(rng);
   for (bool calibrate : {false, true}) {
     predictor(rng, 0, false, calibrate);
     predictor(rng, 0, true, calibrate);

@@ -1,0 +1,122 @@
+"""Mode ``indexed``: an image of few colours as its palette and one plane of indexes,
+coded by online context mixing (:func:`lora_codec.entropy.encode_indexes`), with no
+learned model. Charts, text, screenshots and GIF-like palette images cost a fraction of
+what a model trained on photographs gives them.
+
+The palette is stored sorted by colour value (``u32 count | zlib(per plane: the
+differences of consecutive colours)``); the index of a colour is its rank when the
+palette is sorted by luma (ties by value), which both sides derive from the palette.
+
+>>> import numpy as np
+>>> image = np.zeros((8, 10, 3), np.uint8); image[2:5, 3:7] = (200, 30, 30)
+>>> sections = encode(image)
+>>> bool((decode(sections, 8, 10, 3) == image).all())
+True
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from .. import entropy
+
+PALETTE_TAG = b"IPAL"
+INDEX_TAG = b"IIDX"
+MAX_COLOURS = entropy.MAX_COLOURS
+# The encoder tries this mode on images with at most this many colours, or at most one
+# colour per TRY_PIXELS_PER_COLOUR pixels (photographs have more: Kodak 1 per 5 to 29).
+TRY_COLOURS = 1024
+TRY_PIXELS_PER_COLOUR = 64
+_LUMA = np.array([299, 587, 114], np.int64)
+
+
+class PaletteError(ValueError):
+    """A palette section that cannot be read."""
+
+
+def _packed(colours: np.ndarray) -> np.ndarray:
+    """Each colour (row) as one integer, first plane most significant."""
+    packed = np.zeros(len(colours), np.int64)
+    for c in range(colours.shape[1]):
+        packed = (packed << 8) | colours[:, c].astype(np.int64)
+    return packed
+
+
+def index_order(colours: np.ndarray) -> np.ndarray:
+    """The palette positions (value-sorted palette) in index order: by luma, ties by value."""
+    luma = colours[:, :3].astype(np.int64) @ _LUMA if colours.shape[1] >= 3 else colours[:, 0].astype(np.int64)
+    return np.lexsort((_packed(colours), luma))
+
+
+def colour_count(pixels: np.ndarray) -> int:
+    """The number of distinct colours of an (H, W, C) image."""
+    return len(np.unique(_packed(pixels.reshape(-1, pixels.shape[2]))))
+
+
+def worth_trying(pixels: np.ndarray, colours: int) -> bool:
+    """Whether the encoder should try this mode on an image with ``colours`` colours."""
+    pixel_count = pixels.shape[0] * pixels.shape[1]
+    return colours <= MAX_COLOURS and (colours <= TRY_COLOURS or colours * TRY_PIXELS_PER_COLOUR <= pixel_count)
+
+
+def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indexes (H, W) uint16, value-sorted palette (k, C) uint8) of an (H, W, C) image,
+    or None if it has more than :data:`MAX_COLOURS` colours."""
+    flat = pixels.reshape(-1, pixels.shape[2])
+    values, inverse = np.unique(_packed(flat), return_inverse=True)
+    if len(values) > MAX_COLOURS:
+        return None
+    colours = np.stack([(values >> (8 * (pixels.shape[2] - 1 - c))) & 255 for c in range(pixels.shape[2])],
+                       axis=1).astype(np.uint8)
+    rank = np.empty(len(values), np.int64)
+    rank[index_order(colours)] = np.arange(len(values))
+    return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
+
+
+def pack_palette(colours: np.ndarray) -> bytes:
+    """``u32 k | zlib(planar first differences of the value-sorted colours, mod 256)``."""
+    deltas = np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8)
+    return struct.pack("<I", len(colours)) + zlib.compress(np.ascontiguousarray(deltas.T).tobytes(), 9)
+
+
+def unpack_palette(payload: bytes, planes: int) -> np.ndarray:
+    """The value-sorted palette of a palette section; :class:`PaletteError` if malformed."""
+    if len(payload) < 4:
+        raise PaletteError("truncated palette section")
+    (k,) = struct.unpack_from("<I", payload, 0)
+    if not 1 <= k <= MAX_COLOURS:
+        raise PaletteError(f"a palette of {k} colours")
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(payload[4:], k * planes + 1)
+    except zlib.error as exc:
+        raise PaletteError(f"palette: {exc}") from None
+    if len(raw) != k * planes or not inflater.eof or inflater.unused_data:
+        raise PaletteError("the palette has the wrong size")
+    deltas = np.frombuffer(raw, np.uint8).reshape(planes, k).T
+    colours = (np.cumsum(deltas.astype(np.int64), axis=0) & 255).astype(np.uint8)
+    if k > 1 and not (np.diff(_packed(colours)) > 0).all():
+        raise PaletteError("the palette is not sorted")
+    return colours
+
+
+def encode(pixels: np.ndarray) -> dict[bytes, bytes] | None:
+    """The sections coding an (H, W, C) uint8 image, or None if it has too many colours."""
+    found = palette_of(pixels)
+    if found is None:
+        return None
+    indexes, colours = found
+    return {PALETTE_TAG: pack_palette(colours), INDEX_TAG: entropy.encode_indexes(indexes, len(colours))}
+
+
+def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int) -> np.ndarray:
+    """The (height, width, planes) pixels of an indexed file's sections. Raises
+    :class:`PaletteError` or :class:`lora_codec.entropy.CorruptStreamError`."""
+    if PALETTE_TAG not in sections or INDEX_TAG not in sections:
+        raise PaletteError("the palette or index section is missing")
+    colours = unpack_palette(sections[PALETTE_TAG], planes)
+    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours))
+    return np.ascontiguousarray(colours[index_order(colours)][indexes])

@@ -1,0 +1,279 @@
+// Online context mixing for a plane of palette indexes (mode "indexed", format v5).
+//
+// Images of few colours (charts, text, screenshots, GIF-like palettes) are coded as one
+// plane of indexes into their palette. Each index is coded MSB first as a path through a
+// binary tree; every binary decision is predicted by adaptive counters found in hashed
+// tables under several contexts of the causal neighbours' indexes, and the counters'
+// stretched probabilities are combined by a gated online logistic mixer (as in lpaq and
+// paq8px) and refined by an adaptive probability map. Everything is integer arithmetic
+// on a fixed schedule, so the encoder and decoder stay in lockstep on every machine.
+//
+// Tree branches that lead only to indexes >= the palette size are never coded, so a
+// decoder can never produce an index outside the palette.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace lora_codec {
+namespace index_model {
+
+// p = 4096 / (1 + e^-(d/256)), d in [-2047, 2047], by interpolation in a 33-entry table.
+inline int squash(int d) {
+  static constexpr int kTable[33] = {1,    2,    3,    6,    10,   16,   27,   45,   73,   120,  194,
+                                     310,  488,  747,  1101, 1546, 2047, 2549, 2994, 3348, 3607, 3785,
+                                     3901, 3975, 4024, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094};
+  if (d > 2047) return 4095;
+  if (d < -2047) return 1;
+  const int w = d & 127;
+  const int i = (d >> 7) + 16;
+  return (kTable[i] * (128 - w) + kTable[i + 1] * w + 64) >> 7;
+}
+
+// The inverse of squash on 12-bit probabilities.
+class StretchTable {
+ public:
+  StretchTable() {
+    int pi = 0;
+    for (int x = -2047; x <= 2047; ++x) {
+      const int v = squash(x);
+      for (int i = pi; i <= v; ++i) t_[i] = static_cast<int16_t>(x);
+      pi = v + 1;
+    }
+    for (int i = pi; i < 4096; ++i) t_[i] = 2047;
+  }
+  int operator()(int p) const { return t_[p]; }
+
+ private:
+  std::array<int16_t, 4096> t_{};
+};
+
+// An adaptive probability of a 1 (16 bits) with a count that slows its rate to 1/(n+1.5).
+struct Counter {
+  uint16_t p = 32768;
+  uint16_t n = 0;
+};
+
+class CounterRates {
+ public:
+  CounterRates() {
+    for (int n = 0; n < 1024; ++n) r_[n] = static_cast<int32_t>(131072 / (2 * n + 3));
+  }
+  int32_t operator()(int n) const { return r_[n]; }
+
+ private:
+  std::array<int32_t, 1024> r_{};
+};
+
+inline void update_counter(Counter& c, int bit, int limit, const CounterRates& rate) {
+  const int32_t target = bit ? 65535 : 0;
+  const int32_t p = c.p;
+  c.p = static_cast<uint16_t>(p + static_cast<int32_t>((int64_t{target - p} * rate(c.n)) >> 16));
+  if (c.n < limit) ++c.n;
+}
+
+// 16 counters, the nodes of one 4-bit step of the index tree: one cache line.
+struct alignas(64) Bucket {
+  Counter c[16];
+};
+
+inline uint32_t hash_values(const uint32_t* v, int n, uint32_t seed) {
+  uint32_t h = seed * 0x9E3779B1u + 0x7F4A7C15u;
+  for (int i = 0; i < n; ++i) {
+    h ^= v[i] + 0x632BE5ABu;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 15;
+  }
+  return h;
+}
+
+inline constexpr int kContexts = 16;
+inline constexpr int kInputs = kContexts + 1;  // + a bias input
+inline constexpr int kCounterLimit = 255;
+inline constexpr int kMixerShift = 16;
+inline constexpr int kMixerRate = 2;
+inline constexpr int kMixerLearnShift = 12;
+inline constexpr int32_t kMaxWeight = 1 << 22;
+
+// An online logistic mixer of n stretched probabilities with `sets` weight vectors, one
+// chosen per decision: p = squash(w . x >> 16), w += x * err * rate >> shift.
+class Mixer {
+ public:
+  Mixer(int inputs, int sets) : n_(inputs), sets_(sets), w_(size_t(inputs) * sets, (1 << kMixerShift) / 4) {}
+
+  // The mixed prediction in the stretch domain (clamped to +-2047) of `x` under weight set `set`.
+  int mix(const int* x, int set) {
+    set_ = set % sets_;
+    const int32_t* w = &w_[size_t(set_) * n_];
+    int64_t dot = 0;
+    for (int i = 0; i < n_; ++i) dot += int64_t{w[i]} * x[i];
+    int d = static_cast<int>(dot >> kMixerShift);
+    d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
+    p_ = squash(d);
+    return d;
+  }
+
+  void update(const int* x, int bit) {
+    const int err = ((bit << 12) - p_) * kMixerRate;
+    int32_t* w = &w_[size_t(set_) * n_];
+    for (int i = 0; i < n_; ++i) {
+      const int32_t v = w[i] + ((x[i] * err + (1 << (kMixerLearnShift - 1))) >> kMixerLearnShift);
+      w[i] = v < -kMaxWeight ? -kMaxWeight : v > kMaxWeight ? kMaxWeight : v;
+    }
+  }
+
+ private:
+  int n_, sets_, set_ = 0, p_ = 2048;
+  std::vector<int32_t> w_;
+};
+
+// Predicts the binary decisions of each index in raster order; `set_pixel` before the
+// first decision of a pixel, then `p1` / `update` per decision.
+class IndexModel {
+ public:
+  IndexModel(int64_t width, int64_t height, int colours)
+      : width_(width), colours_(colours), mixer_a_(kInputs, 16 * 16), mixer_b_(kInputs, 16 * 6) {
+    bits_ = 0;
+    while ((1 << bits_) < colours) ++bits_;
+    int table_bits = 8;
+    const int64_t pixels = width * height;
+    while (table_bits < 18 && (int64_t{1} << table_bits) < pixels / 2) ++table_bits;
+    table_mask_ = (uint32_t{1} << table_bits) - 1;
+    for (auto& t : tables_) t.assign(size_t{1} << table_bits, Bucket{});
+    apm_.resize(size_t{kApmContexts} * 33);
+    for (int c = 0; c < kApmContexts; ++c)
+      for (int j = 0; j < 33; ++j) apm_[size_t(c) * 33 + j] = static_cast<uint16_t>(squash((j - 16) * 128) * 16);
+  }
+
+  // Bits coded per index (0 for a one-colour palette).
+  int bits() const { return bits_; }
+
+  // Sets the contexts of pixel (y, x) from the indexes already coded in `plane`.
+  void set_pixel(const uint16_t* plane, int64_t y, int64_t x) {
+    const uint32_t none = 0xFFFF;
+    auto at = [&](int64_t dy, int64_t dx) -> uint32_t {
+      const int64_t yy = y - dy, xx = x + dx;
+      if (yy < 0 || xx < 0 || xx >= width_) return none;
+      return plane[yy * width_ + xx];
+    };
+    const uint32_t w = at(0, -1), n = at(1, 0), nw = at(1, -1), ne = at(1, 1), ww = at(0, -2), nn = at(2, 0),
+                   nne = at(2, 1), nww = at(1, -2), nnw = at(2, -1), nee = at(1, 2), www = at(0, -3),
+                   nnn = at(3, 0);
+    auto clampi = [&](int64_t v) -> uint32_t {
+      return static_cast<uint32_t>(v < 0 ? 0 : v >= colours_ ? colours_ - 1 : v);
+    };
+    auto val = [&](uint32_t v) -> int64_t { return v == none ? 0 : int64_t{v}; };
+    const uint32_t grad = clampi(val(w) + val(n) - val(nw));
+    const uint32_t ctx[kContexts][10] = {
+        {0},
+        {w},
+        {n},
+        {w, n},
+        {w, n, nw},
+        {w, n, ne},
+        {w, n, nw, ne},
+        {w, n, nw, ne, ww, nn},
+        {n, ne, nn, nne, nee},
+        {w, ww, nw, nww, www},
+        {w, n, nw, ne, ww, nn, nne, nww, nnw, nee},
+        {grad},
+        {grad, w == n, n == ne, w == nw},
+        {n, nn, nnn, w},
+        {w >> 2, n >> 2, nw >> 2, ne >> 2},
+        {clampi(val(w) + val(ne) - val(n)), static_cast<uint32_t>((val(w) + val(n) + 1) >> 1)},
+    };
+    static constexpr int kLengths[kContexts] = {1, 1, 1, 2, 3, 3, 4, 6, 5, 5, 10, 1, 4, 4, 4, 2};
+    for (int i = 0; i < kContexts; ++i) hashes_[i] = hash_values(ctx[i], kLengths[i], static_cast<uint32_t>(i + 1));
+    const int eq = (w == n) | ((n == nw) << 1) | ((n == ne) << 2) | ((w == ww) << 3);
+    mixer_select_ = eq;
+    distinct_ = 1 + (n != w) + (nw != w && nw != n) + (ne != w && ne != n && ne != nw) + (w == none);
+    apm_select_ = w == none ? 0 : static_cast<int>(w & 63) + 1;
+    prefix_ = 1;
+    done_ = 0;
+  }
+
+  // True when the next decision can only be 0 (its 1-branch holds no palette index).
+  bool forced_zero() const {
+    const int remaining = bits_ - done_ - 1;
+    const uint32_t value_prefix = (prefix_ << 1 | 1) ^ (uint32_t{1} << (done_ + 1));
+    return (int64_t{value_prefix} << remaining) >= colours_;
+  }
+
+  // Passes a decision that forced_zero() says is 0; nothing is learned from it.
+  void skip_zero() {
+    if (done_ % 4 == 0) enter_step();
+    node_ = node_ * 2;
+    prefix_ = prefix_ * 2;
+    ++done_;
+  }
+
+  // The probability (12 bits, 1..4095) that the next decision is a 1.
+  int p1() {
+    if (done_ % 4 == 0) enter_step();
+    for (int i = 0; i < kContexts; ++i) {
+      const Counter& c = bucket_[i]->c[node_];
+      int p = c.p >> 4;
+      p = p < 1 ? 1 : p > 4095 ? 4095 : p;
+      inputs_[i] = stretch_(p);
+    }
+    inputs_[kContexts] = 256;
+    const int d = (mixer_a_.mix(inputs_.data(), mixer_select_ * 16 + done_) +
+                   mixer_b_.mix(inputs_.data(), distinct_ * 16 + done_)) >> 1;
+    mixed_ = squash(d);
+    // Adaptive probability map over (decision, W's index): interpolate between buckets.
+    const int pos = (d + 2048) * 32;
+    apm_low_ = pos >> 12;
+    apm_w_ = pos & 4095;
+    apm_ctx_ = ((apm_select_ * 16 + done_) % kApmContexts) * 33;
+    const int refined = (apm_[apm_ctx_ + apm_low_] * (4096 - apm_w_) + apm_[apm_ctx_ + apm_low_ + 1] * apm_w_) >> 16;
+    int p = (mixed_ + refined + 1) >> 1;
+    return p < 1 ? 1 : p > 4095 ? 4095 : p;
+  }
+
+  // Learns the decision's outcome (after p1).
+  void update(int bit) {
+    for (int i = 0; i < kContexts; ++i) update_counter(bucket_[i]->c[node_], bit, kCounterLimit, rates_);
+    mixer_a_.update(inputs_.data(), bit);
+    mixer_b_.update(inputs_.data(), bit);
+    const int target = bit ? 65535 : 0;
+    uint16_t& a = apm_[apm_ctx_ + apm_low_ + (apm_w_ >> 11)];
+    a = static_cast<uint16_t>(a + ((target - a) >> 6));
+    node_ = node_ * 2 + bit;
+    prefix_ = prefix_ * 2 + static_cast<uint32_t>(bit);
+    ++done_;
+  }
+
+ private:
+  // At each 4-bit step of the tree: the buckets of the step's nodes under every context.
+  void enter_step() {
+    const uint32_t step_key = prefix_ * 0x2545F491u + static_cast<uint32_t>(done_);
+    for (int i = 0; i < kContexts; ++i) {
+      const uint32_t h = (hashes_[i] ^ step_key) * 0x9E3779B1u;
+      bucket_[i] = &tables_[i][(h >> 7) & table_mask_];
+    }
+    node_ = 1;
+  }
+
+  static constexpr int kApmContexts = 65 * 16;
+
+  int64_t width_;
+  int colours_;
+  int bits_;
+  uint32_t table_mask_;
+  std::array<std::vector<Bucket>, kContexts> tables_;
+  std::array<uint32_t, kContexts> hashes_{};
+  std::array<Bucket*, kContexts> bucket_{};
+  std::array<int, kInputs> inputs_{};
+  Mixer mixer_a_, mixer_b_;
+  std::vector<uint16_t> apm_;
+  StretchTable stretch_;
+  CounterRates rates_;
+  int mixer_select_ = 0, distinct_ = 0, apm_select_ = 0, mixed_ = 2048;
+  int apm_low_ = 0, apm_w_ = 0, apm_ctx_ = 0;
+  uint32_t prefix_ = 1;
+  int node_ = 1, done_ = 0;
+};
+
+}  // namespace index_model
+}  // namespace lora_codec

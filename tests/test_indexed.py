@@ -1,0 +1,122 @@
+"""Mode ``indexed`` (palette + context-mixed indexes, format v5): exact round trips for
+every colour type and palette size, the encoder's choice, and clean errors on damaged
+palettes and index streams."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lora_codec
+from lora_codec import container, entropy
+from lora_codec.codec import DecodeError
+from lora_codec.coding import indexed
+
+from helpers import smooth_image
+
+
+def drawing(h: int = 48, w: int = 64, planes: int = 3) -> np.ndarray:
+    """A chart-like image: a few flat colours in blocks and thin lines."""
+    y, x = np.mgrid[0:h, 0:w]
+    label = np.where((x + y) % 17 == 0, 3, ((x // 9) + (y // 6)) % 3)
+    colours = np.array([[255, 255, 255, 255], [20, 90, 200, 255], [220, 50, 40, 200], [0, 0, 0, 255]], np.uint8)
+    return np.ascontiguousarray(colours[label][:, :, :planes])
+
+
+@given(st.integers(1, 14), st.integers(1, 14), st.sampled_from(["L", "LA", "RGB", "RGBA"]),
+       st.integers(1, 400), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_indexed_sections_round_trip_exactly(h, w, colour, colours, seed):
+    rng = np.random.default_rng(seed)
+    planes = container.COLOUR_TYPES[colour][1]
+    table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
+    img = np.ascontiguousarray(table[rng.integers(0, colours, (h, w))])
+    sections = indexed.encode(img)
+    assert np.array_equal(indexed.decode(sections, h, w, planes), img)
+
+
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 70000), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_index_planes_round_trip_for_any_palette_size(h, w, colours, seed):
+    colours = min(colours, entropy.MAX_COLOURS)
+    plane = np.random.default_rng(seed).integers(0, colours, (h, w)).astype(np.uint16)
+    data = entropy.encode_indexes(plane, colours)
+    assert np.array_equal(entropy.decode_indexes(data, h, w, colours), plane)
+
+
+def test_a_drawing_is_coded_indexed_and_below_half_the_stored_pixels():
+    img = drawing(planes=4)
+    data = lora_codec.compress(img)
+    assert container.unpack(data).header.mode == "indexed"
+    assert len(data) < len(lora_codec.compress(img, mode="stored")) / 2
+    assert np.array_equal(lora_codec.decompress(data), img)
+
+
+def test_photographs_are_not_tried_and_stay_learned():
+    img = smooth_image(40, 48, planes=3, seed=2)
+    assert not indexed.worth_trying(img, indexed.colour_count(img))
+    assert container.unpack(lora_codec.compress(img)).header.mode == "learned"
+
+
+def test_the_encoder_keeps_the_smallest_of_its_candidates():
+    img = drawing()
+    chosen = len(lora_codec.compress(img))
+    for mode in ("learned", "indexed", "stored"):
+        assert chosen <= len(lora_codec.compress(img, mode=mode, fallback=False))
+
+
+def test_one_colour_image_codes_no_index_bits():
+    img = np.full((30, 20, 3), 77, np.uint8)
+    data = lora_codec.compress(img, mode="indexed")
+    assert np.array_equal(lora_codec.decompress(data), img)
+    assert len(container.unpack(data).sections[indexed.INDEX_TAG]) <= 2
+
+
+def test_mode_indexed_refuses_images_of_too_many_colours():
+    y, x = np.mgrid[0:300, 0:300]
+    img = np.stack([x % 256, y % 256, (x // 256) + 2 * (y // 256)], axis=2).astype(np.uint8)
+    assert indexed.colour_count(img) > indexed.MAX_COLOURS
+    with pytest.raises(ValueError, match="at most 65536 colours"):
+        lora_codec.compress(img, mode="indexed")
+
+
+@pytest.mark.parametrize("plane, colours", [(np.zeros((2, 2), np.uint16), 0), (np.zeros((2, 2), np.uint16), 65537),
+                                            (np.full((2, 2), 3, np.uint16), 3), (np.zeros(4, np.uint16), 2),
+                                            (np.zeros((2, 2), np.float32), 2)])
+def test_encode_indexes_validates_before_native_code(plane, colours):
+    with pytest.raises(ValueError):
+        entropy.encode_indexes(plane, colours)
+
+
+def _with_sections(data: bytes, **replace) -> bytes:
+    c = container.unpack(data)
+    c.sections.update({k.encode(): v for k, v in replace.items()})
+    return container.pack(c)
+
+
+@pytest.mark.parametrize("damage", ["cut stream", "flipped stream", "empty palette", "short palette",
+                                    "unsorted palette", "bad zlib", "huge count"])
+def test_damaged_indexed_files_fail_cleanly(damage):
+    data = lora_codec.compress(drawing(), mode="indexed")
+    sections = container.unpack(data).sections
+    stream, palette = sections[indexed.INDEX_TAG], sections[indexed.PALETTE_TAG]
+    colours = indexed.unpack_palette(palette, 3)
+    if damage == "cut stream":
+        bad = _with_sections(data, IIDX=stream[: len(stream) // 3])
+    elif damage == "flipped stream":
+        bad = _with_sections(data, IIDX=stream[:5] + bytes([stream[5] ^ 0x40]) + stream[6:])
+    elif damage == "empty palette":
+        bad = _with_sections(data, IPAL=b"")
+    elif damage == "short palette":
+        bad = _with_sections(data, IPAL=palette[:-3])
+    elif damage == "unsorted palette":
+        bad = _with_sections(data, IPAL=indexed.pack_palette(colours[::-1].copy()))
+    elif damage == "bad zlib":
+        bad = _with_sections(data, IPAL=palette[:4] + b"\x00" * 12)
+    else:
+        bad = _with_sections(data, IPAL=struct.pack("<I", 1 << 20) + zlib.compress(b""))
+    with pytest.raises(DecodeError, match="corrupt"):
+        lora_codec.decompress(bad)
