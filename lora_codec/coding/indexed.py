@@ -38,10 +38,10 @@ class PaletteError(ValueError):
 
 
 def _packed(colours: np.ndarray) -> np.ndarray:
-    """Each colour (row) as one integer, first plane most significant."""
-    packed = np.zeros(len(colours), np.int64)
+    """Each colour (row) of at most 4 planes as one uint32, first plane most significant."""
+    packed = np.zeros(len(colours), np.uint32)
     for c in range(colours.shape[1]):
-        packed = (packed << 8) | colours[:, c].astype(np.int64)
+        packed = (packed << np.uint32(8)) | colours[:, c].astype(np.uint32)
     return packed
 
 
@@ -69,8 +69,8 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     values, inverse = np.unique(_packed(flat), return_inverse=True)
     if len(values) > MAX_COLOURS:
         return None
-    colours = np.stack([(values >> (8 * (pixels.shape[2] - 1 - c))) & 255 for c in range(pixels.shape[2])],
-                       axis=1).astype(np.uint8)
+    colours = np.stack([(values >> np.uint32(8 * (pixels.shape[2] - 1 - c))) & np.uint32(255)
+                        for c in range(pixels.shape[2])], axis=1).astype(np.uint8)
     rank = np.empty(len(values), np.int64)
     rank[index_order(colours)] = np.arange(len(values))
     return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
@@ -98,7 +98,7 @@ def unpack_palette(payload: bytes, planes: int) -> np.ndarray:
         raise PaletteError("the palette has the wrong size")
     deltas = np.frombuffer(raw, np.uint8).reshape(planes, k).T
     colours = (np.cumsum(deltas.astype(np.int64), axis=0) & 255).astype(np.uint8)
-    if k > 1 and not (np.diff(_packed(colours)) > 0).all():
+    if k > 1 and not (np.diff(_packed(colours).astype(np.int64)) > 0).all():
         raise PaletteError("the palette is not sorted")
     return colours
 
