@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "bit_refinement.hpp"
 #include "calibration.hpp"
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
@@ -97,22 +98,37 @@ class StreamPredictor {
 };
 
 // The distribution a pixel stream codes each sub-pixel with: the predictor's mixture,
-// through the online CDF calibration when `calibrate` (format v4). Encoder and decoder
-// share it, so both sides update the calibration identically.
+// through the online CDF calibration when `calibrate` (format v4), then decision by
+// decision through the bit refinement when `refine` (format v5; needs `calibrate`).
+// Encoder and decoder share it, so both sides update the online stages identically.
 class PixelDistribution {
  public:
-  PixelDistribution(const PredictorWeights& w, bool calibrate) : w_(w), calibrate_(calibrate) {}
+  PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine)
+      : w_(w), calibrate_(calibrate || refine), refine_(refine) {}
 
   template <class Encoder>
-  void encode(Encoder& enc, int64_t c, const MixtureParams& p, int64_t planes, int32_t x) {
-    set(c, p, planes);
-    if (cal_) encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
-    else encode_mixture_symbol(enc, mix_, x, 256);
+  void encode(Encoder& enc, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j, int32_t x) {
+    set(c, p, v.planes);
+    if (ref_) {
+      const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
+      ref_->encode(enc, [&](int64_t s) { return m.cumulative(s); }, refine_context(c, p, v, i, j), x);
+      cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
+    } else if (cal_) {
+      encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
+    } else {
+      encode_mixture_symbol(enc, mix_, x, 256);
+    }
   }
 
   template <class Decoder>
-  int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, int64_t planes) {
-    set(c, p, planes);
+  int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) {
+    set(c, p, v.planes);
+    if (ref_) {
+      const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
+      const int32_t x = ref_->decode(dec, [&](int64_t s) { return m.cumulative(s); }, refine_context(c, p, v, i, j));
+      cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
+      return x;
+    }
     return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p), 256)
                                      : decode_mixture_symbol(dec, mix_, 256));
   }
@@ -120,30 +136,68 @@ class PixelDistribution {
  private:
   void set(int64_t c, const MixtureParams& p, int64_t planes) {
     if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(planes));
+    if (refine_ && !ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes));
     mix_.set(w_.planes[c].components, p.mean, p.log_scale, p.logit);
   }
   int context(int64_t c, const MixtureParams& p) const {
     return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
   }
+  RefineContext refine_context(int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) const {
+    auto at = [&](int64_t di, int64_t dj) -> int32_t {
+      const int64_t y = i - di, x = j + dj;
+      if (y < 0 || x < 0 || x >= v.width) return -1;
+      return v.pixels[(y * v.width + x) * v.planes + c];
+    };
+    RefineContext r;
+    r.plane = static_cast<int>(c);
+    r.scale_bucket = context(c, p) % CdfCalibration::kScaleBuckets;
+    r.pred = static_cast<int32_t>(mix_.guess(256));
+    r.w = at(0, -1); r.n = at(1, 0); r.nw = at(1, -1); r.ne = at(1, 1); r.ww = at(0, -2); r.nn = at(2, 0);
+    r.earlier = c > 0 ? v.pixels[(i * v.width + j) * v.planes + c - 1] : -1;
+    auto known = [](int32_t a, int32_t b) { return a >= 0 ? a : b; };
+    const int32_t w = known(r.w, known(r.n, 128)), n = known(r.n, w), nw = known(r.nw, n), ne = known(r.ne, n);
+    const int32_t ww = known(r.ww, w), nn = known(r.nn, n);
+    auto clip = [](int32_t x) { return std::clamp<int32_t>(x, 0, 255); };
+    r.predictions[0] = clip(w + n - nw);
+    r.predictions[1] = clip(2 * n - nn);
+    r.predictions[2] = clip(2 * w - ww);
+    r.predictions[3] = (w + ne + 1) >> 1;
+    if (c > 0) {
+      auto earlier_at = [&](int64_t di, int64_t dj, int32_t fallback) -> int32_t {
+        const int64_t y = i - di, x = j + dj;
+        if (y < 0 || x < 0 || x >= v.width) return fallback;
+        return v.pixels[(y * v.width + x) * v.planes + c - 1];
+      };
+      const int32_t ew = earlier_at(0, -1, r.earlier), en = earlier_at(1, 0, ew), enw = earlier_at(1, -1, en);
+      r.predictions[4] = clip(w + r.earlier - ew);
+      r.predictions[5] = clip(n + r.earlier - en);
+      r.predictions[6] = clip(w + n - nw + r.earlier - (ew + en - enw));
+    } else {
+      r.predictions[4] = r.predictions[5] = r.predictions[6] = -1;
+    }
+    for (int k = 0; k < MixtureParams::kHints; ++k) r.predictions[7 + k] = k < p.hints ? p.hint[k] : -1;
+    return r;
+  }
 
   const PredictorWeights& w_;
-  bool calibrate_;
+  bool calibrate_, refine_;
   LogisticMixture mix_;
   std::unique_ptr<CdfCalibration> cal_;
+  std::unique_ptr<BitRefinement> ref_;
 };
 
 // Codes bands of rows of one colour group into a single range-coded stream.
 class PixelStreamEncoder {
  public:
-  PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate)
-      : pred_(w), dist_(*w, calibrate) {}
+  PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate, bool refine = false)
+      : pred_(w), dist_(*w, calibrate, refine) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     pred_.run(
         v, row0, row1,
         [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) {
           const int32_t x = v.pixels[(i * v.width + j) * v.planes + c];
-          dist_.encode(enc_, c, p, v.planes, x);
+          dist_.encode(enc_, c, p, v, i, j, x);
           return x;
         },
         [] { return false; });
@@ -162,12 +216,13 @@ class PixelStreamEncoder {
 class PixelStreamDecoder {
  public:
   PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed,
-                     bool calibrate)
-      : pred_(w), dist_(*w, calibrate), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
+                     bool calibrate, bool refine = false)
+      : pred_(w), dist_(*w, calibrate, refine), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     pred_.run(
-        v, row0, row1, [&](int64_t c, const MixtureParams& p, int64_t, int64_t) { return dist_.decode(dec_, c, p, v.planes); },
+        v, row0, row1,
+        [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) { return dist_.decode(dec_, c, p, v, i, j); },
         [&] { return dec_.corrupt(); });
   }
 

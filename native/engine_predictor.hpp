@@ -52,6 +52,9 @@ class EnginePredictor {
         for (int64_t c = 0; c < v.planes; ++c) {
           const EngineOutput& o = engine_.predict(i, j, static_cast<int>(c), same);
           const int32_t mu = predict(v, i, j, c, o, cross_a, cross_b, params);
+          params.hints = MixtureParams::kHints;
+          params.hint[0] = std::clamp<int32_t>((o.wp_q4 + 8) >> 4, 0, 255);
+          params.hint[1] = std::clamp<int32_t>((o.lms_q4[0] + 8) >> 4, 0, 255);
           const int32_t x = code(c, params, i, j);
           const int64_t idx = (i * v.width + j) * v.planes + c;
           v.pixels[idx] = static_cast<uint8_t>(x);

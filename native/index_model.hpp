@@ -16,117 +16,23 @@
 #include <cstdint>
 #include <vector>
 
+#include "binary_models.hpp"
+
 namespace lora_codec {
 namespace index_model {
 
-// p = 4096 / (1 + e^-(d/256)), d in [-2047, 2047], by interpolation in a 33-entry table.
-inline int squash(int d) {
-  static constexpr int kTable[33] = {1,    2,    3,    6,    10,   16,   27,   45,   73,   120,  194,
-                                     310,  488,  747,  1101, 1546, 2047, 2549, 2994, 3348, 3607, 3785,
-                                     3901, 3975, 4024, 4050, 4068, 4079, 4085, 4089, 4092, 4093, 4094};
-  if (d > 2047) return 4095;
-  if (d < -2047) return 1;
-  const int w = d & 127;
-  const int i = (d >> 7) + 16;
-  return (kTable[i] * (128 - w) + kTable[i + 1] * w + 64) >> 7;
-}
-
-// The inverse of squash on 12-bit probabilities.
-class StretchTable {
- public:
-  StretchTable() {
-    int pi = 0;
-    for (int x = -2047; x <= 2047; ++x) {
-      const int v = squash(x);
-      for (int i = pi; i <= v; ++i) t_[i] = static_cast<int16_t>(x);
-      pi = v + 1;
-    }
-    for (int i = pi; i < 4096; ++i) t_[i] = 2047;
-  }
-  int operator()(int p) const { return t_[p]; }
-
- private:
-  std::array<int16_t, 4096> t_{};
-};
-
-// An adaptive probability of a 1 (16 bits) with a count that slows its rate to 1/(n+1.5).
-struct Counter {
-  uint16_t p = 32768;
-  uint16_t n = 0;
-};
-
-class CounterRates {
- public:
-  CounterRates() {
-    for (int n = 0; n < 1024; ++n) r_[n] = static_cast<int32_t>(131072 / (2 * n + 3));
-  }
-  int32_t operator()(int n) const { return r_[n]; }
-
- private:
-  std::array<int32_t, 1024> r_{};
-};
-
-inline void update_counter(Counter& c, int bit, int limit, const CounterRates& rate) {
-  const int32_t target = bit ? 65535 : 0;
-  const int32_t p = c.p;
-  c.p = static_cast<uint16_t>(p + static_cast<int32_t>((int64_t{target - p} * rate(c.n)) >> 16));
-  if (c.n < limit) ++c.n;
-}
-
-// 16 counters, the nodes of one 4-bit step of the index tree: one cache line.
-struct alignas(64) Bucket {
-  Counter c[16];
-};
-
-inline uint32_t hash_values(const uint32_t* v, int n, uint32_t seed) {
-  uint32_t h = seed * 0x9E3779B1u + 0x7F4A7C15u;
-  for (int i = 0; i < n; ++i) {
-    h ^= v[i] + 0x632BE5ABu;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 15;
-  }
-  return h;
-}
+using binary::Bucket;
+using binary::Counter;
+using binary::CounterRates;
+using binary::Mixer;
+using binary::StretchTable;
+using binary::hash_values;
+using binary::squash;
+using binary::update_counter;
 
 inline constexpr int kContexts = 16;
 inline constexpr int kInputs = kContexts + 1;  // + a bias input
 inline constexpr int kCounterLimit = 255;
-inline constexpr int kMixerShift = 16;
-inline constexpr int kMixerRate = 2;
-inline constexpr int kMixerLearnShift = 12;
-inline constexpr int32_t kMaxWeight = 1 << 22;
-
-// An online logistic mixer of n stretched probabilities with `sets` weight vectors, one
-// chosen per decision: p = squash(w . x >> 16), w += x * err * rate >> shift.
-class Mixer {
- public:
-  Mixer(int inputs, int sets) : n_(inputs), sets_(sets), w_(size_t(inputs) * sets, (1 << kMixerShift) / 4) {}
-
-  // The mixed prediction in the stretch domain (clamped to +-2047) of `x` under weight set `set`.
-  int mix(const int* x, int set) {
-    set_ = set % sets_;
-    const int32_t* w = &w_[size_t(set_) * n_];
-    int64_t dot = 0;
-    for (int i = 0; i < n_; ++i) dot += int64_t{w[i]} * x[i];
-    int d = static_cast<int>(dot >> kMixerShift);
-    d = d < -2047 ? -2047 : d > 2047 ? 2047 : d;
-    p_ = squash(d);
-    return d;
-  }
-
-  void update(const int* x, int bit) {
-    const int err = ((bit << 12) - p_) * kMixerRate;
-    int32_t* w = &w_[size_t(set_) * n_];
-    for (int i = 0; i < n_; ++i) {
-      const int32_t v = w[i] + ((x[i] * err + (1 << (kMixerLearnShift - 1))) >> kMixerLearnShift);
-      w[i] = v < -kMaxWeight ? -kMaxWeight : v > kMaxWeight ? kMaxWeight : v;
-    }
-  }
-
- private:
-  int n_, sets_, set_ = 0, p_ = 2048;
-  std::vector<int32_t> w_;
-};
 
 // Predicts the binary decisions of each index in raster order; `set_pixel` before the
 // first decision of a pixel, then `p1` / `update` per decision.

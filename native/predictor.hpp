@@ -89,6 +89,11 @@ struct PlaneView {
 
 struct MixtureParams {
   int32_t mean[kMaxComponents], log_scale[kMaxComponents], logit[kMaxComponents];
+  // The online engine's own predictions of the sub-pixel (levels 0..255, kind 1 only):
+  // its weighted predictor and its first NLMS predictor.
+  static constexpr int kHints = 2;
+  int hints = 0;
+  int32_t hint[kHints] = {};
 };
 
 namespace detail {

@@ -43,15 +43,18 @@ def stripes(height: int) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class StreamFormat:
     """How a format version codes its streams: framed (v2+), calibrated pixel streams
-    and pixel stripes (v4+). The one place that maps versions to these features."""
+    and pixel stripes (v4+), pixel streams through the bit refinement (v5+). The one
+    place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
     striped: bool
+    refined: bool = False
 
     @classmethod
     def of(cls, version: int = container.VERSION) -> "StreamFormat":
-        return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4)
+        return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
+                   refined=version >= 5)
 
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
@@ -194,7 +197,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
         y0, y1 = rows
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated)
+        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated, fmt.refined)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide)
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
@@ -234,7 +237,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
         (y0, y1), data = job
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated)
+        decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated, fmt.refined)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide)
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)

@@ -74,9 +74,9 @@ def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, we
 class PixelEncoder:
     """Codes bands of rows of one colour group into a single range-coded stream."""
 
-    def __init__(self, weights: PredictorWeights, calibrate: bool = False) -> None:
+    def __init__(self, weights: PredictorWeights, calibrate: bool = False, refine: bool = False) -> None:
         self.weights = weights
-        self._enc = _native.PixelEncoder(weights.native, bool(calibrate))
+        self._enc = _native.PixelEncoder(weights.native, bool(calibrate), bool(refine))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         """Encode rows [row0, row1) of ``pixels`` (H, W, C); ``errors`` (H, W, C) int16 is
@@ -95,9 +95,10 @@ class PixelDecoder:
     A corrupt or exhausted stream stops the decoding at the next row; :meth:`check`
     then raises. ``framed=False`` reads a format v1 stream (no read limit)."""
 
-    def __init__(self, weights: PredictorWeights, data: bytes, framed: bool = True, calibrate: bool = False) -> None:
+    def __init__(self, weights: PredictorWeights, data: bytes, framed: bool = True, calibrate: bool = False,
+                 refine: bool = False) -> None:
         self.weights = weights
-        self._dec = _native.PixelDecoder(weights.native, bytes(data), framed, bool(calibrate))
+        self._dec = _native.PixelDecoder(weights.native, bytes(data), framed, bool(calibrate), bool(refine))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)

@@ -102,8 +102,8 @@ PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
 
 // kind 0 (MED; `guided`: rc mode, with a random lossy reconstruction, border reads
 // included) or kind 1 (the online engine), coded in two bands as the codec does, with or
-// without the online CDF calibration.
-void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
+// without the online CDF calibration, and through the bit refinement (format v5).
+void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false) {
   auto weights = std::make_shared<PredictorWeights>();
   weights->features = 8;
   weights->kind = kind;
@@ -117,7 +117,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
   std::vector<uint8_t> guide(img.size());
   for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
   const uint8_t* g = guided ? guide.data() : nullptr;
-  PixelStreamEncoder enc(weights, calibrate);
+  PixelStreamEncoder enc(weights, calibrate, refine);
   PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
@@ -127,7 +127,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
     pack_weights(*packed);
     check(packed->planes[0].packed, "random weights are packed");
     std::vector<int16_t> errors2(img.size());
-    PixelStreamEncoder enc2(packed, calibrate);
+    PixelStreamEncoder enc2(packed, calibrate, refine);
     PlaneView v2{img.data(), errors2.data(), feats.data(), h, w, planes, 0, g};
     enc2.code_rows(v2, 0, split);
     enc2.code_rows(v2, split, h);
@@ -141,7 +141,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate) {
     if (round == 2) copy.resize(copy.size() / 4);
     std::fill(errors.begin(), errors.end(), 0);
     std::fill(out.begin(), out.end(), 0);
-    PixelStreamDecoder dec(weights, copy, true, calibrate);
+    PixelStreamDecoder dec(weights, copy, true, calibrate, refine);
     PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
     dec.code_rows(dv, 0, split);
     dec.code_rows(dv, split, h);
@@ -185,6 +185,10 @@ int main() {
     predictor(rng, 0, true, calibrate);
     predictor(rng, 1, false, calibrate);
   }
+  // format v5: through the bit refinement
+  predictor(rng, 0, false, true, true);
+  predictor(rng, 0, true, true, true);
+  predictor(rng, 1, false, true, true);
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else

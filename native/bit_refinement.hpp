@@ -1,0 +1,179 @@
+// The online stage after the calibrated mixture, decision by decision (format v5).
+//
+// A sub-pixel x in [0, 256) is coded as 8 binary decisions, MSB first: at each node
+// [lo, lo + 2h) of the tree, "is x >= lo + h?". The calibrated mixture gives each
+// decision a probability from its cumulative frequencies,
+//   p_model = (C(lo + 2h) - C(lo + h)) / (C(lo + 2h) - C(lo)),
+// so coding the 8 decisions with p_model alone costs what coding x with C costs. The
+// refinement mixes stretch(p_model) with adaptive counters found under contexts the
+// network does not see (the exact values of the neighbours, of the earlier planes of the
+// pixel and of the prediction), in two gated online logistic mixers that start as the
+// identity on p_model, then an adaptive probability map. A decision the model is nearly
+// sure of (p_model beyond 1/1024 of 0 or 1) is coded with p_model as it is and not
+// learned from. All integer; encoder and decoder update identical state.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "binary_models.hpp"
+
+namespace lora_codec {
+
+// What the refinement knows of a sub-pixel besides its distribution (values 0..255, -1
+// where outside the image or not coded yet).
+struct RefineContext {
+  int plane = 0;
+  int scale_bucket = 0;  // the calibration's log-scale bucket, 0..15
+  int32_t pred = 0;      // the heaviest component's mean, rounded and clamped to 0..255
+  int32_t w = -1, n = -1, nw = -1, ne = -1, ww = -1, nn = -1;
+  int32_t earlier = -1;  // the previous plane's value at this pixel
+  // Simple predictions of x from the neighbours (0..255): W + N - NW, 2N - NN, 2W - WW,
+  // (W + NE) / 2, and the earlier plane's gradients carried over: W + E - E_W, N + E - E_N
+  // and W + N - NW + E - (E_W + E_N - E_NW) (-1 on the first plane); then the online
+  // engine's weighted predictor and first NLMS predictor (-1 without the engine).
+  static constexpr int kPredictions = 9;
+  int32_t predictions[kPredictions] = {};  // [7], [8]: the online engine's hints, or -1
+};
+
+class BitRefinement {
+ public:
+  static constexpr int kContexts = 9;
+  static constexpr int kInputs = kContexts + 2;  // + the model + a bias
+  static constexpr int kCounterLimit = 60;
+  static constexpr int kRate = 1;
+  static constexpr int kLearnShift = 13;
+  static constexpr int kLevels = 8;
+
+  explicit BitRefinement(int planes)
+      : planes_(planes),
+        by_level_(kInputs, planes * kLevels * 5, 0, kRate, kLearnShift, true),
+        by_scale_(kInputs, planes * 16 * kLevels, 0, kRate, kLearnShift, true) {
+    for (auto& t : tables_) t.assign(size_t{1} << kTableBits, binary::Bucket{});
+    by_level_.set_weight(0, 1 << binary::kMixerShift);
+    by_scale_.set_weight(0, 1 << binary::kMixerShift);
+  }
+
+  // Codes x under the cumulative frequencies `cum` (x -> C(x), total 2^24, every symbol
+  // at least 1), then learns from it.
+  template <class Encoder, class Cumulative>
+  void encode(Encoder& enc, Cumulative&& cum, const RefineContext& ctx, int32_t x) {
+    begin(ctx);
+    int32_t lo = 0;
+    uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
+    for (int level = 0; level < kLevels; ++level) {
+      if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
+      const int32_t mid = lo + (128 >> level);
+      const uint32_t cmid = cum(mid);
+      const uint32_t p = predict(level, lo, clo, cmid, chi);
+      const int bit = x >= mid;
+      if (bit) enc.encode(0, p, 16);
+      else enc.encode(p, 65536 - p, 16);
+      learn(bit);
+      if (bit) { lo = mid; clo = cmid; } else { chi = cmid; }
+    }
+  }
+
+  template <class Decoder, class Cumulative>
+  int32_t decode(Decoder& dec, Cumulative&& cum, const RefineContext& ctx) {
+    begin(ctx);
+    int32_t lo = 0;
+    uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
+    for (int level = 0; level < kLevels; ++level) {
+      if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
+      const int32_t mid = lo + (128 >> level);
+      const uint32_t cmid = cum(mid);
+      const uint32_t p = predict(level, lo, clo, cmid, chi);
+      const int bit = dec.peek(16) < p;
+      if (bit) dec.consume(0, p);
+      else dec.consume(p, 65536 - p);
+      learn(bit);
+      if (bit) { lo = mid; clo = cmid; } else { chi = cmid; }
+    }
+    return lo;
+  }
+
+ private:
+  static constexpr int kTotalBits = 24;
+  static constexpr int kTableBits = 16;
+  static constexpr uint32_t kSure = 8;  // of 65536: beyond this, p_model is used as it is
+
+  void begin(const RefineContext& c) {
+    ctx_ = c;
+    const uint32_t pl = static_cast<uint32_t>(c.plane);
+    auto v = [](int32_t x) { return static_cast<uint32_t>(x + 1); };
+    const uint32_t keys[kContexts][3] = {
+        {pl, v(c.predictions[4]), v(c.predictions[5])},
+        {pl, v(c.earlier), v(c.pred)},
+        {pl, v(c.predictions[1])},
+        {pl, v(c.predictions[0])},
+        {pl, v(c.predictions[3])},
+        {pl, v(c.predictions[2])},
+        {pl, v(c.predictions[6])},
+        {pl, v(c.predictions[7])},
+        {pl, v(c.predictions[8])},
+    };
+    static constexpr int kLengths[kContexts] = {3, 3, 2, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < kContexts; ++i) hashes_[i] = binary::hash_values(keys[i], kLengths[i], 100u + i);
+    locate(0);
+  }
+
+  // The buckets of the 4-decision step `step` (0: the high nibble; 1 + h: the low nibble
+  // under high nibble h), fetched ahead of their use.
+  void locate(uint32_t step) {
+    for (int i = 0; i < kContexts; ++i) {
+      const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
+      bucket_[i] = &tables_[i][(h >> 7) & ((1u << kTableBits) - 1)];
+      __builtin_prefetch(bucket_[i]);
+    }
+  }
+
+  // P(decision = 1) in 16 bits, 1..65535.
+  uint32_t predict(int level, int32_t lo, uint32_t clo, uint32_t cmid, uint32_t chi) {
+    const uint64_t model = ((uint64_t{chi - cmid} << 16) + ((chi - clo) >> 1)) / (chi - clo);
+    const uint32_t p_model = static_cast<uint32_t>(std::clamp<uint64_t>(model, 1, 65535));
+    level_ = level;
+    if (p_model < kSure || p_model > 65536 - kSure) {
+      sure_ = true;
+      return p_model;
+    }
+    sure_ = false;
+    const int nibble = level >> 2;
+    node_ = (1 << (level & 3)) | ((lo >> (8 - (level & 3) - 4 * nibble)) & ((1 << (level & 3)) - 1));
+    inputs_[0] = stretch16_(static_cast<int>(p_model));
+    for (int i = 0; i < kContexts; ++i) {
+      const int p = std::clamp(bucket_[i]->c[node_].p >> 4, 1, 4095);
+      inputs_[1 + i] = stretch_(p);
+    }
+    inputs_[kInputs - 1] = 256;
+    const int set = ctx_.plane * kLevels + level;
+    const int half = 128 >> level, rel = std::clamp((ctx_.pred - lo - half + (half << 2)) / half - 4, -2, 2) + 2;
+    const int d = (by_level_.mix(inputs_.data(), set * 5 + rel) +
+                   by_scale_.mix(inputs_.data(), (ctx_.plane * 16 + ctx_.scale_bucket) * kLevels + level)) >> 1;
+    return static_cast<uint32_t>(binary::squash16(d));
+  }
+
+  void learn(int bit) {
+    if (sure_) return;
+    for (int i = 0; i < kContexts; ++i) binary::update_counter(bucket_[i]->c[node_], bit, kCounterLimit, rates_);
+    by_level_.update(inputs_.data(), bit);
+    by_scale_.update(inputs_.data(), bit);
+  }
+
+  int planes_;
+  binary::Mixer by_level_, by_scale_;
+  std::array<std::vector<binary::Bucket>, kContexts> tables_;
+  std::array<uint32_t, kContexts> hashes_{};
+  std::array<binary::Bucket*, kContexts> bucket_{};
+  std::array<int, kInputs> inputs_{};
+  binary::StretchTable stretch_;
+  binary::Stretch16Table stretch16_;
+  binary::CounterRates rates_;
+  RefineContext ctx_;
+  int level_ = 0, node_ = 1;
+  bool sure_ = false;
+};
+
+}  // namespace lora_codec
