@@ -123,47 +123,50 @@ inline constexpr int kMixerRate = 2;
 inline constexpr int kMixerLearnShift = 12;
 inline constexpr int32_t kMaxWeight = 1 << 22;
 
-// An online logistic mixer of n stretched probabilities with `sets` weight vectors, one
+// An online logistic mixer of N stretched probabilities with `sets` weight vectors, one
 // chosen per decision: p = squash(w . x >> 16), w += x * err * rate >> shift.
+template <int N>
 class Mixer {
  public:
   // `precise`: outputs in [-4095, 4095] through squash16 (else [-2047, 2047], squash).
-  Mixer(int inputs, int sets, int32_t initial = (1 << kMixerShift) / 4, int rate = kMixerRate,
+  Mixer(int sets, int32_t initial = (1 << kMixerShift) / 4, int rate = kMixerRate,
         int learn_shift = kMixerLearnShift, bool precise = false)
-      : n_(inputs), sets_(sets), rate_(rate), shift_(learn_shift), limit_(precise ? 4095 : 2047), precise_(precise),
-        w_(size_t(inputs) * sets, initial) {}
+      : sets_(sets), rate_(rate), shift_(learn_shift), limit_(precise ? 4095 : 2047), precise_(precise),
+        w_(size_t(N) * sets, initial) {}
 
   // Sets input i's weight in every set (e.g. 1.0 = 1 << kMixerShift to start as that input).
   void set_weight(int i, int32_t w) {
-    for (int s = 0; s < sets_; ++s) w_[size_t(s) * n_ + i] = w;
+    for (int s = 0; s < sets_; ++s) w_[size_t(s) * N + i] = w;
   }
 
-  // The mixed prediction in the stretch domain (clamped to +-2047) of `x` under weight set `set`.
+  // The mixed prediction in the stretch domain (clamped to +-limit) of `x` under weight
+  // set `set` (0 <= set < sets).
   int mix(const int* x, int set) {
-    set_ = set % sets_;
-    const int32_t* w = &w_[size_t(set_) * n_];
+    w_now_ = &w_[size_t(set) * N];
     int64_t dot = 0;
-    for (int i = 0; i < n_; ++i) dot += int64_t{w[i]} * x[i];
+    for (int i = 0; i < N; ++i) dot += int64_t{w_now_[i]} * x[i];
     int d = static_cast<int>(dot >> kMixerShift);
     d = std::clamp(d, -limit_, limit_);
     p16_ = precise_ ? squash16(d) : squash(d) << 4;
     return d;
   }
 
+  // Learns the outcome of the last mixed decision (|x| <= 4096, so x * err fits in 32 bits).
   void update(const int* x, int bit) {
     const int err = (((bit << 16) - p16_) >> 4) * rate_;
-    int32_t* w = &w_[size_t(set_) * n_];
-    for (int i = 0; i < n_; ++i) {
-      const int32_t v = w[i] + ((x[i] * err + (1 << (shift_ - 1))) >> shift_);
-      w[i] = v < -kMaxWeight ? -kMaxWeight : v > kMaxWeight ? kMaxWeight : v;
+    const int32_t round = 1 << (shift_ - 1);
+    for (int i = 0; i < N; ++i) {
+      const int32_t v = w_now_[i] + ((x[i] * err + round) >> shift_);
+      w_now_[i] = std::clamp(v, -kMaxWeight, kMaxWeight);
     }
   }
 
  private:
-  int n_, sets_, rate_, shift_, limit_;
+  int sets_, rate_, shift_, limit_;
   bool precise_;
-  int set_ = 0, p16_ = 32768;
+  int p16_ = 32768;
   std::vector<int32_t> w_;
+  int32_t* w_now_ = nullptr;
 };
 
 }  // namespace binary

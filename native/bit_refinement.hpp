@@ -49,8 +49,8 @@ class BitRefinement {
 
   explicit BitRefinement(int planes)
       : planes_(planes),
-        by_level_(kInputs, planes * kLevels * 5, 0, kRate, kLearnShift, true),
-        by_scale_(kInputs, planes * 16 * kLevels, 0, kRate, kLearnShift, true) {
+        by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true),
+        by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true) {
     for (auto& t : tables_) t.assign(size_t{1} << kTableBits, binary::Bucket{});
     by_level_.set_weight(0, 1 << binary::kMixerShift);
     by_scale_.set_weight(0, 1 << binary::kMixerShift);
@@ -163,7 +163,7 @@ class BitRefinement {
   }
 
   int planes_;
-  binary::Mixer by_level_, by_scale_;
+  binary::Mixer<kInputs> by_level_, by_scale_;
   std::array<std::vector<binary::Bucket>, kContexts> tables_;
   std::array<uint32_t, kContexts> hashes_{};
   std::array<binary::Bucket*, kContexts> bucket_{};

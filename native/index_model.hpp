@@ -39,7 +39,7 @@ inline constexpr int kCounterLimit = 255;
 class IndexModel {
  public:
   IndexModel(int64_t width, int64_t height, int colours)
-      : width_(width), colours_(colours), mixer_a_(kInputs, 16 * 16), mixer_b_(kInputs, 16 * 6) {
+      : width_(width), colours_(colours), mixer_a_(16 * 16), mixer_b_(16 * 6) {
     bits_ = 0;
     while ((1 << bits_) < colours) ++bits_;
     int table_bits = 8;
@@ -171,7 +171,7 @@ class IndexModel {
   std::array<uint32_t, kContexts> hashes_{};
   std::array<Bucket*, kContexts> bucket_{};
   std::array<int, kInputs> inputs_{};
-  Mixer mixer_a_, mixer_b_;
+  Mixer<kInputs> mixer_a_, mixer_b_;
   std::vector<uint16_t> apm_;
   StretchTable stretch_;
   CounterRates rates_;
