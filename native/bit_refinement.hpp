@@ -60,45 +60,46 @@ class BitRefinement {
   // at least 1), then learns from it.
   template <class Encoder, class Cumulative>
   void encode(Encoder& enc, Cumulative&& cum, const RefineContext& ctx, int32_t x) {
-    begin(ctx);
-    int32_t lo = 0;
-    uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
-    for (int level = 0; level < kLevels; ++level) {
-      if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
-      const int32_t mid = lo + (128 >> level);
-      const uint32_t cmid = cum(mid);
-      const uint32_t p = predict(level, lo, clo, cmid, chi);
+    walk(cum, ctx, [&](uint32_t p, int32_t mid) {
       const int bit = x >= mid;
       if (bit) enc.encode(0, p, 16);
       else enc.encode(p, 65536 - p, 16);
-      learn(bit);
-      if (bit) { lo = mid; clo = cmid; } else { chi = cmid; }
-    }
+      return bit;
+    });
   }
 
   template <class Decoder, class Cumulative>
   int32_t decode(Decoder& dec, Cumulative&& cum, const RefineContext& ctx) {
-    begin(ctx);
-    int32_t lo = 0;
-    uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
-    for (int level = 0; level < kLevels; ++level) {
-      if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
-      const int32_t mid = lo + (128 >> level);
-      const uint32_t cmid = cum(mid);
-      const uint32_t p = predict(level, lo, clo, cmid, chi);
+    return walk(cum, ctx, [&](uint32_t p, int32_t) {
       const int bit = dec.peek(16) < p;
       if (bit) dec.consume(0, p);
       else dec.consume(p, 65536 - p);
-      learn(bit);
-      if (bit) { lo = mid; clo = cmid; } else { chi = cmid; }
-    }
-    return lo;
+      return bit;
+    });
   }
 
  private:
   static constexpr int kTotalBits = 24;
   static constexpr int kTableBits = 16;
   static constexpr uint32_t kSure = 8;  // of 65536: beyond this, p_model is used as it is
+
+  // The 8 decisions from the root, each coded by `code_bit(p, split)`, which returns the
+  // decision; returns the value reached.
+  template <class Cumulative, class CodeBit>
+  int32_t walk(Cumulative&& cum, const RefineContext& ctx, CodeBit&& code_bit) {
+    begin(ctx);
+    int32_t lo = 0;
+    uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
+    for (int level = 0; level < kLevels; ++level) {
+      if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
+      const int32_t mid = lo + (128 >> level);
+      const uint32_t cmid = cum(mid);
+      const int bit = code_bit(predict(level, lo, clo, cmid, chi), mid);
+      learn(bit);
+      if (bit) { lo = mid; clo = cmid; } else { chi = cmid; }
+    }
+    return lo;
+  }
 
   void begin(const RefineContext& c) {
     ctx_ = c;

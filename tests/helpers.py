@@ -12,3 +12,10 @@ def smooth_image(height: int, width: int, planes: int = 3, seed: int = 0) -> np.
         base = 100 + 60 * np.sin(x / (7.0 + 3 * c)) + 40 * np.cos(y / 11.0) + 30 * (x > width // 2)
         out[:, :, c] = np.clip(base + rng.normal(0, 3, (height, width)), 0, 255).astype(np.uint8)
     return out
+
+
+def palette_image(height: int, width: int, planes: int, colours: int, seed: int) -> np.ndarray:
+    """An image of at most ``colours`` random colours placed at random."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
+    return np.ascontiguousarray(table[rng.integers(0, colours, (height, width))])

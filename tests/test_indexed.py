@@ -15,7 +15,7 @@ from lora_codec import container, entropy
 from lora_codec.codec import DecodeError
 from lora_codec.coding import indexed
 
-from helpers import smooth_image
+from helpers import palette_image, smooth_image
 
 
 def drawing(h: int = 48, w: int = 64, planes: int = 3) -> np.ndarray:
@@ -30,10 +30,8 @@ def drawing(h: int = 48, w: int = 64, planes: int = 3) -> np.ndarray:
        st.integers(1, 400), st.integers(0, 2**32 - 1))
 @settings(max_examples=60, deadline=None)
 def test_indexed_sections_round_trip_exactly(h, w, colour, colours, seed):
-    rng = np.random.default_rng(seed)
     planes = container.COLOUR_TYPES[colour][1]
-    table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
-    img = np.ascontiguousarray(table[rng.integers(0, colours, (h, w))])
+    img = palette_image(h, w, planes, colours, seed)
     sections = indexed.encode(img)
     assert np.array_equal(indexed.decode(sections, h, w, planes), img)
 

@@ -10,17 +10,15 @@ import lora_codec
 from lora_codec import container, transforms
 from lora_codec.codec import DecodeError
 
-from helpers import smooth_image
+from helpers import palette_image, smooth_image
 
 
 @given(st.integers(1, 12), st.integers(1, 12), st.sampled_from(["L", "LA", "RGB", "RGBA"]),
        st.integers(1, 300), st.integers(0, 2**32 - 1))
 @settings(max_examples=80, deadline=None)
 def test_transforms_invert_exactly(h, w, colour, colours, seed):
-    rng = np.random.default_rng(seed)
     planes = container.COLOUR_TYPES[colour][1]
-    table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
-    img = table[rng.integers(0, colours, (h, w))]
+    img = palette_image(h, w, planes, colours, seed)
     if seed % 3 == 0 and planes >= 3:  # grey stored as colour
         img[:, :, 1] = img[:, :, 2] = img[:, :, 0]
     coded, coded_colour, chosen = transforms.choose(img, colour)
