@@ -155,7 +155,9 @@ class Codec:
         if fallback and indexed.worth_trying(pixels, indexed.colour_count(pixels)):
             alternatives.append(self._indexed(pixels, colour, extra))
         model = self.model_for(m)
-        plan = self._plan(model, m, pixels, colour, quality)
+        # With an indexed file at hand, the learned model's own palette transform is not
+        # tried: mode indexed codes the same indexes with a model made for them.
+        plan = self._plan(model, m, pixels, colour, quality, palette=len(alternatives) == 1)
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
         if plan.chosen:
@@ -218,12 +220,14 @@ class Codec:
         adapted = self._recode(model, plan.planes, plan.latents, plan.groups, adapters.deltas)
         return sections.pack(self._header(model, m, pixels, colour), adapted, adapters.payload, extra)
 
-    def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | None) -> "_Plan":
+    def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | None,
+              palette: bool = True) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
-        them smallest: with a palette, the image is also coded without it. Each candidate
-        runs the float encoder once, and its latents are kept for what follows."""
+        them smallest: with a palette (if ``palette`` allows it), the image is also coded
+        without it. Each candidate runs the float encoder once, and its latents are kept
+        for what follows."""
         weights = CodingWeights.of(model)
-        candidates = [transforms.choose(pixels, colour)]
+        candidates = [transforms.choose(pixels, colour, palette=palette)]
         if candidates[0][2].palette is not None:
             candidates.append(transforms.choose(pixels, colour, palette=False))
         best = None
