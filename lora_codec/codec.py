@@ -53,6 +53,13 @@ def _check_steps(steps) -> int:
     return int(steps)
 
 
+def _checked(pixels: np.ndarray, header: Header) -> np.ndarray:
+    """The decoded pixels, if they match the CRC the file recorded for them."""
+    if container.pixel_crc(pixels) != header.pixel_crc:
+        raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
+    return pixels
+
+
 def read_lcz(data) -> bytes:
     """The bytes of a .lcz file given as bytes-like data or as a path to a regular file."""
     if isinstance(data, (bytes, bytearray, memoryview)):
@@ -151,13 +158,13 @@ class Codec:
                 raise ValueError(f"mode indexed codes images of at most {indexed.MAX_COLOURS} colours; "
                                  "this one has more")
             return file
-        alternatives = [stored]
+        few_colours = None  # the indexed file, for images of few colours
         if fallback and indexed.worth_trying(pixels, indexed.colour_count(pixels)):
-            alternatives.append(self._indexed(pixels, colour, extra))
+            few_colours = self._indexed(pixels, colour, extra)
         model = self.model_for(m)
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
-        plan = self._plan(model, m, pixels, colour, quality, palette=len(alternatives) == 1)
+        plan = self._plan(model, m, pixels, colour, quality, palette=few_colours is None)
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
         if plan.chosen:
@@ -175,7 +182,7 @@ class Codec:
                 groups, adapters = adapted, result.payload
         learned = sections.pack(self._header(model, m, pixels, colour), groups, adapters, extra)
         if fallback:  # never worse than the stored pixels (nor the indexed file, if tried)
-            return min(alternatives + [learned], key=len)
+            return min((f for f in (learned, few_colours, stored) if f is not None), key=len)
         return learned
 
     @staticmethod
@@ -353,22 +360,16 @@ class Codec:
             out = transforms.invert(out, chosen)
         except transforms.TransformError as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
-        if container.pixel_crc(out) != header.pixel_crc:
-            raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
-        return out
+        return _checked(out, header)
 
     @staticmethod
     def _unindex(c: container.Container) -> np.ndarray:
         header = c.header
         try:
             out = indexed.decode(c.sections, header.height, header.width, header.planes)
-        except indexed.PaletteError as exc:
+        except (indexed.PaletteError, entropy.CorruptStreamError) as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
-        except entropy.CorruptStreamError as exc:
-            raise DecodeError(f"corrupt .lcz file: {exc}") from None
-        if container.pixel_crc(out) != header.pixel_crc:
-            raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
-        return out
+        return _checked(out, header)
 
     @staticmethod
     def _unstore(c: container.Container) -> np.ndarray:
@@ -383,10 +384,8 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         if len(raw) != size or not inflater.eof:
             raise DecodeError("corrupt .lcz file: the stored pixels have the wrong size")
-        out = np.frombuffer(raw, np.uint8).reshape(header.height, header.width, header.planes).copy()
-        if container.pixel_crc(out) != header.pixel_crc:
-            raise DecodeError("corrupt .lcz file: the decoded pixels fail the CRC check")
-        return out
+        return _checked(np.frombuffer(raw, np.uint8).reshape(header.height, header.width, header.planes).copy(),
+                        header)
 
 
 def compress(image, steps: int = 0, **kwargs) -> bytes:
