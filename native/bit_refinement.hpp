@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "binary_models.hpp"
+#include "predictor.hpp"
 
 namespace lora_codec {
 
@@ -35,7 +36,42 @@ struct RefineContext {
   // and W + N - NW + E - (E_W + E_N - E_NW) (-1 on the first plane); then the online
   // engine's weighted predictor and first NLMS predictor (-1 without the engine).
   static constexpr int kPredictions = 9;
-  int32_t predictions[kPredictions] = {};  // [7], [8]: the online engine's hints, or -1
+  int32_t predictions[kPredictions] = {};
+
+  // The context of sub-pixel (i, j, c) of `v`, whose earlier sub-pixels are coded.
+  static RefineContext of(const PlaneView& v, int64_t c, int64_t i, int64_t j, int32_t pred, int scale_bucket,
+                          int hints, const int32_t* hint) {
+    auto sample = [&](int64_t plane, int64_t di, int64_t dj, int32_t fallback) -> int32_t {
+      const int64_t y = i - di, x = j + dj;
+      if (y < 0 || x < 0 || x >= v.width) return fallback;
+      return v.pixels[(y * v.width + x) * v.planes + plane];
+    };
+    RefineContext r;
+    r.plane = static_cast<int>(c);
+    r.scale_bucket = scale_bucket;
+    r.pred = pred;
+    r.w = sample(c, 0, -1, -1); r.n = sample(c, 1, 0, -1); r.nw = sample(c, 1, -1, -1);
+    r.ne = sample(c, 1, 1, -1); r.ww = sample(c, 0, -2, -1); r.nn = sample(c, 2, 0, -1);
+    r.earlier = c > 0 ? sample(c - 1, 0, 0, -1) : -1;
+    auto known = [](int32_t a, int32_t b) { return a >= 0 ? a : b; };
+    const int32_t w = known(r.w, known(r.n, 128)), n = known(r.n, w), nw = known(r.nw, n), ne = known(r.ne, n);
+    const int32_t ww = known(r.ww, w), nn = known(r.nn, n);
+    auto clip = [](int32_t x) { return std::clamp<int32_t>(x, 0, 255); };
+    r.predictions[0] = clip(w + n - nw);
+    r.predictions[1] = clip(2 * n - nn);
+    r.predictions[2] = clip(2 * w - ww);
+    r.predictions[3] = (w + ne + 1) >> 1;
+    if (c > 0) {
+      const int32_t ew = sample(c - 1, 0, -1, r.earlier), en = sample(c - 1, 1, 0, ew), enw = sample(c - 1, 1, -1, en);
+      r.predictions[4] = clip(w + r.earlier - ew);
+      r.predictions[5] = clip(n + r.earlier - en);
+      r.predictions[6] = clip(w + n - nw + r.earlier - (ew + en - enw));
+    } else {
+      r.predictions[4] = r.predictions[5] = r.predictions[6] = -1;
+    }
+    for (int k = 0; k < MixtureParams::kHints; ++k) r.predictions[7 + k] = k < hints ? hint[k] : -1;
+    return r;
+  }
 };
 
 class BitRefinement {

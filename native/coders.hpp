@@ -143,40 +143,8 @@ class PixelDistribution {
     return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
   }
   RefineContext refine_context(int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) const {
-    auto at = [&](int64_t di, int64_t dj) -> int32_t {
-      const int64_t y = i - di, x = j + dj;
-      if (y < 0 || x < 0 || x >= v.width) return -1;
-      return v.pixels[(y * v.width + x) * v.planes + c];
-    };
-    RefineContext r;
-    r.plane = static_cast<int>(c);
-    r.scale_bucket = context(c, p) % CdfCalibration::kScaleBuckets;
-    r.pred = static_cast<int32_t>(mix_.guess(256));
-    r.w = at(0, -1); r.n = at(1, 0); r.nw = at(1, -1); r.ne = at(1, 1); r.ww = at(0, -2); r.nn = at(2, 0);
-    r.earlier = c > 0 ? v.pixels[(i * v.width + j) * v.planes + c - 1] : -1;
-    auto known = [](int32_t a, int32_t b) { return a >= 0 ? a : b; };
-    const int32_t w = known(r.w, known(r.n, 128)), n = known(r.n, w), nw = known(r.nw, n), ne = known(r.ne, n);
-    const int32_t ww = known(r.ww, w), nn = known(r.nn, n);
-    auto clip = [](int32_t x) { return std::clamp<int32_t>(x, 0, 255); };
-    r.predictions[0] = clip(w + n - nw);
-    r.predictions[1] = clip(2 * n - nn);
-    r.predictions[2] = clip(2 * w - ww);
-    r.predictions[3] = (w + ne + 1) >> 1;
-    if (c > 0) {
-      auto earlier_at = [&](int64_t di, int64_t dj, int32_t fallback) -> int32_t {
-        const int64_t y = i - di, x = j + dj;
-        if (y < 0 || x < 0 || x >= v.width) return fallback;
-        return v.pixels[(y * v.width + x) * v.planes + c - 1];
-      };
-      const int32_t ew = earlier_at(0, -1, r.earlier), en = earlier_at(1, 0, ew), enw = earlier_at(1, -1, en);
-      r.predictions[4] = clip(w + r.earlier - ew);
-      r.predictions[5] = clip(n + r.earlier - en);
-      r.predictions[6] = clip(w + n - nw + r.earlier - (ew + en - enw));
-    } else {
-      r.predictions[4] = r.predictions[5] = r.predictions[6] = -1;
-    }
-    for (int k = 0; k < MixtureParams::kHints; ++k) r.predictions[7 + k] = k < p.hints ? p.hint[k] : -1;
-    return r;
+    return RefineContext::of(v, c, i, j, static_cast<int32_t>(mix_.guess(256)),
+                             context(c, p) % CdfCalibration::kScaleBuckets, p.hints, p.hint);
   }
 
   const PredictorWeights& w_;
