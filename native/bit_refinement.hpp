@@ -84,8 +84,7 @@ class BitRefinement {
   static constexpr int kLevels = 8;
 
   explicit BitRefinement(int planes)
-      : planes_(planes),
-        by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true),
+      : by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true),
         by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true) {
     for (auto& t : tables_) t.assign(size_t{1} << kTableBits, binary::Bucket{});
     by_level_.set_weight(0, 1 << binary::kMixerShift);
@@ -171,7 +170,6 @@ class BitRefinement {
   uint32_t predict(int level, int32_t lo, uint32_t clo, uint32_t cmid, uint32_t chi) {
     const uint64_t model = ((uint64_t{chi - cmid} << 16) + ((chi - clo) >> 1)) / (chi - clo);
     const uint32_t p_model = static_cast<uint32_t>(std::clamp<uint64_t>(model, 1, 65535));
-    level_ = level;
     if (p_model < kSure || p_model > 65536 - kSure) {
       sure_ = true;
       return p_model;
@@ -199,7 +197,6 @@ class BitRefinement {
     by_scale_.update(inputs_.data(), bit);
   }
 
-  int planes_;
   binary::Mixer<kInputs> by_level_, by_scale_;
   std::array<std::vector<binary::Bucket>, kContexts> tables_;
   std::array<uint32_t, kContexts> hashes_{};
@@ -209,7 +206,7 @@ class BitRefinement {
   binary::Stretch16Table stretch16_;
   binary::CounterRates rates_;
   RefineContext ctx_;
-  int level_ = 0, node_ = 1;
+  int node_ = 1;
   bool sure_ = false;
 };
 

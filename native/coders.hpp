@@ -111,7 +111,7 @@ class PixelDistribution {
     set(c, p, v.planes);
     if (ref_) {
       const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      ref_->encode(enc, [&](int64_t s) { return m.cumulative(s); }, refine_context(c, p, v, i, j), x);
+      ref_->encode(enc, [&](int64_t s) { return m.cumulative(s); }, refine_context(m.ctx, p, v, c, i, j), x);
       cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
     } else if (cal_) {
       encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
@@ -125,7 +125,7 @@ class PixelDistribution {
     set(c, p, v.planes);
     if (ref_) {
       const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      const int32_t x = ref_->decode(dec, [&](int64_t s) { return m.cumulative(s); }, refine_context(c, p, v, i, j));
+      const int32_t x = ref_->decode(dec, [&](int64_t s) { return m.cumulative(s); }, refine_context(m.ctx, p, v, c, i, j));
       cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
       return x;
     }
@@ -142,9 +142,11 @@ class PixelDistribution {
   int context(int64_t c, const MixtureParams& p) const {
     return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
   }
-  RefineContext refine_context(int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) const {
-    return RefineContext::of(v, c, i, j, static_cast<int32_t>(mix_.guess(256)),
-                             context(c, p) % CdfCalibration::kScaleBuckets, p.hints, p.hint);
+  // The refinement's view of sub-pixel (i, j, c), in calibration context `ctx`.
+  RefineContext refine_context(int ctx, const MixtureParams& p, const PlaneView& v, int64_t c, int64_t i,
+                               int64_t j) const {
+    return RefineContext::of(v, c, i, j, static_cast<int32_t>(mix_.guess(256)), ctx % CdfCalibration::kScaleBuckets,
+                             p.hints, p.hint);
   }
 
   const PredictorWeights& w_;
