@@ -18,6 +18,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define LORA_CODEC_AVX2_KERNELS 1
+#endif
 
 #include "distributions.hpp"
 #include "layout.hpp"
@@ -38,11 +42,17 @@ inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layo
 
 // A (rows x cols) int16 matrix laid out for multiply-add instructions: for each group of 4
 // rows and each pair of columns, the 8 values w[4g + r][2p + t] (r = 0..3, t = 0, 1).
-// Missing rows and columns are zeros.
+// Missing rows and columns are zeros. With `wide` (the AVX2 kernel), `w8` holds the same
+// matrix in groups of 8 rows (16 values per pair). A one-row matrix is kept instead as a
+// plain row `row`, zero-padded to a multiple of kChunk, for `dot16`.
 struct PackedMatrix {
   int rows = 0, cols = 0, groups = 0, pairs = 0;
-  std::vector<int16_t> w;
+  bool wide = false;
+  std::vector<int16_t> w, w8, row;
 };
+
+// Which integer kernel the heads' layers use; every kernel gives the same integers.
+enum class HeadKernel { kInt64, kSse2, kAvx2 };
 
 // One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases. When every
 // weight fits in int16, `pack_weights` also keeps packed copies for `matvec16`.
@@ -58,6 +68,7 @@ struct PlaneWeights {
 struct PredictorWeights {
   int features = 0;
   int kind = 0;
+  HeadKernel kernel = HeadKernel::kInt64;  // set by pack_weights
   std::vector<PlaneWeights> planes;  // role 0, 1, 2
 };
 
@@ -152,24 +163,71 @@ inline bool narrow(const int32_t* x, int n, int16_t* out) {
   return ok;
 }
 
-inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int cols) {
+inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int cols, bool wide) {
   PackedMatrix m;
   m.rows = rows;
   m.cols = cols;
   m.groups = (rows + 3) / 4;
   m.pairs = (cols + 1) / 2;
+  auto at = [&](int r, int k) { return static_cast<int16_t>(w[static_cast<size_t>(r * cols + k)]); };
+  if (rows == 1) {
+    m.row.assign(static_cast<size_t>(padded(cols)), 0);
+    for (int k = 0; k < cols; ++k) m.row[static_cast<size_t>(k)] = at(0, k);
+    return m;
+  }
   m.w.assign(static_cast<size_t>(m.groups) * m.pairs * 8, 0);
   for (int r = 0; r < rows; ++r)
-    for (int k = 0; k < cols; ++k)
-      m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)] =
-          static_cast<int16_t>(w[static_cast<size_t>(r * cols + k)]);
+    for (int k = 0; k < cols; ++k) m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)] = at(r, k);
+  m.wide = wide;
+  if (wide) {
+    m.w8.assign(static_cast<size_t>((rows + 7) / 8) * m.pairs * 16, 0);
+    for (int r = 0; r < rows; ++r)
+      for (int k = 0; k < cols; ++k) m.w8[static_cast<size_t>(((r / 8) * m.pairs + k / 2) * 16 + (r % 8) * 2 + k % 2)] = at(r, k);
+  }
   return m;
 }
 
+#if defined(LORA_CODEC_AVX2_KERNELS)
+// matvec16 with 8 rows per multiply-add: the same int32 lanes as the SSE2 kernel (one row
+// each, at most 16 products before widening), so the same integers.
+__attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m, const int16_t* x, int64_t* y) {
+  for (int g = 0; g < (m.rows + 7) / 8; ++g) {
+    const int16_t* wg = m.w8.data() + static_cast<size_t>(g) * m.pairs * 16;
+    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+    for (int p0 = 0; p0 < m.pairs; p0 += 8) {
+      __m256i s = _mm256_setzero_si256();
+      const int p1 = std::min(m.pairs, p0 + 8);
+      for (int p = p0; p < p1; ++p) {
+        int32_t v;  // (x[2p], x[2p + 1]) as one int32, little-endian
+        std::memcpy(&v, x + 2 * p, 4);
+        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + p * 16)),
+                                                  _mm256_set1_epi32(v)));
+      }
+      lo = _mm256_add_epi64(lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s)));
+      hi = _mm256_add_epi64(hi, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1)));
+    }
+    alignas(32) int64_t out[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), lo);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 4), hi);
+    for (int r = 0; r < 8 && 8 * g + r < m.rows; ++r) y[8 * g + r] = out[r];
+  }
+}
+#endif
+
 // y[r] = sum_k w[r][k] x[k] for r < m.rows, exactly, for int16 inputs (zero-padded to an
-// even count) with |x| <= kNarrowMax and |w| <= 32767: each int32 lane sums at most 16
+// even count; to a multiple of kChunk for a one-row matrix) with |x| <= kNarrowMax and |w| <= 32767: each int32 lane sums at most 16
 // products (< 2^31) before it is widened into int64.
 inline void matvec16(const PackedMatrix& m, const int16_t* x, int64_t* y) {
+  if (!m.row.empty()) {  // one row: x is zero-padded to a multiple of kChunk
+    y[0] = dot16(m.row.data(), x, static_cast<int>(m.row.size()));
+    return;
+  }
+#if defined(LORA_CODEC_AVX2_KERNELS)
+  if (m.wide) {
+    matvec16_avx2(m, x, y);
+    return;
+  }
+#endif
 #if defined(__SSE2__)
   auto pair = [x](int p) {  // (x[2p], x[2p + 1]) as one int32, little-endian
     int32_t v;
@@ -248,7 +306,7 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
     for (int h = 0; h < pw.hidden_a; ++h)
       h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(pw.b_a[h] + acc[h], kHiddenShift), 0, layout::kPredHiddenMax));
     for (int h = 0; h < pw.hidden_a; ++h) x16[pw.in_a + h] = static_cast<int16_t>(h_a[h]);  // <= kPredHiddenMax
-    x16[pw.in_a + pw.hidden_a] = 0;  // pad to a pair
+    for (int k = pw.in_a + pw.hidden_a; k < padded(pw.in_a + pw.hidden_a); ++k) x16[k] = 0;  // pad for dot16
     matvec16(pw.p_m, x16, acc);
     acc_m = pw.b_m[0] + acc[0];
   } else {
@@ -376,19 +434,34 @@ class PixelPredictor {
   const PredictorWeights& w_;
 };
 
-// Keeps the int16 copies of the weights (PlaneWeights::packed) when every weight fits.
-inline void pack_weights(PredictorWeights& w) {
+// The widest head kernel this CPU runs, capped by `request` ("int64", "sse2", "avx2", or
+// empty for no cap).
+inline HeadKernel choose_head_kernel(const std::string& request) {
+  if (request == "int64") return HeadKernel::kInt64;
+  if (!request.empty() && request != "sse2" && request != "avx2")
+    throw std::invalid_argument("LORA_CODEC_HEAD_KERNEL must be int64, sse2 or avx2");
+#if defined(LORA_CODEC_AVX2_KERNELS)
+  if (request != "sse2" && __builtin_cpu_supports("avx2")) return HeadKernel::kAvx2;
+#endif
+  return HeadKernel::kSse2;
+}
+
+// Keeps the int16 copies of the weights (PlaneWeights::packed) for `kernel` when every
+// weight fits; with the int64 kernel, none (the int16 kernels must agree with it).
+inline void pack_weights(PredictorWeights& w, HeadKernel kernel) {
+  w.kernel = kernel;
   for (PlaneWeights& p : w.planes) {
     auto fits = [](const std::vector<int32_t>& v) {
       return std::all_of(v.begin(), v.end(), [](int32_t x) { return x >= -32767 && x <= 32767; });
     };
-    p.packed = fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) && p.in_a + p.hidden_a <= kMaxStageInputs &&
-               p.in_b <= kMaxStageInputs;
+    p.packed = kernel != HeadKernel::kInt64 && fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) &&
+               p.in_a + p.hidden_a <= kMaxStageInputs && p.in_b <= kMaxStageInputs;
     if (!p.packed) continue;
-    p.p_a = detail::pack_matrix(p.w_a, p.hidden_a, p.in_a);
-    p.p_m = detail::pack_matrix(p.w_m, 1, p.in_a + p.hidden_a);
-    p.p_b = detail::pack_matrix(p.w_b, p.hidden_b, p.in_b);
-    p.p_o = detail::pack_matrix(p.w_o, 3 * p.components, p.hidden_b);
+    const bool wide = kernel == HeadKernel::kAvx2;
+    p.p_a = detail::pack_matrix(p.w_a, p.hidden_a, p.in_a, wide);
+    p.p_m = detail::pack_matrix(p.w_m, 1, p.in_a + p.hidden_a, wide);
+    p.p_b = detail::pack_matrix(p.w_b, p.hidden_b, p.in_b, wide);
+    p.p_o = detail::pack_matrix(p.w_o, 3 * p.components, p.hidden_b, wide);
   }
 }
 

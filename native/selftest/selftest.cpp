@@ -122,9 +122,10 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
   auto data = enc.finish();
-  {  // the int16 head (packed weights) codes the same bytes as the int64 one
+  for (HeadKernel kernel : {HeadKernel::kSse2, HeadKernel::kAvx2}) {  // every int16 kernel agrees with int64
+    if (kernel != choose_head_kernel(kernel == HeadKernel::kSse2 ? "sse2" : "")) continue;  // not on this CPU
     auto packed = std::make_shared<PredictorWeights>(*weights);
-    pack_weights(*packed);
+    pack_weights(*packed, kernel);
     check(packed->planes[0].packed, "random weights are packed");
     std::vector<int16_t> errors2(img.size());
     PixelStreamEncoder enc2(packed, calibrate, refine);
