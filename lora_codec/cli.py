@@ -52,7 +52,7 @@ def _positive_int(text: str) -> int:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
-                   help="threads: torch's when encoding (default: torch's choice), and for the stripes of "
+                   help="threads: torch's when adapting or training (default: torch's choice), and for the stripes of "
                         "images over 1024 rows (default 1)")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
@@ -410,7 +410,7 @@ def _main(argv: list[str], debug: bool) -> int:
         if getattr(args, "threads", None) is not None:
             if args.threads < 1:
                 raise UsageError("--threads must be >= 1")
-            if args.command in ("compress", "train"):  # decoding never loads torch
+            if args.command == "train" or (args.command == "compress" and args.steps):  # only training loads torch
                 import torch
 
                 torch.set_num_threads(args.threads)

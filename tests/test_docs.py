@@ -8,13 +8,14 @@ import lora_codec
 import lora_codec.base_layer
 import lora_codec.codec
 import lora_codec.entropy
+import lora_codec.coding.analysis
 import lora_codec.coding.indexed
 import lora_codec.entropy.convolution
 import lora_codec.entropy.indexes
 import lora_codec.metadata
 
 MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution,
-           lora_codec.entropy.indexes, lora_codec.coding.indexed, lora_codec.base_layer,
+           lora_codec.entropy.indexes, lora_codec.coding.analysis, lora_codec.coding.indexed, lora_codec.base_layer,
            lora_codec.metadata]
 
 

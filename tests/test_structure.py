@@ -106,9 +106,14 @@ def test_help_loads_no_torch(files):
     assert _loaded(["--help"], files) == set()
 
 
-def test_compress_without_adaptation_loads_no_peft(files):
-    loaded = _loaded(["compress", "a.png", "-o", "a.lcz", "--quiet"], files)
-    assert "peft" not in loaded and "transformers" not in loaded and "torch" in loaded
+def test_compress_without_adaptation_loads_no_torch(files):
+    assert _loaded(["compress", "a.png", "-o", "a.lcz", "--quiet", "--threads", "2"], files) == set()
+    assert _loaded(["compress", "a.png", "-o", "rc.lcz", "--quiet", "--mode", "rc"], files) == set()
+
+
+def test_compress_with_adaptation_loads_torch_and_peft(files):
+    loaded = _loaded(["compress", "a.png", "-o", "steps.lcz", "--quiet", "--steps", "1"], files)
+    assert {"torch", "peft"} <= loaded
 
 
 def test_decompress_with_adapters_loads_no_torch(files):
@@ -118,7 +123,7 @@ def test_decompress_with_adapters_loads_no_torch(files):
 
 
 def test_decompress_and_info_load_no_torch(files):
-    assert _loaded(["compress", "a.png", "-o", "plain.lcz", "--quiet"], files) >= {"torch"}
+    assert _loaded(["compress", "a.png", "-o", "plain.lcz", "--quiet"], files) == set()
     assert _loaded(["decompress", "plain.lcz", "-o", "plain.png", "--quiet", "--threads", "2"], files) == set()
     assert _loaded(["info", "plain.lcz"], files) == set()
 
@@ -137,7 +142,7 @@ def test_the_exact_path_does_not_need_torch():
     graph = _module_imports()
     for name in ("lora_codec.exact.integers", "lora_codec.exact.evaluate", "lora_codec.registry",
                  "lora_codec.coding.groups", "lora_codec.coding.latents", "lora_codec.lora.payload",
-                 "lora_codec.grids", "lora_codec.codec"):
+                 "lora_codec.grids", "lora_codec.codec", "lora_codec.coding.analysis"):
         assert not _imports_torch_at_module_level(name), name
         assert not any(d.startswith("lora_codec.models") for d in graph[name]), (name, graph[name])
 

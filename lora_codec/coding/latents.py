@@ -1,5 +1,5 @@
-"""The latent z of every tile: the float encoder (compression only) and its range coding
-under the model's integer CDF tables."""
+"""The latent z of every tile: the float encoder (compression only, in numpy) and its
+range coding under the model's integer CDF tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 from .. import entropy
 from ..grids import TABLE_PRECISION, Z_MIN, levels_for
 from ..registry import LoadedModel
+from .analysis import analyse
 from .tiles import Tile
 
 
@@ -20,17 +21,18 @@ def latent_shape(model: LoadedModel, tile: Tile) -> tuple[int, int, int, int]:
 
 
 def encode_latents(model: LoadedModel, planes: np.ndarray, grid: list[list[Tile]]) -> list[np.ndarray]:
-    """Float encoder: one integer latent (C, h, w) per tile, in band order. ``planes`` are
-    in the model's coding order."""
-    import torch
-
-    latents = []
-    with torch.no_grad():
-        for band in grid:
-            for t in band:
-                x = torch.from_numpy(planes[t.y0 : t.y1, t.x0 : t.x1].transpose(2, 0, 1).copy())
-                z, _ = model.model.analyse(x.float()[None])
-                latents.append(z[0].to(torch.int64).numpy())
+    """Float encoder (numpy, no torch): one integer latent (C, h, w) per tile, in band
+    order, tiles of one size computed as one batch. ``planes`` are in the model's coding
+    order."""
+    tiles = [t for band in grid for t in band]
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for k, t in enumerate(tiles):
+        by_size.setdefault((t.y1 - t.y0, t.x1 - t.x0), []).append(k)
+    latents: list[np.ndarray] = [np.empty(0)] * len(tiles)
+    for ks in by_size.values():
+        batch = np.stack([planes[tiles[k].y0 : tiles[k].y1, tiles[k].x0 : tiles[k].x1].transpose(2, 0, 1) for k in ks])
+        for k, z in zip(ks, analyse(model.state, model.cfg, batch)):
+            latents[k] = z
     return latents
 
 
