@@ -22,18 +22,11 @@ def latent_shape(model: LoadedModel, tile: Tile) -> tuple[int, int, int, int]:
 
 def encode_latents(model: LoadedModel, planes: np.ndarray, grid: list[list[Tile]]) -> list[np.ndarray]:
     """Float encoder (numpy, no torch): one integer latent (C, h, w) per tile, in band
-    order, tiles of one size computed as one batch. ``planes`` are in the model's coding
-    order."""
-    tiles = [t for band in grid for t in band]
-    by_size: dict[tuple[int, int], list[int]] = {}
-    for k, t in enumerate(tiles):
-        by_size.setdefault((t.y1 - t.y0, t.x1 - t.x0), []).append(k)
-    latents: list[np.ndarray] = [np.empty(0)] * len(tiles)
-    for ks in by_size.values():
-        batch = np.stack([planes[tiles[k].y0 : tiles[k].y1, tiles[k].x0 : tiles[k].x1].transpose(2, 0, 1) for k in ks])
-        for k, z in zip(ks, analyse(model.state, model.cfg, batch)):
-            latents[k] = z
-    return latents
+    order. ``planes`` are in the model's coding order. One tile at a time: batches of
+    tiles were slower and took more memory (kodim05: 0.23 s and +22 MB one by one, 0.34 s
+    and +63 MB two at a time)."""
+    return [analyse(model.state, model.cfg, planes[None, t.y0 : t.y1, t.x0 : t.x1].transpose(0, 3, 1, 2))[0]
+            for band in grid for t in band]
 
 
 def _latent_indexes(shapes: list[tuple[int, int, int]]) -> np.ndarray:
