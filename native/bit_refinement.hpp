@@ -156,17 +156,12 @@ class BitRefinement {
     locate(0);
   }
 
-  // Context i's bucket of the 4-decision step `step` (0: the high nibble; 1 + h: the low
-  // nibble under high nibble h).
-  binary::Bucket* bucket(int i, uint32_t step) {
-    const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
-    return &tables_[i][(h >> 7) & ((1u << kTableBits) - 1)];
-  }
-
-  // The buckets of step `step`, fetched ahead of their use.
+  // The buckets of the 4-decision step `step` (0: the high nibble; 1 + h: the low nibble
+  // under high nibble h), fetched ahead of their use.
   void locate(uint32_t step) {
     for (int i = 0; i < kContexts; ++i) {
-      bucket_[i] = bucket(i, step);
+      const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
+      bucket_[i] = &tables_[i][(h >> 7) & ((1u << kTableBits) - 1)];
       __builtin_prefetch(bucket_[i]);
     }
   }

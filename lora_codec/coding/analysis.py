@@ -2,11 +2,12 @@
 no PyTorch.
 
 It evaluates the layers of :class:`lora_codec.models.unet.Encoder` from the model file's
-tensors: stem, ``levels`` passes of the shared stride-2 DoubleConv, self-attention at the
-core, the bottleneck DoubleConv and the 1x1 projection to z, then rounds and clamps as
-:meth:`ProbabilityModel.analyse` does, for a batch of tiles of one size. z is stored in the file, so this path need not be
-reproducible across machines; it agrees with the torch module up to float rounding
-(``tests/test_analysis.py`` checks the two on random and real-looking tiles).
+tensors, for a batch of tiles of one size: stem, ``levels`` passes of the shared stride-2
+DoubleConv, self-attention at the core, the bottleneck DoubleConv and the 1x1 projection
+to z, then rounds and clamps as :meth:`ProbabilityModel.analyse` does. z is stored in the
+file, so this path need not be reproducible across machines; it agrees with the torch
+module up to float rounding (``tests/test_analysis.py`` checks the two on random and
+real-looking tiles).
 
 >>> import numpy as np
 >>> from lora_codec.coding.analysis import analyse
