@@ -159,7 +159,7 @@ class Codec:
                                  "this one has more")
             return file
         few_colours = None  # the indexed file, for images of few colours
-        if fallback and indexed.worth_trying(pixels, indexed.colour_count(pixels)):
+        if fallback and indexed.worth_trying_on(pixels):
             few_colours = self._indexed(pixels, colour, extra)
         model = self.model_for(m)
         # With an indexed file at hand, the learned model's own palette transform is not

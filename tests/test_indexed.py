@@ -56,6 +56,7 @@ def test_a_drawing_is_coded_indexed_and_below_half_the_stored_pixels():
 def test_photographs_are_not_tried_and_stay_learned():
     img = smooth_image(40, 48, planes=3, seed=2)
     assert not indexed.worth_trying(img, indexed.colour_count(img))
+    assert not indexed.worth_trying_on(img)
     assert container.unpack(lora_codec.compress(img)).header.mode == "learned"
 
 
@@ -118,3 +119,10 @@ def test_damaged_indexed_files_fail_cleanly(damage):
         bad = _with_sections(data, IPAL=struct.pack("<I", 1 << 20) + zlib.compress(b""))
     with pytest.raises(DecodeError, match="corrupt"):
         lora_codec.decompress(bad)
+
+
+@settings(max_examples=25, deadline=None)
+@given(colours=st.integers(1, 3000), height=st.integers(1, 90), width=st.integers(1, 90), seed=st.integers(0, 99))
+def test_the_sampled_decision_is_the_full_one(colours, height, width, seed):
+    img = palette_image(height, width, 3, colours, seed)
+    assert indexed.worth_trying_on(img) == indexed.worth_trying(img, indexed.colour_count(img))

@@ -62,6 +62,16 @@ def worth_trying(pixels: np.ndarray, colours: int) -> bool:
     return colours <= MAX_COLOURS and (colours <= TRY_COLOURS or colours * TRY_PIXELS_PER_COLOUR <= pixel_count)
 
 
+def worth_trying_on(pixels: np.ndarray) -> bool:
+    """``worth_trying(pixels, colour_count(pixels))``, settled on a sample of the pixels
+    when the sample alone has too many colours (the test only gets harder with more), so
+    that a photograph's colours are never all sorted."""
+    sample = pixels.reshape(-1, pixels.shape[2])[::61]
+    if not worth_trying(pixels, len(np.unique(_packed(sample)))):
+        return False
+    return worth_trying(pixels, colour_count(pixels))
+
+
 def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(indexes (H, W) uint16, value-sorted palette (k, C) uint8) of an (H, W, C) image,
     or None if it has more than :data:`MAX_COLOURS` colours."""
