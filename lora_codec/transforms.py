@@ -49,18 +49,22 @@ class Transforms:
         return self.grey_rgb or bool(self.levels) or self.palette is not None
 
 
+def pack_colours(colours: np.ndarray) -> np.ndarray:
+    """Each colour (row) of at most 4 planes as one uint32, first plane most significant."""
+    packed = np.zeros(len(colours), np.uint32)
+    for c in range(colours.shape[1]):
+        packed = (packed << np.uint32(8)) | colours[:, c].astype(np.uint32)
+    return packed
+
+
 def _palette(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(index plane (H, W, 1), colours (k, 3)) of an RGB image of at most 256 colours."""
     flat = pixels.reshape(-1, 3)
-
-    def pack(rgb: np.ndarray) -> np.ndarray:
-        return (rgb[:, 0].astype(np.uint32) << 16) | (rgb[:, 1].astype(np.uint32) << 8) | rgb[:, 2]
-
     # A sample with more than 256 colours settles it without sorting the whole image (a
     # photograph: 6 MP took 290 MiB and most of a second to find that out).
-    if len(np.unique(pack(flat[::61]))) > 256:
+    if len(np.unique(pack_colours(flat[::61]))) > 256:
         return None
-    values, inverse = np.unique(pack(flat), return_inverse=True)
+    values, inverse = np.unique(pack_colours(flat), return_inverse=True)
     if len(values) > 256:
         return None
     colours = np.stack([(values >> 16) & 255, (values >> 8) & 255, values & 255], axis=1).astype(np.uint8)

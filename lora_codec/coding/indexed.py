@@ -22,6 +22,7 @@ import zlib
 import numpy as np
 
 from .. import entropy
+from ..transforms import pack_colours
 
 PALETTE_TAG = b"IPAL"
 INDEX_TAG = b"IIDX"
@@ -37,23 +38,15 @@ class PaletteError(ValueError):
     """A palette section that cannot be read."""
 
 
-def _packed(colours: np.ndarray) -> np.ndarray:
-    """Each colour (row) of at most 4 planes as one uint32, first plane most significant."""
-    packed = np.zeros(len(colours), np.uint32)
-    for c in range(colours.shape[1]):
-        packed = (packed << np.uint32(8)) | colours[:, c].astype(np.uint32)
-    return packed
-
-
 def index_order(colours: np.ndarray) -> np.ndarray:
     """The palette positions (value-sorted palette) in index order: by luma, ties by value."""
     luma = colours[:, :3].astype(np.int64) @ _LUMA if colours.shape[1] >= 3 else colours[:, 0].astype(np.int64)
-    return np.lexsort((_packed(colours), luma))
+    return np.lexsort((pack_colours(colours), luma))
 
 
 def colour_count(pixels: np.ndarray) -> int:
     """The number of distinct colours of an (H, W, C) image."""
-    return len(np.unique(_packed(pixels.reshape(-1, pixels.shape[2]))))
+    return len(np.unique(pack_colours(pixels.reshape(-1, pixels.shape[2]))))
 
 
 def worth_trying(pixels: np.ndarray, colours: int) -> bool:
@@ -67,7 +60,7 @@ def worth_trying_on(pixels: np.ndarray) -> bool:
     when the sample alone has too many colours (the test only gets harder with more), so
     that a photograph's colours are never all sorted."""
     sample = pixels.reshape(-1, pixels.shape[2])[::61]
-    if not worth_trying(pixels, len(np.unique(_packed(sample)))):
+    if not worth_trying(pixels, len(np.unique(pack_colours(sample)))):
         return False
     return worth_trying(pixels, colour_count(pixels))
 
@@ -76,7 +69,7 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(indexes (H, W) uint16, value-sorted palette (k, C) uint8) of an (H, W, C) image,
     or None if it has more than :data:`MAX_COLOURS` colours."""
     flat = pixels.reshape(-1, pixels.shape[2])
-    values, inverse = np.unique(_packed(flat), return_inverse=True)
+    values, inverse = np.unique(pack_colours(flat), return_inverse=True)
     if len(values) > MAX_COLOURS:
         return None
     colours = np.stack([(values >> np.uint32(8 * (pixels.shape[2] - 1 - c))) & np.uint32(255)
@@ -108,7 +101,7 @@ def unpack_palette(payload: bytes, planes: int) -> np.ndarray:
         raise PaletteError("the palette has the wrong size")
     deltas = np.frombuffer(raw, np.uint8).reshape(planes, k).T
     colours = (np.cumsum(deltas.astype(np.int64), axis=0) & 255).astype(np.uint8)
-    if k > 1 and not (np.diff(_packed(colours).astype(np.int64)) > 0).all():
+    if k > 1 and not (np.diff(pack_colours(colours).astype(np.int64)) > 0).all():
         raise PaletteError("the palette is not sorted")
     return colours
 
