@@ -49,6 +49,9 @@ class Transforms:
         return self.grey_rgb or bool(self.levels) or self.palette is not None
 
 
+COLOUR_SAMPLE_STRIDE = 61  # every 61st pixel: the sample that settles "too many colours" cheaply
+
+
 def pack_colours(colours: np.ndarray) -> np.ndarray:
     """Each colour (row) of at most 4 planes as one uint32, first plane most significant."""
     packed = np.zeros(len(colours), np.uint32)
@@ -62,7 +65,7 @@ def _palette(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     flat = pixels.reshape(-1, 3)
     # A sample with more than 256 colours settles it without sorting the whole image (a
     # photograph: 6 MP took 290 MiB and most of a second to find that out).
-    if len(np.unique(pack_colours(flat[::61]))) > 256:
+    if len(np.unique(pack_colours(flat[::COLOUR_SAMPLE_STRIDE]))) > 256:
         return None
     values, inverse = np.unique(pack_colours(flat), return_inverse=True)
     if len(values) > 256:

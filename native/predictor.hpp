@@ -42,8 +42,8 @@ inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layo
 
 // A (rows x cols) int16 matrix laid out for multiply-add instructions: for each group of 4
 // rows and each pair of columns, the 8 values w[4g + r][2p + t] (r = 0..3, t = 0, 1).
-// Missing rows and columns are zeros. With `wide` (the AVX2 kernel), `w8` holds the same
-// matrix in groups of 8 rows (16 values per pair). A one-row matrix is kept instead as a
+// Missing rows and columns are zeros. With `wide` (the AVX2 kernel), `w8` holds the
+// matrix instead, in groups of 8 rows (16 values per pair). A one-row matrix is kept instead as a
 // plain row `row`, zero-padded to a multiple of kChunk, for `dot16`.
 struct PackedMatrix {
   int rows = 0, cols = 0, groups = 0, pairs = 0;
@@ -68,7 +68,6 @@ struct PlaneWeights {
 struct PredictorWeights {
   int features = 0;
   int kind = 0;
-  HeadKernel kernel = HeadKernel::kInt64;  // set by pack_weights
   std::vector<PlaneWeights> planes;  // role 0, 1, 2
 };
 
@@ -175,15 +174,16 @@ inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int col
     for (int k = 0; k < cols; ++k) m.row[static_cast<size_t>(k)] = at(0, k);
     return m;
   }
-  m.w.assign(static_cast<size_t>(m.groups) * m.pairs * 8, 0);
-  for (int r = 0; r < rows; ++r)
-    for (int k = 0; k < cols; ++k) m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)] = at(r, k);
   m.wide = wide;
-  if (wide) {
+  if (wide) {  // only the layout the chosen kernel reads
     m.w8.assign(static_cast<size_t>((rows + 7) / 8) * m.pairs * 16, 0);
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < cols; ++k) m.w8[static_cast<size_t>(((r / 8) * m.pairs + k / 2) * 16 + (r % 8) * 2 + k % 2)] = at(r, k);
+    return m;
   }
+  m.w.assign(static_cast<size_t>(m.groups) * m.pairs * 8, 0);
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < cols; ++k) m.w[static_cast<size_t>(((r / 4) * m.pairs + k / 2) * 8 + (r % 4) * 2 + k % 2)] = at(r, k);
   return m;
 }
 
@@ -449,7 +449,6 @@ inline HeadKernel choose_head_kernel(const std::string& request) {
 // Keeps the int16 copies of the weights (PlaneWeights::packed) for `kernel` when every
 // weight fits; with the int64 kernel, none (the int16 kernels must agree with it).
 inline void pack_weights(PredictorWeights& w, HeadKernel kernel) {
-  w.kernel = kernel;
   for (PlaneWeights& p : w.planes) {
     auto fits = [](const std::vector<int32_t>& v) {
       return std::all_of(v.begin(), v.end(), [](int32_t x) { return x >= -32767 && x <= 32767; });
@@ -457,7 +456,11 @@ inline void pack_weights(PredictorWeights& w, HeadKernel kernel) {
     p.packed = kernel != HeadKernel::kInt64 && fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) &&
                p.in_a + p.hidden_a <= kMaxStageInputs && p.in_b <= kMaxStageInputs;
     if (!p.packed) continue;
+#if defined(LORA_CODEC_AVX2_KERNELS)
     const bool wide = kernel == HeadKernel::kAvx2;
+#else
+    const bool wide = false;  // no AVX2 kernel in this build: the portable one reads `w`
+#endif
     p.p_a = detail::pack_matrix(p.w_a, p.hidden_a, p.in_a, wide);
     p.p_m = detail::pack_matrix(p.w_m, 1, p.in_a + p.hidden_a, wide);
     p.p_b = detail::pack_matrix(p.w_b, p.hidden_b, p.in_b, wide);

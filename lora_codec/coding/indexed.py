@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from .. import entropy
-from ..transforms import pack_colours
+from ..transforms import COLOUR_SAMPLE_STRIDE, pack_colours
 
 PALETTE_TAG = b"IPAL"
 INDEX_TAG = b"IIDX"
@@ -59,7 +59,7 @@ def worth_trying_on(pixels: np.ndarray) -> bool:
     """``worth_trying(pixels, colour_count(pixels))``, settled on a sample of the pixels
     when the sample alone has too many colours (the test only gets harder with more), so
     that a photograph's colours are never all sorted."""
-    sample = pixels.reshape(-1, pixels.shape[2])[::61]
+    sample = pixels.reshape(-1, pixels.shape[2])[::COLOUR_SAMPLE_STRIDE]
     if not worth_trying(pixels, len(np.unique(pack_colours(sample)))):
         return False
     return worth_trying(pixels, colour_count(pixels))
