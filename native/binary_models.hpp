@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "simd.hpp"
 #include "tables.hpp"
 
 namespace lora_codec {
@@ -124,27 +125,33 @@ inline constexpr int kMixerLearnShift = 12;
 inline constexpr int32_t kMaxWeight = 1 << 22;
 
 // An online logistic mixer of N stretched probabilities with `sets` weight vectors, one
-// chosen per decision: p = squash(w . x >> 16), w += x * err * rate >> shift.
+// chosen per decision: p = squash(w . x >> 16), w += x * err * rate >> shift. Inputs are
+// arrays of kStride entries, zero beyond N.
 template <int N>
 class Mixer {
  public:
+  static constexpr int kStride = padded8(N);
+
   // `precise`: outputs in [-4095, 4095] through squash16 (else [-2047, 2047], squash).
+  // `kernel`: kAvx2 runs the dot product and the update on AVX2 (the same integers).
   Mixer(int sets, int32_t initial = (1 << kMixerShift) / 4, int rate = kMixerRate,
-        int learn_shift = kMixerLearnShift, bool precise = false)
+        int learn_shift = kMixerLearnShift, bool precise = false, Kernel kernel = Kernel::kInt64)
       : sets_(sets), rate_(rate), shift_(learn_shift), limit_(precise ? 4095 : 2047), precise_(precise),
-        w_(size_t(N) * sets, initial) {}
+        avx2_(kernel == Kernel::kAvx2), w_(size_t(kStride) * sets, 0) {
+    for (int s = 0; s < sets_; ++s)
+      for (int i = 0; i < N; ++i) w_[size_t(s) * kStride + i] = initial;
+  }
 
   // Sets input i's weight in every set (e.g. 1.0 = 1 << kMixerShift to start as that input).
   void set_weight(int i, int32_t w) {
-    for (int s = 0; s < sets_; ++s) w_[size_t(s) * N + i] = w;
+    for (int s = 0; s < sets_; ++s) w_[size_t(s) * kStride + i] = w;
   }
 
   // The mixed prediction in the stretch domain (clamped to +-limit) of `x` under weight
   // set `set` (0 <= set < sets).
   int mix(const int* x, int set) {
-    w_now_ = &w_[size_t(set) * N];
-    int64_t dot = 0;
-    for (int i = 0; i < N; ++i) dot += int64_t{w_now_[i]} * x[i];
+    w_now_ = &w_[size_t(set) * kStride];
+    const int64_t dot = simd::dot(w_now_, x, N, avx2_);
     int d = static_cast<int>(dot >> kMixerShift);
     d = std::clamp(d, -limit_, limit_);
     p16_ = precise_ ? squash16(d) : squash(d) << 4;
@@ -154,16 +161,12 @@ class Mixer {
   // Learns the outcome of the last mixed decision (|x| <= 4096, so x * err fits in 32 bits).
   void update(const int* x, int bit) {
     const int err = (((bit << 16) - p16_) >> 4) * rate_;
-    const int32_t round = 1 << (shift_ - 1);
-    for (int i = 0; i < N; ++i) {
-      const int32_t v = w_now_[i] + ((x[i] * err + round) >> shift_);
-      w_now_[i] = std::clamp(v, -kMaxWeight, kMaxWeight);
-    }
+    simd::mix_update(w_now_, x, N, err, 1 << (shift_ - 1), shift_, kMaxWeight, avx2_);
   }
 
  private:
   int sets_, rate_, shift_, limit_;
-  bool precise_;
+  bool precise_, avx2_;
   int p16_ = 32768;
   std::vector<int32_t> w_;
   int32_t* w_now_ = nullptr;

@@ -135,10 +135,12 @@ std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& pla
     w->planes.push_back(std::move(p));
   }
   validate(*w, static_cast<int64_t>(w->planes.size()));
-  // LORA_CODEC_HEAD_KERNEL caps the head's kernel (int64, sse2, avx2), so that tests can
-  // check that every path gives the same bytes; LORA_CODEC_SCALAR_HEAD=1 means int64.
-  const char* cap = std::getenv("LORA_CODEC_HEAD_KERNEL");
-  pack_weights(*w, choose_head_kernel(std::getenv("LORA_CODEC_SCALAR_HEAD") ? "int64" : (cap ? cap : "")));
+  // LORA_CODEC_KERNEL caps the kernels the loops run (int64, sse2, avx2), so that tests can
+  // check that every path gives the same bytes. LORA_CODEC_HEAD_KERNEL is its older name;
+  // LORA_CODEC_SCALAR_HEAD=1 means int64.
+  const char* source = std::getenv("LORA_CODEC_KERNEL") ? "LORA_CODEC_KERNEL" : "LORA_CODEC_HEAD_KERNEL";
+  const char* cap = std::getenv(source);
+  pack_weights(*w, choose_kernel(std::getenv("LORA_CODEC_SCALAR_HEAD") ? "int64" : (cap ? cap : ""), source));
   return w;
 }
 

@@ -83,9 +83,10 @@ class BitRefinement {
   static constexpr int kLearnShift = 13;
   static constexpr int kLevels = 8;
 
-  explicit BitRefinement(int planes)
-      : by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true),
-        by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true) {
+  // `kernel` picks the mixers' vector code (every kernel gives the same integers).
+  explicit BitRefinement(int planes, Kernel kernel = Kernel::kInt64)
+      : by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true, kernel),
+        by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true, kernel) {
     for (auto& t : tables_) t.assign(size_t{1} << kTableBits, binary::Bucket{});
     by_level_.set_weight(0, 1 << binary::kMixerShift);
     by_scale_.set_weight(0, 1 << binary::kMixerShift);
@@ -201,7 +202,7 @@ class BitRefinement {
   std::array<std::vector<binary::Bucket>, kContexts> tables_;
   std::array<uint32_t, kContexts> hashes_{};
   std::array<binary::Bucket*, kContexts> bucket_{};
-  std::array<int, kInputs> inputs_{};
+  std::array<int, binary::Mixer<kInputs>::kStride> inputs_{};  // zero beyond kInputs
   binary::StretchTable stretch_;
   binary::Stretch16Table stretch16_;
   binary::CounterRates rates_;

@@ -136,7 +136,7 @@ class PixelDistribution {
  private:
   void set(int64_t c, const MixtureParams& p, int64_t planes) {
     if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(planes));
-    if (refine_ && !ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes));
+    if (refine_ && !ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes), w_.kernel);
     mix_.set(w_.planes[c].components, p.mean, p.log_scale, p.logit);
   }
   int context(int64_t c, const MixtureParams& p) const {

@@ -30,6 +30,8 @@
 #include <cstring>
 #include <vector>
 
+#include "simd.hpp"
+
 namespace lora_codec {
 
 namespace engine_detail {
@@ -70,8 +72,10 @@ class OnlineEngine {
   static constexpr int kBiasContexts = 6 * 16 * 3;
   static constexpr int kBiasLimit = 512;
 
-  // `planes` of `width` pixels; for 3 planes the caller's order is G, R, B.
-  OnlineEngine(int64_t width, int planes) : w_(width), p_(planes) {
+  // `planes` of `width` pixels; for 3 planes the caller's order is G, R, B. `kernel`
+  // picks the NLMS predictors' vector code (every kernel gives the same integers).
+  OnlineEngine(int64_t width, int planes, Kernel kernel = Kernel::kInt64)
+      : w_(width), p_(planes), avx2_(kernel == Kernel::kAvx2) {
     for (int c = 0; c < p_; ++c) {
       const size_t n = static_cast<size_t>(kRows * w_);
       img_[c].assign(n, 0);
@@ -123,16 +127,12 @@ class OnlineEngine {
     }
     in_[n++] = wp - base;
     in_[n++] = grad - base;
-    int64_t norm = 0;
-    for (int k = 0; k < n; ++k) {
-      in_[k] = clamp32(in_[k], -8191, 8191);
-      norm += static_cast<int64_t>(in_[k]) * in_[k];
-    }
-    norm_ = norm;
+    for (int k = n; k < padded8(n); ++k) in_[k] = 0;  // the vector kernels read whole vectors
+    norm_ = simd::clamp_norm(in_, n, 8191, avx2_);
     const int32_t hi = maxv_[c] * 16 + 2048;
     sub_[0] = wp;
     sub_[1] = grad;
-    for (int k = 0; k < 2; ++k) sub_[2 + k] = clamp32(base + lms_[c][k].predict(in_), -2048, hi);
+    for (int k = 0; k < 2; ++k) sub_[2 + k] = clamp32(base + lms_[c][k].predict(in_, avx2_), -2048, hi);
     // Blend: weights ~ 2^34 / s^2 from a 6-bit-mantissa reciprocal table, one division.
     const int32_t* se = suberr_[c].data();
     int64_t wsum = 0, psum = 0;
@@ -202,7 +202,7 @@ class OnlineEngine {
     for (int i = 0; i < kSub; ++i) se[i] = std::min<int32_t>(std::abs(vq4 - sub_[i]), 8191);
     wp_[c].update(v, x_, y_);
     const int64_t inv = (int64_t{1} << 46) / (norm_ + (int64_t{1} << 18));
-    for (int k = 0; k < 2; ++k) lms_[c][k].update(in_, inv, clamp32(vq4 - sub_[2 + k], -4095, 4095));
+    for (int k = 0; k < 2; ++k) lms_[c][k].update(in_, inv, clamp32(vq4 - sub_[2 + k], -4095, 4095), avx2_);
     if (c > 0) {
       const int32_t e = vq4 - blend_;
       const int sg = (e > 0) - (e < 0);
@@ -310,24 +310,21 @@ class OnlineEngine {
   // w += (step / 2^12) * err * x / (|x|^2 + 2^18), all in integers (bounds below).
   struct Nlms {
     int n = 0, step = 0;
-    int32_t w[kMaxIn];
+    int32_t w[padded8(kMaxIn)];  // zero beyond n
     void init(int inputs, int step_) {
       n = inputs;
       step = step_;
       std::fill(std::begin(w), std::end(w), 0);
     }
-    int64_t predict(const int32_t* x) const {
-      int64_t s = 0;  // |w| <= 2^20, |x| <= 2^13, n <= 28: |s| < 2^38
-      for (int i = 0; i < n; ++i) s += static_cast<int64_t>(w[i]) * x[i];
-      return engine_detail::floor_shr(s, 16);
+    // x: padded8(kMaxIn) entries; |w| <= 2^20, |x| <= 2^13, n <= 28: |sum| < 2^38.
+    int64_t predict(const int32_t* x, bool avx2) const {
+      return engine_detail::floor_shr(simd::dot(w, x, n, avx2), 16);
     }
-    // err: Q4, |err| <= 4095; inv = 2^46 / (|x|^2 + 2^18) <= 2^28.
-    void update(const int32_t* x, int64_t inv, int32_t err) {
-      const int64_t g = engine_detail::floor_shr(int64_t{err} * step * inv, 10);  // |g| <= 2^41
-      for (int i = 0; i < n; ++i) {                                              // |g x| <= 2^54
-        const int64_t nw = int64_t{w[i]} + engine_detail::floor_shr(g * x[i], 32);
-        w[i] = engine_detail::clamp32(nw, -(1 << 20), 1 << 20);
-      }
+    // err: Q4, |err| <= 4095; inv = 2^46 / (|x|^2 + 2^18) <= 2^28; x as for predict,
+    // zero beyond n.
+    void update(const int32_t* x, int64_t inv, int32_t err, bool avx2) {
+      const int64_t g = engine_detail::floor_shr(int64_t{err} * step * inv, 10);  // |g| <= 2^41, |g x| <= 2^54
+      simd::nlms_update(w, x, n, g, 1 << 20, avx2);
     }
   };
 
@@ -380,6 +377,7 @@ class OnlineEngine {
 
   int64_t w_;
   int p_;
+  bool avx2_;
   int64_t y_ = 0, x_ = 0;
   int c_ = 0;
   int32_t offset_ = 0;
@@ -395,7 +393,7 @@ class OnlineEngine {
   int32_t s2_in_[kMaxPlanes] = {};
   int32_t recip_[64];
   uint8_t energy_context_[kEnergyMax + 1];
-  int32_t in_[kMaxIn];
+  int32_t in_[padded8(kMaxIn)] = {};  // NLMS inputs; beyond the plane's count, stale values under zero weights
   int32_t sub_[kSub];
   int64_t norm_ = 0;
   int32_t blend_ = 0, pred_ = 0;

@@ -36,7 +36,7 @@ inline void engine_inputs(const EngineOutput& o, int32_t* out) {
 class EnginePredictor {
  public:
   EnginePredictor(const PredictorWeights& w, int64_t width, int planes)
-      : w_(w), engine_(width, planes), width_(width), planes_(planes) {}
+      : w_(w), engine_(width, planes, w.kernel), width_(width), planes_(planes) {}
 
   int64_t width() const { return width_; }
   int planes() const { return planes_; }

@@ -170,7 +170,7 @@ class IndexModel {
   std::array<std::vector<Bucket>, kContexts> tables_;
   std::array<uint32_t, kContexts> hashes_{};
   std::array<Bucket*, kContexts> bucket_{};
-  std::array<int, kInputs> inputs_{};
+  std::array<int, Mixer<kInputs>::kStride> inputs_{};  // zero beyond kInputs
   Mixer<kInputs> mixer_a_, mixer_b_;
   std::vector<uint16_t> apm_;
   StretchTable stretch_;

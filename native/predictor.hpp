@@ -15,16 +15,9 @@
 #include <string>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define LORA_CODEC_AVX2_KERNELS 1
-#endif
-
 #include "distributions.hpp"
 #include "layout.hpp"
+#include "simd.hpp"
 
 namespace lora_codec {
 
@@ -51,9 +44,6 @@ struct PackedMatrix {
   std::vector<int16_t> w, w8, row;
 };
 
-// Which integer kernel the heads' layers use; every kernel gives the same integers.
-enum class HeadKernel { kInt64, kSse2, kAvx2 };
-
 // One plane role's integer weights: row-major matrices, Q8 weights, Q10 biases. When every
 // weight fits in int16, `pack_weights` also keeps packed copies for `matvec16`.
 struct PlaneWeights {
@@ -68,6 +58,7 @@ struct PlaneWeights {
 struct PredictorWeights {
   int features = 0;
   int kind = 0;
+  Kernel kernel = Kernel::kInt64;  // the kernel the loops run (pack_weights sets it)
   std::vector<PlaneWeights> planes;  // role 0, 1, 2
 };
 
@@ -154,11 +145,25 @@ inline int64_t dot16(const int16_t* w, const int16_t* x, int n) {
 // +-kNarrowMax (then the caller takes the int64 path).
 inline bool narrow(const int32_t* x, int n, int16_t* out) {
   bool ok = true;
-  for (int i = 0; i < n; ++i) {
+  int i = 0;
+#if defined(__SSE2__)
+  // 8 at a time: a saturating pack (exact when every value is in range) and a range test.
+  const __m128i hi = _mm_set1_epi32(kNarrowMax), lo = _mm_set1_epi32(-kNarrowMax);
+  __m128i bad = _mm_setzero_si128();
+  for (; i + 8 <= n; i += 8) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i + 4));
+    bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpgt_epi32(a, hi), _mm_cmplt_epi32(a, lo)));
+    bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpgt_epi32(b, hi), _mm_cmplt_epi32(b, lo)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packs_epi32(a, b));
+  }
+  ok = _mm_movemask_epi8(bad) == 0;
+#endif
+  for (; i < n; ++i) {
     ok &= x[i] >= -kNarrowMax && x[i] <= kNarrowMax;
     out[i] = static_cast<int16_t>(x[i]);
   }
-  for (int i = n; i < padded(n); ++i) out[i] = 0;
+  for (i = n; i < padded(n); ++i) out[i] = 0;
   return ok;
 }
 
@@ -205,6 +210,11 @@ __attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m,
       }
       lo = _mm256_add_epi64(lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s)));
       hi = _mm256_add_epi64(hi, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1)));
+    }
+    if (8 * g + 8 <= m.rows) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g), lo);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g + 4), hi);
+      continue;
     }
     alignas(32) int64_t out[8];
     _mm256_store_si256(reinterpret_cast<__m256i*>(out), lo);
@@ -434,30 +444,20 @@ class PixelPredictor {
   const PredictorWeights& w_;
 };
 
-// The widest head kernel this CPU runs, capped by `request` ("int64", "sse2", "avx2", or
-// empty for no cap).
-inline HeadKernel choose_head_kernel(const std::string& request) {
-  if (request == "int64") return HeadKernel::kInt64;
-  if (!request.empty() && request != "sse2" && request != "avx2")
-    throw std::invalid_argument("LORA_CODEC_HEAD_KERNEL must be int64, sse2 or avx2");
-#if defined(LORA_CODEC_AVX2_KERNELS)
-  if (request != "sse2" && __builtin_cpu_supports("avx2")) return HeadKernel::kAvx2;
-#endif
-  return HeadKernel::kSse2;
-}
-
-// Keeps the int16 copies of the weights (PlaneWeights::packed) for `kernel` when every
-// weight fits; with the int64 kernel, none (the int16 kernels must agree with it).
-inline void pack_weights(PredictorWeights& w, HeadKernel kernel) {
+// Sets the kernel the loops run, and keeps the int16 copies of the heads' weights
+// (PlaneWeights::packed) for it when every weight fits; with the int64 kernel, none (the
+// int16 kernels must agree with it).
+inline void pack_weights(PredictorWeights& w, Kernel kernel) {
+  w.kernel = kernel;
   for (PlaneWeights& p : w.planes) {
     auto fits = [](const std::vector<int32_t>& v) {
       return std::all_of(v.begin(), v.end(), [](int32_t x) { return x >= -32767 && x <= 32767; });
     };
-    p.packed = kernel != HeadKernel::kInt64 && fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) &&
+    p.packed = kernel != Kernel::kInt64 && fits(p.w_a) && fits(p.w_m) && fits(p.w_b) && fits(p.w_o) &&
                p.in_a + p.hidden_a <= kMaxStageInputs && p.in_b <= kMaxStageInputs;
     if (!p.packed) continue;
 #if defined(LORA_CODEC_AVX2_KERNELS)
-    const bool wide = kernel == HeadKernel::kAvx2;
+    const bool wide = kernel == Kernel::kAvx2;
 #else
     const bool wide = false;  // no AVX2 kernel in this build: the portable one reads `w`
 #endif

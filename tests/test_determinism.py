@@ -31,9 +31,11 @@ VARIANTS = [
     ({"ATEN_CPU_CAPABILITY": "avx2"}, 1),
     ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, 2),
     ({"ONEDNN_MAX_CPU_ISA": "SSE41"}, 1),
-    ({"LORA_CODEC_SCALAR_HEAD": "1"}, 1),  # the head's int64 path instead of its int16 one
-    ({"LORA_CODEC_HEAD_KERNEL": "sse2"}, 1),  # files written with the widest kernel (AVX2 where the CPU has it)
-    ({"LORA_CODEC_HEAD_KERNEL": "int64"}, 2),
+    ({"LORA_CODEC_SCALAR_HEAD": "1"}, 1),  # the portable int64 kernels (older switch)
+    # Files are written with the widest kernel (AVX2 where the CPU has it: head, mixers, NLMS).
+    ({"LORA_CODEC_KERNEL": "sse2"}, 1),
+    ({"LORA_CODEC_KERNEL": "int64"}, 2),
+    ({"LORA_CODEC_HEAD_KERNEL": "sse2"}, 1),  # the variable's older name
 ]
 
 
@@ -63,7 +65,8 @@ def files(tmp_path_factory):
 def test_fresh_process_decodes_identically(files, env, threads, kind):
     img, paths = files
     full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
-                                                                       "LORA_CODEC_SCALAR_HEAD", "LORA_CODEC_HEAD_KERNEL"}}
+                                                                       "LORA_CODEC_SCALAR_HEAD", "LORA_CODEC_HEAD_KERNEL",
+                                                                       "LORA_CODEC_KERNEL"}}
     full_env.update(env)
     # Run outside the checkout, so the child imports the installed package (with its
     # compiled _native), not the source tree.
@@ -73,11 +76,13 @@ def test_fresh_process_decodes_identically(files, env, threads, kind):
     assert out.stdout.strip() == hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
-def test_unknown_head_kernel_is_refused_in_one_line(files):
+@pytest.mark.parametrize("variable", ["LORA_CODEC_KERNEL", "LORA_CODEC_HEAD_KERNEL"])
+def test_unknown_kernel_is_refused_in_one_line(files, variable):
     _, paths = files
-    env = dict(os.environ, LORA_CODEC_HEAD_KERNEL="avx9")
+    env = {k: v for k, v in os.environ.items() if k not in {"LORA_CODEC_KERNEL", "LORA_CODEC_HEAD_KERNEL"}}
+    env[variable] = "avx9"
     out = subprocess.run([sys.executable, "-m", "lora_codec", "decompress", str(paths["base"]), "-o", "out.png"],
                          env=env, cwd=paths["base"].parent, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
-    assert out.stderr.count("\n") == 1 and "LORA_CODEC_HEAD_KERNEL must be" in out.stderr
+    assert out.stderr.count("\n") == 1 and f"{variable} must be" in out.stderr
     assert not (paths["base"].parent / "out.png").exists()

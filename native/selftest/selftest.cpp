@@ -122,8 +122,8 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
   auto data = enc.finish();
-  for (HeadKernel kernel : {HeadKernel::kSse2, HeadKernel::kAvx2}) {  // every int16 kernel agrees with int64
-    if (kernel != choose_head_kernel(kernel == HeadKernel::kSse2 ? "sse2" : "")) continue;  // not on this CPU
+  for (Kernel kernel : {Kernel::kSse2, Kernel::kAvx2}) {  // every vector kernel agrees with int64
+    if (kernel != choose_kernel(kernel == Kernel::kSse2 ? "sse2" : "")) continue;  // not on this CPU
     auto packed = std::make_shared<PredictorWeights>(*weights);
     pack_weights(*packed, kernel);
     check(packed->planes[0].packed, "random weights are packed");
@@ -176,8 +176,50 @@ void indexes(std::mt19937& rng) {
 
 }  // namespace
 
+// The online stages' vector kernels against their scalar forms, at the extremes of their
+// stated bounds (mixer weights +-2^22 with inputs +-4096; NLMS weights +-2^20 with inputs
+// +-2^13), on every length up to 32.
+void simd_kernels(std::mt19937& rng) {
+  if (choose_kernel("") != Kernel::kAvx2) return;  // no AVX2 on this CPU
+  for (int n = 1; n <= 32; ++n) {
+    for (int round = 0; round < 50; ++round) {
+      std::vector<int32_t> w(padded8(n), 0), x(padded8(n), 0);
+      const bool extreme = round % 5 == 0;
+      for (int i = 0; i < n; ++i) {
+        w[i] = extreme ? ((rng() & 1) ? (1 << 22) : -(1 << 22)) : static_cast<int32_t>(rng() % (1 << 23)) - (1 << 22);
+        x[i] = extreme ? ((rng() & 1) ? 4096 : -4096) : static_cast<int32_t>(rng() % 16385) - 8192;
+      }
+      check(simd::dot(w.data(), x.data(), n, true) == simd::dot_scalar(w.data(), x.data(), n), "AVX2 dot");
+      for (int i = 0; i < n; ++i) x[i] = std::clamp(x[i], -4096, 4096);
+      const int32_t err = static_cast<int32_t>(rng() % 16385) - 8192;
+      std::vector<int32_t> a = w, b = w;
+      simd::mix_update(a.data(), x.data(), n, err, 1 << 11, 12, 1 << 22, true);
+      simd::mix_update_scalar(b.data(), x.data(), n, err, 1 << 11, 12, 1 << 22);
+      check(a == b, "AVX2 mixer update");
+      // NLMS: |g| < 2^41, |x| <= 8191, |w| <= 2^20, x zero beyond n.
+      for (int i = 0; i < n; ++i) {
+        x[i] = extreme ? ((rng() & 1) ? 8191 : -8191) : static_cast<int32_t>(rng() % 16383) - 8191;
+        w[i] = static_cast<int32_t>(rng() % ((1 << 21) + 1)) - (1 << 20);
+      }
+      const int64_t g = extreme ? ((rng() & 1) ? (int64_t{1} << 41) - 1 : 1 - (int64_t{1} << 41))
+                                : static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % (uint64_t{1} << 42)) - (int64_t{1} << 41);
+      a = w;
+      b = w;
+      simd::nlms_update(a.data(), x.data(), n, g, 1 << 20, true);
+      simd::nlms_update_scalar(b.data(), x.data(), n, g, 1 << 20);
+      check(a == b, "AVX2 NLMS update");
+      std::vector<int32_t> big(padded8(n), 0);
+      for (int i = 0; i < n; ++i) big[i] = static_cast<int32_t>(rng() % 40001) - 20000;
+      std::vector<int32_t> big2 = big;
+      check(simd::clamp_norm(big.data(), n, 8191, true) == simd::clamp_norm_scalar(big2.data(), n, 8191) && big == big2,
+            "AVX2 clamp and norm");
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
+  simd_kernels(rng);
   mixtures(rng);
   table_coding(rng);
   indexes(rng);
