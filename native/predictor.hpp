@@ -36,7 +36,8 @@ inline constexpr int kOutShift = layout::kPredInFrac + layout::kPredWFrac - layo
 // A (rows x cols) int16 matrix laid out for multiply-add instructions: for each group of 4
 // rows and each pair of columns, the 8 values w[4g + r][2p + t] (r = 0..3, t = 0, 1).
 // Missing rows and columns are zeros. With `wide` (the AVX2 kernel), `w8` holds the
-// matrix instead, in groups of 8 rows (16 values per pair). A one-row matrix is kept instead as a
+// matrix instead, in groups of 8 rows: for each pair of columns p and each group g, the
+// 16 values w[8g + r][2p + t], so that one pass over the pairs feeds every group. A one-row matrix is kept instead as a
 // plain row `row`, zero-padded to a multiple of kChunk, for `dot16`.
 struct PackedMatrix {
   int rows = 0, cols = 0, groups = 0, pairs = 0;
@@ -181,9 +182,10 @@ inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int col
   }
   m.wide = wide;
   if (wide) {  // only the layout the chosen kernel reads
-    m.w8.assign(static_cast<size_t>((rows + 7) / 8) * m.pairs * 16, 0);
+    const int groups8 = (rows + 7) / 8;
+    m.w8.assign(static_cast<size_t>(groups8) * m.pairs * 16, 0);
     for (int r = 0; r < rows; ++r)
-      for (int k = 0; k < cols; ++k) m.w8[static_cast<size_t>(((r / 8) * m.pairs + k / 2) * 16 + (r % 8) * 2 + k % 2)] = at(r, k);
+      for (int k = 0; k < cols; ++k) m.w8[static_cast<size_t>(((k / 2) * groups8 + r / 8) * 16 + (r % 8) * 2 + k % 2)] = at(r, k);
     return m;
   }
   m.w.assign(static_cast<size_t>(m.groups) * m.pairs * 8, 0);
@@ -193,33 +195,55 @@ inline PackedMatrix pack_matrix(const std::vector<int32_t>& w, int rows, int col
 }
 
 #if defined(LORA_CODEC_AVX2_KERNELS)
-// matvec16 with 8 rows per multiply-add: the same int32 lanes as the SSE2 kernel (one row
-// each, at most 16 products before widening), so the same integers.
-__attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m, const int16_t* x, int64_t* y) {
-  for (int g = 0; g < (m.rows + 7) / 8; ++g) {
-    const int16_t* wg = m.w8.data() + static_cast<size_t>(g) * m.pairs * 16;
-    __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-    for (int p0 = 0; p0 < m.pairs; p0 += 8) {
-      __m256i s = _mm256_setzero_si256();
-      const int p1 = std::min(m.pairs, p0 + 8);
-      for (int p = p0; p < p1; ++p) {
-        int32_t v;  // (x[2p], x[2p + 1]) as one int32, little-endian
-        std::memcpy(&v, x + 2 * p, 4);
-        s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wg + p * 16)),
-                                                  _mm256_set1_epi32(v)));
-      }
-      lo = _mm256_add_epi64(lo, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s)));
-      hi = _mm256_add_epi64(hi, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s, 1)));
+// matvec16 with 8 rows per multiply-add, G groups of 8 rows at once: each pair of inputs
+// is broadcast once and meets every group's weights. The int32 lanes are the SSE2
+// kernel's (one row each, at most 16 products before widening), so the integers are too.
+template <int G>
+__attribute__((target("avx2"))) inline void matvec16_avx2_groups(const PackedMatrix& m, const int16_t* x, int64_t* y) {
+  __m256i lo[G], hi[G];
+  for (int g = 0; g < G; ++g) lo[g] = hi[g] = _mm256_setzero_si256();
+  const int16_t* w = m.w8.data();
+  for (int p0 = 0; p0 < m.pairs; p0 += 8) {
+    __m256i s[G];
+    for (int g = 0; g < G; ++g) s[g] = _mm256_setzero_si256();
+    const int p1 = std::min(m.pairs, p0 + 8);
+    for (int p = p0; p < p1; ++p) {
+      int32_t v;  // (x[2p], x[2p + 1]) as one int32, little-endian
+      std::memcpy(&v, x + 2 * p, 4);
+      const __m256i b = _mm256_set1_epi32(v);
+      for (int g = 0; g < G; ++g)
+        s[g] = _mm256_add_epi32(
+            s[g], _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + (p * G + g) * 16)), b));
     }
+    for (int g = 0; g < G; ++g) {
+      lo[g] = _mm256_add_epi64(lo[g], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s[g])));
+      hi[g] = _mm256_add_epi64(hi[g], _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s[g], 1)));
+    }
+  }
+  for (int g = 0; g < G; ++g) {
     if (8 * g + 8 <= m.rows) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g), lo);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g + 4), hi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g), lo[g]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + 8 * g + 4), hi[g]);
       continue;
     }
     alignas(32) int64_t out[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out), lo);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 4), hi);
-    for (int r = 0; r < 8 && 8 * g + r < m.rows; ++r) y[8 * g + r] = out[r];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), lo[g]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out + 4), hi[g]);
+    for (int r = 0; 8 * g + r < m.rows; ++r) y[8 * g + r] = out[r];
+  }
+}
+
+// Up to 64 rows: validate() bounds every layer of a head to that.
+__attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m, const int16_t* x, int64_t* y) {
+  switch ((m.rows + 7) / 8) {
+    case 1: return matvec16_avx2_groups<1>(m, x, y);
+    case 2: return matvec16_avx2_groups<2>(m, x, y);
+    case 3: return matvec16_avx2_groups<3>(m, x, y);
+    case 4: return matvec16_avx2_groups<4>(m, x, y);
+    case 5: return matvec16_avx2_groups<5>(m, x, y);
+    case 6: return matvec16_avx2_groups<6>(m, x, y);
+    case 7: return matvec16_avx2_groups<7>(m, x, y);
+    default: return matvec16_avx2_groups<8>(m, x, y);
   }
 }
 #endif
