@@ -120,7 +120,8 @@ class BitRefinement {
   static constexpr uint32_t kSure = 8;  // of 65536: beyond this, p_model is used as it is
 
   // The 8 decisions from the root, each coded by `code_bit(p, split)`, which returns the
-  // decision; returns the value reached.
+  // decision; returns the value reached, x. `cum` is called once per decision, at the
+  // split, so it has seen both ends of [x, x + 1) except 0 and 256.
   template <class Cumulative, class CodeBit>
   int32_t walk(Cumulative&& cum, const RefineContext& ctx, CodeBit&& code_bit) {
     begin(ctx);

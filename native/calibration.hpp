@@ -21,6 +21,33 @@
 
 namespace lora_codec {
 
+// floor(n / d) for n < 2^53 and 0 < d < 2^32 by one multiplication, exactly: with
+// l = ceil(log2 d) and m = ceil(2^(53 + l) / d), 2^(53 + l) <= m d <= 2^(53 + l) + 2^l, so
+// floor(n m / 2^(53 + l)) = floor(n / d) for every n < 2^53 (Granlund and Montgomery 1994,
+// theorem 4.2). Without a 128-bit type it divides.
+class Divisor {
+ public:
+  Divisor() = default;
+  explicit Divisor(uint32_t d) : d_(d) {
+#if defined(__SIZEOF_INT128__)
+    shift_ = 53 + (d <= 1 ? 0 : 32 - __builtin_clz(d - 1));  // 53 + ceil(log2 d)
+    const unsigned __int128 p = static_cast<unsigned __int128>(1) << shift_;
+    m_ = static_cast<uint64_t>((p + d - 1) / d);  // < 2^54
+#endif
+  }
+  uint64_t divide(uint64_t n) const {
+#if defined(__SIZEOF_INT128__)
+    return static_cast<uint64_t>((static_cast<unsigned __int128>(n) * m_) >> shift_);
+#else
+    return n / d_;
+#endif
+  }
+
+ private:
+  uint64_t d_ = 1, m_ = 0;
+  int shift_ = 53;
+};
+
 class CdfCalibration {
  public:
   static constexpr int kBinBits = 5;
@@ -51,7 +78,7 @@ class CdfCalibration {
     const uint64_t b = f_q30 >> kBinShift, frac = f_q30 & ((uint64_t{1} << kBinShift) - 1);
     // cum <= kLimit + kUnit < 2^23, scaled by 2^25: e < 2^48, then times 2^kBinBits.
     const uint64_t e = (uint64_t{c.cum[b]} << kBinShift) + uint64_t{c.count[b]} * frac;
-    return (e << kBinBits) / c.cum[kBins];
+    return c.total.divide(e << kBinBits);
   }
 
   // Learns from a coded value whose uncalibrated interval was [lo, hi) (Q30, lo < hi).
@@ -84,9 +111,11 @@ class CdfCalibration {
   struct Context {
     std::array<uint32_t, kBins> count;
     std::array<uint32_t, kBins + 1> cum;
+    Divisor total;  // cum[kBins]
     void rebuild() {
       cum[0] = 0;
       for (int b = 0; b < kBins; ++b) cum[b + 1] = cum[b] + count[b];
+      total = Divisor(cum[kBins]);
     }
   };
   std::vector<Context> ctx_;
@@ -108,8 +137,12 @@ struct CalibratedMixture {
   uint32_t cumulative(int64_t x) const {
     if (x <= 0) return 0;
     if (x >= alphabet) return uint32_t{1} << kMixturePrecision;
+    return from_raw(x, raw_q30(x));
+  }
+  // C(x) for 0 < x < alphabet, given raw = raw_q30(x).
+  uint32_t from_raw(int64_t x, uint64_t raw) const {
     const uint64_t spare = (uint64_t{1} << kMixturePrecision) - alphabet;
-    return static_cast<uint32_t>(x + ((cal.map(ctx, raw_q30(x)) * spare) >> 30));
+    return static_cast<uint32_t>(x + ((cal.map(ctx, raw) * spare) >> 30));
   }
 };
 

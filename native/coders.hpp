@@ -111,8 +111,12 @@ class PixelDistribution {
     set(c, p, v.planes);
     if (ref_) {
       const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      ref_->encode(enc, [&](int64_t s) { return m.cumulative(s); }, refine_context(m.ctx, p, v, c, i, j), x);
-      cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
+      uint64_t raw[257];  // F at the boundaries the walk visits: it visits x's and x + 1's
+      raw[0] = 0;
+      raw[256] = uint64_t{1} << 30;
+      auto cum = [&](int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); };
+      ref_->encode(enc, cum, refine_context(m.ctx, p, v, c, i, j), x);
+      cal_->update(m.ctx, raw[x], raw[x + 1]);
     } else if (cal_) {
       encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
     } else {
@@ -125,8 +129,12 @@ class PixelDistribution {
     set(c, p, v.planes);
     if (ref_) {
       const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      const int32_t x = ref_->decode(dec, [&](int64_t s) { return m.cumulative(s); }, refine_context(m.ctx, p, v, c, i, j));
-      cal_->update(m.ctx, m.raw_q30(x), m.raw_q30(x + 1));
+      uint64_t raw[257];  // as in encode
+      raw[0] = 0;
+      raw[256] = uint64_t{1} << 30;
+      auto cum = [&](int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); };
+      const int32_t x = ref_->decode(dec, cum, refine_context(m.ctx, p, v, c, i, j));
+      cal_->update(m.ctx, raw[x], raw[x + 1]);
       return x;
     }
     return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p), 256)

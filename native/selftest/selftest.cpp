@@ -217,8 +217,26 @@ void simd_kernels(std::mt19937& rng) {
   }
 }
 
+// The calibration's division by multiplication against plain division, at its bounds
+// (n < 2^53, d < 2^32) and at random.
+void divisor(std::mt19937& rng) {
+  std::vector<uint32_t> ds = {1, 2, 3, 7, 255, 256, 257, 1u << 18, (1u << 23) - 1, 1u << 23, 4294967295u};
+  for (int k = 0; k < 2000; ++k) ds.push_back(static_cast<uint32_t>(rng()) | 1u);
+  for (uint32_t d : ds) {
+    const Divisor div(d);
+    const uint64_t top = (uint64_t{1} << 53) - 1;
+    for (uint64_t n : {uint64_t{0}, uint64_t{d} - 1, uint64_t{d}, uint64_t{d} + 1, top, top - top % d, top - top % d - 1})
+      check(div.divide(n) == n / d, "Divisor at its bounds");
+    for (int k = 0; k < 200; ++k) {
+      const uint64_t n = ((uint64_t{rng()} << 32) | rng()) & top;
+      check(div.divide(n) == n / d, "Divisor at random");
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
+  divisor(rng);
   simd_kernels(rng);
   mixtures(rng);
   table_coding(rng);
