@@ -186,7 +186,10 @@ class BitRefinement {
     }
     inputs_[kInputs - 1] = 256;
     const int set = ctx_.plane * kLevels + level;
-    const int half = 128 >> level, rel = std::clamp((ctx_.pred - lo - half + (half << 2)) / half - 4, -2, 2) + 2;
+    // Where the prediction lies against the split, in half-widths: (pred - lo - half) /
+    // half, clamped to -2..2. The quotient is a shift (floor instead of the division's
+    // truncation only differs below zero, where the clamp gives -2 either way).
+    const int half = 128 >> level, rel = std::clamp(((ctx_.pred - lo - half + (half << 2)) >> (7 - level)) - 4, -2, 2) + 2;
     const int d = (by_level_.mix(inputs_.data(), set * 5 + rel) +
                    by_scale_.mix(inputs_.data(), (ctx_.plane * 16 + ctx_.scale_bucket) * kLevels + level)) >> 1;
     return static_cast<uint32_t>(binary::squash16(d));

@@ -110,8 +110,8 @@ struct LogisticMixture {
       return;
     }
     uint64_t total = 0;
-    for (int i = 0; i < k; ++i) {
-      weight[i] = (weight[i] << kWeightBits) / sum;
+    for (int i = 0; i < k; ++i) {  // weight <= 2^15 and sum <= 2^19: a 32-bit division
+      weight[i] = static_cast<uint32_t>(weight[i] << kWeightBits) / static_cast<uint32_t>(sum);
       total += weight[i];
     }
     weight[top] += (uint64_t{1} << kWeightBits) - total;
