@@ -87,7 +87,6 @@ class BitRefinement {
   explicit BitRefinement(int planes, Kernel kernel = Kernel::kInt64)
       : by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true, kernel),
         by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true, kernel) {
-    for (auto& t : tables_) t.assign(size_t{1} << kTableBits, binary::Bucket{});
     by_level_.set_weight(0, 1 << binary::kMixerShift);
     by_scale_.set_weight(0, 1 << binary::kMixerShift);
   }
@@ -202,8 +201,13 @@ class BitRefinement {
     by_scale_.update(inputs_.data(), bit);
   }
 
+  static std::array<binary::BucketTable, kContexts> make_tables() {
+    auto make = [] { return binary::BucketTable(size_t{1} << kTableBits); };
+    return {make(), make(), make(), make(), make(), make(), make(), make(), make()};
+  }
+
   binary::Mixer<kInputs> by_level_, by_scale_;
-  std::array<std::vector<binary::Bucket>, kContexts> tables_;
+  std::array<binary::BucketTable, kContexts> tables_ = make_tables();
   std::array<uint32_t, kContexts> hashes_{};
   std::array<binary::Bucket*, kContexts> bucket_{};
   std::array<int, binary::Mixer<kInputs>::kStride> inputs_{};  // zero beyond kInputs
