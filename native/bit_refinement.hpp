@@ -41,9 +41,10 @@ struct RefineContext {
   // The context of sub-pixel (i, j, c) of `v`, whose earlier sub-pixels are coded.
   static RefineContext of(const PlaneView& v, int64_t c, int64_t i, int64_t j, int32_t pred, int scale_bucket,
                           int hints, const int32_t* hint) {
+    const bool inside = i >= 2 && j >= 2 && j + 1 < v.width;  // every sample below is in the image
     auto sample = [&](int64_t plane, int64_t di, int64_t dj, int32_t fallback) -> int32_t {
       const int64_t y = i - di, x = j + dj;
-      if (y < 0 || x < 0 || x >= v.width) return fallback;
+      if (!inside && (y < 0 || x < 0 || x >= v.width)) return fallback;
       return v.pixels[(y * v.width + x) * v.planes + plane];
     };
     RefineContext r;

@@ -102,6 +102,7 @@ class OnlineEngine {
   const EngineOutput& predict(int64_t y, int64_t x, int c, const int32_t* same_pixel) {
     using namespace engine_detail;
     y_ = y; x_ = x; c_ = c;
+    inside_ = inside();
     offset_ = (p_ == 3 && c > 0) ? same_pixel[0] - 255 : 0;  // transformed -> pixel domain
     const int32_t* im = img_[c].data();
     int32_t nb[kOwn];
@@ -330,15 +331,18 @@ class OnlineEngine {
 
   size_t at(int64_t y, int64_t x) const { return static_cast<size_t>((y & (kRows - 1)) * w_ + x); }
 
+  // Whether the error neighbours (up 2 rows, 2 columns left, 1 right) are all inside.
+  bool inside() const { return y_ >= 2 && x_ >= 2 && x_ + 1 < w_; }
+
   int64_t sub_error(const int32_t* se, int dy, int dx, int i) const {
     const int64_t y = y_ + dy, x = x_ + dx;
-    if (y < 0 || x < 0 || x >= w_) return 0;
+    if (!inside_ && (y < 0 || x < 0 || x >= w_)) return 0;
     return se[at(y, x) * kSub + i];
   }
 
   int64_t final_error(const int32_t* e, int dy, int dx) const {
     const int64_t y = y_ + dy, x = x_ + dx;
-    if (y < 0 || x < 0 || x >= w_) return 0;
+    if (!inside_ && (y < 0 || x < 0 || x >= w_)) return 0;
     return engine_detail::abs64(e[at(y, x)]);
   }
 
@@ -380,6 +384,7 @@ class OnlineEngine {
   bool avx2_;
   int64_t y_ = 0, x_ = 0;
   int c_ = 0;
+  bool inside_ = false;  // inside() at (y_, x_)
   int32_t offset_ = 0;
   int32_t maxv_[kMaxPlanes] = {255, 255, 255};
   std::vector<int32_t> img_[kMaxPlanes];     // transformed values, 4-row ring

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "engine.hpp"
+#include "layout.hpp"
 #include "predictor.hpp"
 
 namespace lora_codec {
@@ -32,6 +33,17 @@ inline void engine_inputs(const EngineOutput& o, int32_t* out) {
   out[5] = o.energy >> 2;
   out[6] = static_cast<int32_t>(std::clamp<int64_t>(floor_shift(o.wp_maxerr, 1), -layout::kInputClamp, layout::kInputClamp));
 }
+
+// The fast path of EnginePredictor::predict reads neighbours and errors unchecked away
+// from the borders: it relies on these extents of the generated layout.
+constexpr bool within_two_rows_and_columns(const int (*offsets)[2], int n) {
+  for (int k = 0; k < n; ++k)
+    if (offsets[k][0] < -2 || offsets[k][0] > 0 || offsets[k][1] < -2 || offsets[k][1] > 2) return false;
+  return true;
+}
+static_assert(within_two_rows_and_columns(layout::kNeighbourOffsets, layout::kNeighbours) &&
+                  within_two_rows_and_columns(layout::kErrorOffsets, layout::kErrorNeighbours),
+              "neighbours must lie at most 2 rows up and 2 columns aside");
 
 class EnginePredictor {
  public:
@@ -79,8 +91,13 @@ class EnginePredictor {
     using namespace detail;
     const PlaneWeights& pw = w_.planes[c];
     const auto& off = layout::kNeighbourOffsets;
+    // Every neighbour is at most 2 rows up and 2 columns aside: away from the borders,
+    // read them without the bounds checks.
+    const bool inside = i >= 2 && j >= 2 && j + 2 < v.width;
+    auto index = [&](int64_t y, int64_t x) { return (y * v.width + x) * v.planes + c; };
     int32_t nb[kNeighbours];
-    for (int k = 0; k < kNeighbours; ++k) nb[k] = pixel(v, i + off[k][0], j + off[k][1], c);
+    for (int k = 0; k < kNeighbours; ++k)
+      nb[k] = inside ? v.pixels[index(i + off[k][0], j + off[k][1])] : pixel(v, i + off[k][0], j + off[k][1], c);
     const int32_t ref = o.pred_q4;
     int32_t in_a[kNeighbours + kEngineInputs + kMaxPlanes * 4 + 64];
     int n = 0;
@@ -98,7 +115,8 @@ class EnginePredictor {
     int32_t in_b[64 + kErrorNeighbours + kGradients + kEngineStats + kMaxPlanes];
     n = 0;
     for (int h = 0; h < pw.hidden_a; ++h) in_b[n++] = h_a[h];
-    for (const auto& e : layout::kErrorOffsets) in_b[n++] = iabs(error(v, i + e[0], j + e[1], c));
+    for (const auto& e : layout::kErrorOffsets)
+      in_b[n++] = iabs(inside ? v.errors[index(i + e[0], j + e[1])] : error(v, i + e[0], j + e[1], c));
     for (const auto& g : layout::kGradientIndex) in_b[n++] = iabs(nb[g[0]] - nb[g[1]]) * 4;
     in_b[n++] = o.energy >> 2;
     in_b[n++] = static_cast<int32_t>(std::min<int64_t>(iabs(static_cast<int32_t>(floor_shift(o.wp_maxerr, 1))), layout::kInputClamp));
