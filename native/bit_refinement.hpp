@@ -106,12 +106,7 @@ class BitRefinement {
 
   template <class Decoder, class Cumulative>
   int32_t decode(Decoder& dec, Cumulative&& cum, const RefineContext& ctx) {
-    return walk(cum, ctx, [&](uint32_t p, int32_t) {
-      const int bit = dec.peek(16) < p;
-      if (bit) dec.consume(0, p);
-      else dec.consume(p, 65536 - p);
-      return bit;
-    });
+    return walk(cum, ctx, [&](uint32_t p, int32_t) { return dec.decode_bit(p, 16); });
   }
 
  private:

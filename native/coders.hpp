@@ -252,10 +252,7 @@ inline bool decode_indexes(const uint8_t* data, size_t size, int64_t h, int64_t 
         if (model.forced_zero()) {
           model.skip_zero();
         } else {
-          const uint32_t p = static_cast<uint32_t>(model.p1());
-          bit = dec.peek(12) < p;
-          if (bit) dec.consume(0, p);
-          else dec.consume(p, 4096 - p);
+          bit = dec.decode_bit(static_cast<uint32_t>(model.p1()), 12);
           model.update(bit);
         }
         v = v * 2 + static_cast<uint32_t>(bit);

@@ -142,6 +142,17 @@ class RangeDecoder {
     return static_cast<uint32_t>(v);
   }
 
+  // Decodes one binary decision coded as [0, p1) for 1 and [p1, 2^prec) for 0 (0 < p1 <
+  // 2^prec): peek(prec) < p1 without peek's division, since floor(code / r) < p1 exactly
+  // when code < r p1. A stream that peek would flag is flagged by the consume that follows.
+  int decode_bit(uint32_t p1, int precision) {
+    r_ = range_ >> precision;
+    const int bit = code_ < r_ * p1;
+    if (bit) consume(0, p1);
+    else consume(p1, (uint32_t{1} << precision) - p1);
+    return bit;
+  }
+
   // Removes the symbol [start, start + freq) found after `peek`.
   void consume(uint32_t start, uint32_t freq) {
     code_ -= r_ * start;
