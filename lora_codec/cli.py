@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", help="output file (one input only; '-': standard output)")
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
+    c.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="adapt each image for at most this long: as many of --steps as fit (without --steps, "
+                        "as many steps as fit); the coding around it takes its usual time")
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed "
@@ -236,6 +239,8 @@ def _compress(args) -> int:
 
     if args.steps < 0:
         raise UsageError("--steps must be >= 0")
+    if args.time_budget is not None and not 0 < args.time_budget < float("inf"):
+        raise UsageError("--time-budget must be a positive number of seconds")
     if args.quality is not None and (args.mode != "rc" or not 1 <= args.quality <= 100):
         raise UsageError("--quality needs --mode rc and a value in 1..100")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
@@ -249,7 +254,8 @@ def _compress(args) -> int:
         start = time.perf_counter()
         pixels, colour, meta = read_image_with_metadata(str(job.source), args.max_pixels)
         data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
-                              adaptation=options, progress=progress, metadata={} if args.strip else meta)
+                              adaptation=options, progress=progress, metadata={} if args.strip else meta,
+                              time_budget=args.time_budget)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
         _write(job.target, data, args.force)
@@ -410,7 +416,8 @@ def _main(argv: list[str], debug: bool) -> int:
         if getattr(args, "threads", None) is not None:
             if args.threads < 1:
                 raise UsageError("--threads must be >= 1")
-            if args.command == "train" or (args.command == "compress" and args.steps):  # only training loads torch
+            adapting = args.command == "compress" and (args.steps or args.time_budget)
+            if args.command == "train" or adapting:  # only training loads torch
                 import torch
 
                 torch.set_num_threads(args.threads)

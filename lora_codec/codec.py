@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import zlib
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -43,6 +43,20 @@ from .registry import LoadedModel, find_model, load_shipped_model
 
 class DecodeError(ValueError):
     """A file that cannot be decoded to the image it was made from."""
+
+
+# The step cap of an adaptation bounded by its time budget alone (``steps=0``).
+BUDGET_ONLY_STEPS = 100_000
+
+
+def _check_time_budget(time_budget) -> float | None:
+    if time_budget is None:
+        return None
+    if isinstance(time_budget, bool) or not isinstance(time_budget, Real):
+        raise TypeError(f"time_budget must be a number of seconds or None, got {type(time_budget).__name__}")
+    if not 0 < time_budget < float("inf"):
+        raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget}")
+    return float(time_budget)
 
 
 def _check_steps(steps) -> int:
@@ -126,12 +140,14 @@ class Codec:
 
     def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
                  adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS, strip: bool = False,
-                 metadata: dict | None = None, fallback: bool = True) -> bytes:
+                 metadata: dict | None = None, fallback: bool = True, time_budget: float | None = None) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
-        smaller. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
+        smaller. ``time_budget`` (seconds) bounds that adaptation: it runs as many of the
+        ``steps`` as fit (with ``steps=0``, as many as fit), and the coding around it takes
+        its usual time. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
         is searched per image unless given. Images of more than ``max_pixels`` pixels are
         refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
         chunks, :mod:`lora_codec.metadata`) is kept unless ``strip``; ``metadata`` replaces
@@ -141,6 +157,9 @@ class Codec:
         measurements).
         """
         steps = _check_steps(steps)
+        time_budget = _check_time_budget(time_budget)
+        if time_budget is not None and steps == 0:
+            steps = BUDGET_ONLY_STEPS
         m = mode_named(mode)
         if quality is not None and (isinstance(quality, bool) or not isinstance(quality, Integral)):
             raise TypeError(f"quality must be an integer or None, got {type(quality).__name__}")
@@ -175,7 +194,7 @@ class Codec:
 
             guide = groups["colour"].base.reconstruction if m.base_layer else None
             result = adapt_to_image(model, coded, coded_colour, steps, adaptation, progress, guide=guide,
-                                    latents=latents["colour"])
+                                    latents=latents["colour"], time_budget=time_budget)
             adapted = self._recode(model, planes, latents, groups, result.deltas)
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):

@@ -12,7 +12,7 @@ before the SIMD head):
     for k in 1 2 3 4; do
         python scripts/bench_loop.py --baseline /tmp/baseline
         python scripts/bench_loop.py --version 5
-        LORA_CODEC_HEAD_KERNEL=sse2 python scripts/bench_loop.py --version 5
+        LORA_CODEC_KERNEL=sse2 python scripts/bench_loop.py --version 5
         python scripts/bench_loop.py --version 4
     done
 

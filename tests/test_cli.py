@@ -161,8 +161,20 @@ def test_usage_errors(tmp_path, image_file, capsys):
     assert "use --out-dir" in capsys.readouterr().err
     assert main(["compress", str(image_file), "--steps", "-3"]) == 1
     assert "--steps" in capsys.readouterr().err
+    for budget in ("0", "-2", "nan", "inf"):
+        assert main(["compress", str(image_file), "--time-budget", budget, "-o", str(tmp_path / "b.lcz")]) == 1
+        err = capsys.readouterr().err
+        assert "--time-budget" in err and err.count("\n") == 1
+    assert not (tmp_path / "b.lcz").exists()
     assert main(["compress", str(image_file), "--threads", "0"]) == 1
     assert main(["frobnicate"]) == 1
+
+
+def test_time_budget_compresses_and_round_trips(tmp_path, image_file):
+    out = tmp_path / "b.lcz"
+    assert main(["compress", str(image_file), "--time-budget", "0.5", "-o", str(out), "--quiet"]) == 0
+    assert main(["decompress", str(out), "-o", str(tmp_path / "b.png"), "--quiet"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), np.asarray(Image.open(image_file)))
 
 
 def test_debug_shows_the_traceback(tmp_path):

@@ -112,3 +112,51 @@ def test_window_features_equal_whole_tile_features(codec):
         for y, x, h, w in [(0, 0, 96, 96), (101, 37, 96, 80), (160, 136, 96, 96), (5, 200, 40, 32)]:
             window = _crop_features(codec.model.model, z, 3, y, x, h, w)
             assert torch.equal(window, whole[:, :, y : y + h, x : x + w])
+
+
+def test_time_budget_plans_fewer_steps():
+    from lora_codec.lora.fit import planned_steps
+
+    assert planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=10.0) == 36  # 0.25 s a step
+    assert planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=1000.0) == 200  # the cap
+    assert planned_steps(200, 8, elapsed=30.0, loop_seconds=2.0, time_budget=10.0) == 8  # over: stop now
+    assert planned_steps(200, 0, elapsed=3.0, loop_seconds=0.0, time_budget=10.0) == 200  # no pace yet
+
+
+class _Steps:
+    """A stand-in for a rich progress bar that records the steps reported."""
+
+    def __init__(self):
+        self.completed, self.totals = 0, []
+
+    def add_task(self, *args, total=None, **kwargs):
+        self.totals.append(total)
+        return 0
+
+    def update(self, task, completed=None, total=None, **kwargs):
+        self.completed = completed
+        self.totals.append(total)
+
+    def remove_task(self, task):
+        pass
+
+
+def test_time_budget_stops_the_adaptation_early(codec):
+    img = smooth_image(48, 40, planes=3, seed=11)
+    steps = _Steps()
+    result = adapt_to_image(codec.model, img, "RGB", 100_000, AdaptOptions(seed=1), steps, time_budget=0.5)
+    assert 1 <= steps.completed < 100_000 and steps.totals[-1] == steps.completed
+    assert len(result.payload) > 0
+
+
+def test_time_budget_alone_adapts_and_round_trips():
+    img = smooth_image(40, 36, planes=3, seed=12)
+    data = lora_codec.compress(img, time_budget=0.5)
+    assert np.array_equal(lora_codec.decompress(data), img)
+
+
+@pytest.mark.parametrize("budget, error", [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                           ("5", TypeError), (True, TypeError)])
+def test_bad_time_budget(budget, error):
+    with pytest.raises(error, match="time_budget"):
+        lora_codec.compress(smooth_image(8, 8, planes=3, seed=0), time_budget=budget)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,13 +117,33 @@ def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw:
     return net.decoder(window, levels)[:, :, oy : oy + ch, ox : ox + cw]
 
 
+def planned_steps(steps: int, done: int, elapsed: float, loop_seconds: float, time_budget: float | None) -> int:
+    """How many steps the adaptation runs in all: ``steps``, or fewer when the steps
+    ``done`` so far, which took ``loop_seconds`` of the ``elapsed`` seconds, say that the
+    rest would not fit in ``time_budget`` seconds (at least the steps already done).
+
+    >>> planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=10.0)  # 0.25 s a step
+    36
+    >>> planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=None)
+    200
+    """
+    if time_budget is None or done == 0:
+        return steps
+    per_step = loop_seconds / done
+    return max(done, min(steps, done + int((time_budget - elapsed) // per_step)))
+
+
 def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int,
                    options: AdaptOptions | None = None, progress=None, guide: np.ndarray | None = None,
-                   latents: list[np.ndarray] | None = None) -> AdaptResult:
+                   latents: list[np.ndarray] | None = None, time_budget: float | None = None) -> AdaptResult:
     """Fine-tune adapters on one image for ``steps`` steps; returns the coded adapters.
 
     ``guide`` is the base layer's reconstruction of the colour planes (rc models only);
-    ``latents`` are the colour group's latents if the caller has them already."""
+    ``latents`` are the colour group's latents if the caller has them already. With
+    ``time_budget`` (seconds), the adaptation plans as many of the ``steps`` as fit in
+    that time from the pace of the steps so far, and its learning-rate schedule follows
+    the plan."""
+    started = time.monotonic()
     opts = options or AdaptOptions()
     torch.manual_seed(opts.seed)
     rng = np.random.default_rng(opts.seed)
@@ -139,11 +160,14 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     net, factors, params = _inject(model, opts)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
-    task = progress.add_task("adapt", total=steps, note="") if progress is not None else None
+    planned = steps
+    task = progress.add_task("adapt", total=planned, note="") if progress is not None else None
     ema = None
-    for step in range(steps):
+    step = 0
+    loop_started = time.monotonic()
+    while step < planned:
         for group in optimizer.param_groups:  # cosine decay to 5 % of the initial rate
-            group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / planned)))
         loss = torch.zeros(())
         count = 0
         for _ in range(opts.batch):
@@ -175,8 +199,12 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
         optimizer.step()
         value = float(objective.detach())
         ema = value if ema is None else 0.9 * ema + 0.1 * value
+        step += 1
+        now = time.monotonic()
+        planned = planned_steps(steps, step, now - started, now - loop_started, time_budget)
         if task is not None:
-            progress.update(task, completed=step + 1, note=f"{ema:.3f} bpsp")
+            left = f", {max(0.0, time_budget - (now - started)):.0f} s left" if time_budget is not None else ""
+            progress.update(task, completed=step, total=planned, note=f"{ema:.3f} bpsp{left}")
     if task is not None:
         progress.remove_task(task)
     coded = []
