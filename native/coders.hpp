@@ -102,6 +102,19 @@ class StreamPredictor {
 // decision through the bit refinement when `refine` (format v5; needs `calibrate`).
 // Encoder and decoder share it, so both sides update the online stages identically.
 class PixelDistribution {
+  // The calibrated cumulative frequencies as the refinement's walk asks for them, keeping
+  // the uncalibrated CDF at every point asked: the walk asks at both ends of the coded
+  // value's interval (except 0 and 256, filled in), which the calibration's update needs.
+  struct WalkCdf {
+    CalibratedMixture m;
+    uint64_t raw[257];
+    explicit WalkCdf(const CalibratedMixture& mixture) : m(mixture) {
+      raw[0] = 0;
+      raw[256] = uint64_t{1} << 30;
+    }
+    uint32_t operator()(int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); }
+  };
+
  public:
   PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine)
       : w_(w), calibrate_(calibrate || refine), refine_(refine) {}
@@ -110,13 +123,9 @@ class PixelDistribution {
   void encode(Encoder& enc, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j, int32_t x) {
     set(c, p, v.planes);
     if (ref_) {
-      const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      uint64_t raw[257];  // F at the boundaries the walk visits: it visits x's and x + 1's
-      raw[0] = 0;
-      raw[256] = uint64_t{1} << 30;
-      auto cum = [&](int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); };
-      ref_->encode(enc, cum, refine_context(m.ctx, p, v, c, i, j), x);
-      cal_->update(m.ctx, raw[x], raw[x + 1]);
+      WalkCdf cum{CalibratedMixture{mix_, *cal_, context(c, p), 256}};
+      ref_->encode(enc, cum, refine_context(cum.m.ctx, p, v, c, i, j), x);
+      cal_->update(cum.m.ctx, cum.raw[x], cum.raw[x + 1]);
     } else if (cal_) {
       encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
     } else {
@@ -128,13 +137,9 @@ class PixelDistribution {
   int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) {
     set(c, p, v.planes);
     if (ref_) {
-      const CalibratedMixture m{mix_, *cal_, context(c, p), 256};
-      uint64_t raw[257];  // as in encode
-      raw[0] = 0;
-      raw[256] = uint64_t{1} << 30;
-      auto cum = [&](int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); };
-      const int32_t x = ref_->decode(dec, cum, refine_context(m.ctx, p, v, c, i, j));
-      cal_->update(m.ctx, raw[x], raw[x + 1]);
+      WalkCdf cum{CalibratedMixture{mix_, *cal_, context(c, p), 256}};
+      const int32_t x = ref_->decode(dec, cum, refine_context(cum.m.ctx, p, v, c, i, j));
+      cal_->update(cum.m.ctx, cum.raw[x], cum.raw[x + 1]);
       return x;
     }
     return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p), 256)

@@ -102,11 +102,7 @@ namespace detail {
 
 inline int64_t round_shift(int64_t acc, int s) { return floor_shift(acc + (int64_t{1} << (s - 1)), s); }
 
-inline int64_t dot(const int32_t* w, const int32_t* x, int n) {
-  int64_t acc = 0;
-  for (int i = 0; i < n; ++i) acc += static_cast<int64_t>(w[i]) * x[i];
-  return acc;
-}
+using simd::dot_scalar;  // the int64 path's dot product
 
 // The same sum for int16 rows and inputs zero-padded to n, a multiple of kChunk, with
 // |x| <= kNarrowMax: |w x| <= 32767 * 4095 < 2^27, so a chunk of 16 products sums exactly
@@ -345,10 +341,10 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
     acc_m = pw.b_m[0] + acc[0];
   } else {
     for (int h = 0; h < pw.hidden_a; ++h) {
-      const int64_t acc = pw.b_a[h] + dot(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
+      const int64_t acc = pw.b_a[h] + dot_scalar(&pw.w_a[h * pw.in_a], in_a, pw.in_a);
       h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
     }
-    acc_m = pw.b_m[0] + dot(pw.w_m.data(), in_a, pw.in_a) + dot(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
+    acc_m = pw.b_m[0] + dot_scalar(pw.w_m.data(), in_a, pw.in_a) + dot_scalar(pw.w_m.data() + pw.in_a, h_a, pw.hidden_a);
   }
   const int64_t m = std::clamp<int64_t>(round_shift(acc_m, kOutShift), -layout::kMeanOffsetMax, layout::kMeanOffsetMax);
   return static_cast<int32_t>(std::clamp<int64_t>(int64_t{ref_q4} + m, 0, 255 * 16));
@@ -363,7 +359,7 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
   const bool fast = pw.packed && narrow(in_b, pw.in_b, x16);
   if (fast) matvec16(pw.p_b, x16, sums);
   for (int h = 0; h < pw.hidden_b; ++h) {
-    const int64_t acc = pw.b_b[h] + (fast ? sums[h] : dot(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
+    const int64_t acc = pw.b_b[h] + (fast ? sums[h] : dot_scalar(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
     h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
   }
   if (pw.packed) {
@@ -372,7 +368,7 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
   }
   const int K = pw.components;
   for (int o = 0; o < 3 * K; ++o) {
-    const int64_t acc = pw.b_o[o] + (pw.packed ? sums[o] : dot(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
+    const int64_t acc = pw.b_o[o] + (pw.packed ? sums[o] : dot_scalar(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
     const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax,
                                                                  layout::kOutputMax));
     if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
