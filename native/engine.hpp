@@ -30,17 +30,13 @@
 #include <cstring>
 #include <vector>
 
+#include "distributions.hpp"
 #include "simd.hpp"
 
 namespace lora_codec {
 
 namespace engine_detail {
 
-// floor(x / 2^s) for |x| < 2^62, branch-free: bias by 2^62, a multiple of 2^s.
-inline int64_t floor_shr(int64_t x, int s) {
-  constexpr uint64_t kBias = uint64_t{1} << 62;
-  return static_cast<int64_t>((static_cast<uint64_t>(x) + kBias) >> s) - static_cast<int64_t>(kBias >> s);
-}
 // Division rounding half away from zero, for d > 0.
 inline int64_t round_div(int64_t n, int64_t d) { return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d); }
 inline int32_t clamp32(int64_t v, int64_t lo, int64_t hi) { return static_cast<int32_t>(v < lo ? lo : (v > hi ? hi : v)); }
@@ -154,7 +150,7 @@ class OnlineEngine {
     if (c > 0) {
       int64_t s = 0;
       for (int p = 0; p < c; ++p) s += static_cast<int64_t>(s2_weight_[c][p]) * s2_in_[p];
-      blend += static_cast<int32_t>(floor_shr(s, 16));
+      blend += static_cast<int32_t>(floor_shift(s, 16));
     }
     blend_ = blend;
     // Error energy from the causal final errors.
@@ -215,7 +211,7 @@ class OnlineEngine {
     const int b = bias_ctx_;
     bias_sum_[c][b] += vq4 - blend_;
     if (++bias_count_[c][b] >= kBiasLimit) {
-      bias_sum_[c][b] = static_cast<int32_t>(floor_shr(bias_sum_[c][b], 1));
+      bias_sum_[c][b] = static_cast<int32_t>(floor_shift(bias_sum_[c][b], 1));
       bias_count_[c][b] >>= 1;
     }
   }
@@ -261,12 +257,11 @@ class OnlineEngine {
       }
       int64_t sum = (ws >> 1) - 1;
       for (int i = 0; i < 4; ++i) sum += p[i] * w[i];
-      return engine_detail::floor_shr(sum * divlookup[ws - 1], 24);
+      return floor_shift(sum * divlookup[ws - 1], 24);
     }
     // The prediction in Q3; `maxerr` gets the max-error property.
     int64_t predict(int64_t x, int64_t y, int64_t N, int64_t W, int64_t NE, int64_t NW, int64_t NN, int32_t* maxerr) {
       using engine_detail::abs64;
-      using engine_detail::floor_shr;
       const size_t cur = (y & 1) ? 0 : static_cast<size_t>(xs + 2);
       const size_t prev = (y & 1) ? static_cast<size_t>(xs + 2) : 0;
       const size_t pn = prev + static_cast<size_t>(x);
@@ -284,9 +279,9 @@ class OnlineEngine {
       if (abs64(teNE) > abs64(m)) m = teNE;
       *maxerr = static_cast<int32_t>(std::clamp<int64_t>(m, -(1 << 20), 1 << 20));
       prediction[0] = W + NE - N;
-      prediction[1] = N - floor_shr((sumWN + teNE) * kP1, 5);
-      prediction[2] = W - floor_shr((sumWN + teNW) * kP2, 5);
-      prediction[3] = N - floor_shr(teNW * kP3a + teN * kP3b + teNE * kP3c, 5);
+      prediction[1] = N - floor_shift((sumWN + teNE) * kP1, 5);
+      prediction[2] = W - floor_shift((sumWN + teNW) * kP2, 5);
+      prediction[3] = N - floor_shift(teNW * kP3a + teN * kP3b + teNE * kP3c, 5);
       pred = weighted_average(prediction, weights);
       if (((teN ^ teW) | (teN ^ teNW)) <= 0) {
         const int64_t mx = std::max(W, std::max(NE, N)), mn = std::min(W, std::min(NE, N));
@@ -319,12 +314,12 @@ class OnlineEngine {
     }
     // x: padded8(kMaxIn) entries; |w| <= 2^20, |x| <= 2^13, n <= 28: |sum| < 2^38.
     int64_t predict(const int32_t* x, bool avx2) const {
-      return engine_detail::floor_shr(simd::dot(w, x, n, avx2), 16);
+      return floor_shift(simd::dot(w, x, n, avx2), 16);
     }
     // err: Q4, |err| <= 4095; inv = 2^46 / (|x|^2 + 2^18) <= 2^28; x as for predict,
     // zero beyond n.
     void update(const int32_t* x, int64_t inv, int32_t err, bool avx2) {
-      const int64_t g = engine_detail::floor_shr(int64_t{err} * step * inv, 10);  // |g| <= 2^41, |g x| <= 2^54
+      const int64_t g = floor_shift(int64_t{err} * step * inv, 10);  // |g| <= 2^41, |g x| <= 2^54
       simd::nlms_update(w, x, n, g, 1 << 20, avx2);
     }
   };

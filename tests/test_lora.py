@@ -121,6 +121,7 @@ def test_time_budget_plans_fewer_steps():
     assert planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=1000.0) == 200  # the cap
     assert planned_steps(200, 8, elapsed=30.0, loop_seconds=2.0, time_budget=10.0) == 8  # over: stop now
     assert planned_steps(200, 0, elapsed=3.0, loop_seconds=0.0, time_budget=10.0) == 200  # no pace yet
+    assert planned_steps(200, 3, elapsed=3.0, loop_seconds=0.0, time_budget=10.0) == 200  # a clock too coarse
 
 
 class _Steps:

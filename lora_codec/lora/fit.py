@@ -127,7 +127,7 @@ def planned_steps(steps: int, done: int, elapsed: float, loop_seconds: float, ti
     >>> planned_steps(200, 8, elapsed=3.0, loop_seconds=2.0, time_budget=None)
     200
     """
-    if time_budget is None or done == 0:
+    if time_budget is None or done == 0 or loop_seconds <= 0:  # no pace to go by yet
         return steps
     per_step = loop_seconds / done
     return max(done, min(steps, done + int((time_budget - elapsed) // per_step)))
