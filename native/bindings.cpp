@@ -118,6 +118,15 @@ std::vector<int32_t> vec(const py::dict& d, const char* key) {
   return std::vector<int32_t>(a.data(), a.data() + a.size());
 }
 
+// The kernel the native loops run: the widest this CPU has, capped by LORA_CODEC_KERNEL
+// (int64, sse2, avx2) so that tests can check that every path gives the same bytes.
+// LORA_CODEC_HEAD_KERNEL is its older name; LORA_CODEC_SCALAR_HEAD=1 means int64.
+Kernel kernel_from_environment() {
+  const char* source = std::getenv("LORA_CODEC_KERNEL") ? "LORA_CODEC_KERNEL" : "LORA_CODEC_HEAD_KERNEL";
+  const char* cap = std::getenv(source);
+  return choose_kernel(std::getenv("LORA_CODEC_SCALAR_HEAD") ? "int64" : (cap ? cap : ""), source);
+}
+
 std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& planes, int kind) {
   auto w = std::make_shared<PredictorWeights>();
   w->features = features;
@@ -135,12 +144,7 @@ std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& pla
     w->planes.push_back(std::move(p));
   }
   validate(*w, static_cast<int64_t>(w->planes.size()));
-  // LORA_CODEC_KERNEL caps the kernels the loops run (int64, sse2, avx2), so that tests can
-  // check that every path gives the same bytes. LORA_CODEC_HEAD_KERNEL is its older name;
-  // LORA_CODEC_SCALAR_HEAD=1 means int64.
-  const char* source = std::getenv("LORA_CODEC_KERNEL") ? "LORA_CODEC_KERNEL" : "LORA_CODEC_HEAD_KERNEL";
-  const char* cap = std::getenv(source);
-  pack_weights(*w, choose_kernel(std::getenv("LORA_CODEC_SCALAR_HEAD") ? "int64" : (cap ? cap : ""), source));
+  pack_weights(*w, kernel_from_environment());
   return w;
 }
 
@@ -243,9 +247,10 @@ Array<int32_t> conv_layer_py(Array<int32_t> x, Array<int32_t> w, Array<int64_t> 
   const int32_t* wp = w.data();
   const int64_t* bp = bias.data();
   int32_t* op = out.mutable_data();
+  const Kernel kernel = kernel_from_environment();
   {
     py::gil_scoped_release release;
-    conv_layer(xp, c, h, wd, wp, o, k, bp, shift, lo, hi, op);
+    conv_layer(xp, c, h, wd, wp, o, k, bp, shift, lo, hi, op, kernel);
   }
   return out;
 }

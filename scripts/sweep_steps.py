@@ -82,30 +82,46 @@ def main() -> None:
 
 
 def _plot(path: Path, means: list[dict]) -> None:
+    """Two panels: the mean bpsp stacked from zero (pixels, z, adapters: no part hidden
+    below a cut axis), and each part's change against the first step count in per cent of
+    its total, with the encode seconds on a second axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x = np.arange(len(means))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = [str(m["steps"]) for m in means]
+    fig, (ax, ax_rel) = plt.subplots(1, 2, figsize=(11, 4.5))
     bottom = np.zeros(len(means))
     for key, label in (("pixel_bpsp", "pixels"), ("z_bpsp", "latent z"), ("adapter_bpsp", "adapters")):
         vals = np.array([m[key] for m in means])
         ax.bar(x, vals, bottom=bottom, label=label, width=0.6)
         bottom += vals
-    lo = min(m["bpsp"] for m in means)
-    ax.set_ylim(lo * 0.97, max(m["bpsp"] for m in means) * 1.01)
-    ax.set_xticks(x, [str(m["steps"]) for m in means])
+    ax.set_ylim(0, max(m["bpsp"] for m in means) * 1.08)
+    ax.set_xticks(x, labels)
     ax.set_xlabel("LoRA adaptation steps")
     ax.set_ylabel("mean bits per sub-pixel (bpsp)")
-    ax.set_title("File size against adaptation steps")
-    ax2 = ax.twinx()
-    ax2.plot(x, [m["encode_s"] for m in means], "k.-", label="encode seconds")
-    ax2.set_ylabel("mean encode seconds per image (1 thread)")
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
+    ax.set_title("File size, stacked from zero")
+    ax.legend(fontsize=8, loc="lower right")
+
+    first = means[0]["bpsp"]
+    for key, label, style in (("bpsp", "file", "o-"), ("pixel_bpsp", "pixels", "s--"),
+                              ("adapter_bpsp", "adapters", "^:")):
+        change = [100 * (m[key] - means[0][key]) / first for m in means]
+        ax_rel.plot(x, change, style, label=label)
+    ax_rel.axhline(0, color="grey", linewidth=0.8)
+    ax_rel.set_xticks(x, labels)
+    ax_rel.set_xlabel("LoRA adaptation steps")
+    ax_rel.set_ylabel(f"change against steps {means[0]['steps']}, % of its file size")
+    ax_rel.set_title("Where the bits go")
+    seconds = ax_rel.twinx()
+    seconds.plot(x, [m["encode_s"] for m in means], "k.-", alpha=0.5, label="encode seconds")
+    seconds.set_ylim(0, None)
+    seconds.set_ylabel("mean encode seconds per image (1 thread)")
+    h1, l1 = ax_rel.get_legend_handles_labels()
+    h2, l2 = seconds.get_legend_handles_labels()
+    ax_rel.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,5 +1,7 @@
 """The native integer convolution of the exact UNet decoder and guide network."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -23,15 +25,29 @@ def _reference(x, w, b, shift, lo, hi):
     return np.clip(acc, lo, hi)
 
 
+@pytest.mark.parametrize("kernel", ["", "sse2", "int64"])
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31), k=st.sampled_from([1, 3, 5]), wide=st.booleans(), shift=st.integers(0, 12))
-def test_native_convolution_matches_the_integer_reference(seed, k, wide, shift):
-    """Both native paths: int16 chunks (|x| <= 4095) and int64 (wider inputs)."""
-    rng = np.random.default_rng(seed)
-    c, o, h, w = rng.integers(1, 20), rng.integers(1, 9), rng.integers(1, 12), rng.integers(1, 12)
+def test_native_convolution_matches_the_integer_reference(kernel, seed, k, wide, shift):
+    """Every path: the int16 matrix kernels (|x| <= 4095; AVX2 where the CPU has it, or
+    capped at SSE2) in blocks of up to 32 outputs, and int64 (wider inputs, or the int64
+    cap)."""
+    saved = os.environ.pop("LORA_CODEC_KERNEL", None)  # the native module reads it at each call
+    if kernel:
+        os.environ["LORA_CODEC_KERNEL"] = kernel
+    try:
+        _check_against_reference(np.random.default_rng(seed), k, wide, shift)
+    finally:
+        os.environ.pop("LORA_CODEC_KERNEL", None)
+        if saved is not None:
+            os.environ["LORA_CODEC_KERNEL"] = saved
+
+
+def _check_against_reference(rng, k, wide, shift):
+    c, o, h, w = rng.integers(1, 20), rng.integers(1, 72), rng.integers(1, 12), rng.integers(1, 12)
     top = 2**20 if wide else 4095
     x = rng.integers(-top, top + 1, (c, h, w)).astype(np.int32)
-    wt = rng.integers(-2047, 2048, (o, c, k, k)).astype(np.int32)
+    wt = rng.integers(-32767, 32768, (o, c, k, k)).astype(np.int32)  # the int16 bound
     b = rng.integers(-2**40, 2**40, o)
     got = entropy.conv_layer(x, wt, b, shift=shift, lo=-(2**31), hi=2**31 - 1)
     assert np.array_equal(got, _reference(x, wt, b, shift, -(2**31), 2**31 - 1))

@@ -1,7 +1,7 @@
 // Standalone self-test of the native coder, for sanitizer builds (scripts/sanitize_native.sh):
 // round trips of logistic mixtures, CDF tables and both causal predictors (MED and online
 // engine), then decoding of truncated and random streams, which must end (corrupt flag or
-// wrong symbols) without reading out of bounds. It runs the shipped coding loops of
+// wrong symbols) without reading out of bounds; the integer convolution on every kernel. It runs the shipped coding loops of
 // coders.hpp, the ones bindings.cpp wraps. No Python: ASan/UBSan see only this code.
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../coders.hpp"
+#include "../convolution.hpp"
 
 using namespace lora_codec;
 
@@ -234,10 +235,37 @@ void divisor(std::mt19937& rng) {
   }
 }
 
+// The integer convolution on every kernel this CPU has against the int64 one, at random
+// and at the int16 path's extremes (|x| = 4095, |w| = 32767: 16 products reach 2^31 - 2^20),
+// with more outputs than one block of the matrix kernel.
+void convolutions(std::mt19937& rng) {
+  std::vector<Kernel> kernels = {Kernel::kSse2};
+  if (choose_kernel("") == Kernel::kAvx2) kernels.push_back(Kernel::kAvx2);
+  for (int round = 0; round < 60; ++round) {
+    const bool extreme = round % 3 == 0;
+    const int64_t c = 1 + rng() % 20, o = 1 + rng() % 70, h = 1 + rng() % 9, wd = 1 + rng() % 9;
+    const int64_t k = (round % 2) ? 3 : 1 + 2 * static_cast<int64_t>(rng() % 3);
+    std::vector<int32_t> x(static_cast<size_t>(c * h * wd)), w(static_cast<size_t>(o * c * k * k));
+    const int32_t sign_x = (rng() & 1) ? 1 : -1, sign_w = (rng() & 1) ? 1 : -1;  // extremes: sums of one sign
+    for (auto& v : x) v = extreme ? 4095 * sign_x : static_cast<int32_t>(rng() % 8191) - 4095;
+    for (auto& v : w) v = extreme ? 32767 * sign_w : static_cast<int32_t>(rng() % 65535) - 32767;
+    std::vector<int64_t> bias(static_cast<size_t>(o));
+    for (auto& b : bias) b = static_cast<int64_t>(rng() % (1u << 30)) - (1 << 29);
+    const int shift = static_cast<int>(rng() % 13);
+    std::vector<int32_t> want(static_cast<size_t>(o * h * wd)), got(want.size());
+    conv_layer(x.data(), c, h, wd, w.data(), o, k, bias.data(), shift, INT32_MIN, INT32_MAX, want.data(), Kernel::kInt64);
+    for (Kernel kernel : kernels) {
+      conv_layer(x.data(), c, h, wd, w.data(), o, k, bias.data(), shift, INT32_MIN, INT32_MAX, got.data(), kernel);
+      check(got == want, "convolution kernels agree");
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   divisor(rng);
   simd_kernels(rng);
+  convolutions(rng);
   mixtures(rng);
   table_coding(rng);
   indexes(rng);
