@@ -226,7 +226,8 @@ py::tuple predict_params(Array<uint8_t> pixels_in, Array<int16_t> features, std:
       for (int q = 0; q < k; ++q) { m[base + q] = p.mean[q]; s[base + q] = p.log_scale[q]; l[base + q] = p.logit[q]; }
       return static_cast<int32_t>(v.pixels[(i * wd + j) * c + ch]);
     };
-    if (w->kind == 1) EnginePredictor(*w, wd, static_cast<int>(c)).run(v, 0, h, record, [] { return false; });
+    if (w->kind == 1) EnginePredictor(*w, wd, static_cast<int>(c))
+        .run(v, 0, h, record, [] { return false; }, [](int64_t, int64_t, int64_t, const int32_t*) {});
     else PixelPredictor(*w).run(v, 0, h, record);
   }
   return py::make_tuple(means, scales, logits);

@@ -109,6 +109,15 @@ class BitRefinement {
     return walk(cum, ctx, [&](uint32_t p, int32_t) { return dec.decode_bit(p, 16); });
   }
 
+  // Optional, before the network runs for the sub-pixel whose context is `ctx` (but for its
+  // prediction and scale bucket, not known yet): hashes the contexts that do not need them
+  // and fetches their buckets while the network computes. The next encode() or decode()
+  // must be for that sub-pixel; its bytes are the same with or without this call.
+  void prepare(const RefineContext& ctx) {
+    hash_contexts(ctx, true);
+    prepared_ = true;
+  }
+
  private:
   static constexpr int kTotalBits = 24;
   static constexpr int kTableBits = 16;
@@ -123,6 +132,10 @@ class BitRefinement {
     int32_t lo = 0;
     uint32_t clo = 0, chi = uint32_t{1} << kTotalBits;
     for (int level = 0; level < kLevels; ++level) {
+      if (level == 3) {  // the low nibble's buckets: one of two, fetched ahead
+        prefetch(static_cast<uint32_t>(1 + (lo >> 4)));
+        prefetch(static_cast<uint32_t>(1 + (lo >> 4) + 1));
+      }
       if (level == 4) locate(static_cast<uint32_t>(1 + (lo >> 4)));
       const int32_t mid = lo + (128 >> level);
       const uint32_t cmid = cum(mid);
@@ -133,13 +146,14 @@ class BitRefinement {
     return lo;
   }
 
-  void begin(const RefineContext& c) {
-    ctx_ = c;
+  // The context hashes that do not depend on the network's prediction (all but number 1),
+  // from `c`; with `fetch`, their first buckets are asked of the memory.
+  void hash_contexts(const RefineContext& c, bool fetch) {
     const uint32_t pl = static_cast<uint32_t>(c.plane);
     auto v = [](int32_t x) { return static_cast<uint32_t>(x + 1); };
     const uint32_t keys[kContexts][3] = {
         {pl, v(c.predictions[4]), v(c.predictions[5])},
-        {pl, v(c.earlier), v(c.pred)},
+        {},  // number 1, keyed on the prediction: hashed in begin()
         {pl, v(c.predictions[1])},
         {pl, v(c.predictions[0])},
         {pl, v(c.predictions[3])},
@@ -148,8 +162,21 @@ class BitRefinement {
         {pl, v(c.predictions[7])},
         {pl, v(c.predictions[8])},
     };
-    static constexpr int kLengths[kContexts] = {3, 3, 2, 2, 2, 2, 2, 2, 2};
-    for (int i = 0; i < kContexts; ++i) hashes_[i] = binary::hash_values(keys[i], kLengths[i], 100u + i);
+    static constexpr int kLengths[kContexts] = {3, 0, 2, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < kContexts; ++i) {
+      if (i == 1) continue;
+      hashes_[i] = binary::hash_values(keys[i], kLengths[i], 100u + i);
+      if (fetch) __builtin_prefetch(&tables_[i][slot(i, 0)]);
+    }
+  }
+
+  void begin(const RefineContext& c) {
+    ctx_ = c;
+    if (!prepared_) hash_contexts(c, false);
+    prepared_ = false;
+    const uint32_t key1[3] = {static_cast<uint32_t>(c.plane), static_cast<uint32_t>(c.earlier + 1),
+                              static_cast<uint32_t>(c.pred + 1)};
+    hashes_[1] = binary::hash_values(key1, 3, 101u);
     locate(0);
   }
 
@@ -157,10 +184,20 @@ class BitRefinement {
   // under high nibble h), fetched ahead of their use.
   void locate(uint32_t step) {
     for (int i = 0; i < kContexts; ++i) {
-      const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
-      bucket_[i] = &tables_[i][(h >> 7) & ((1u << kTableBits) - 1)];
+      bucket_[i] = &tables_[i][slot(i, step)];
       __builtin_prefetch(bucket_[i]);
     }
+  }
+
+  // Asks the memory for step `step`'s buckets before the walk knows it needs them (a hint
+  // only: nothing is read or written).
+  void prefetch(uint32_t step) {
+    for (int i = 0; i < kContexts; ++i) __builtin_prefetch(&tables_[i][slot(i, step)]);
+  }
+
+  size_t slot(int i, uint32_t step) const {
+    const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
+    return (h >> 7) & ((1u << kTableBits) - 1);
   }
 
   // P(decision = 1) in 16 bits, 1..65535.
@@ -213,6 +250,7 @@ class BitRefinement {
   RefineContext ctx_;
   int node_ = 1;
   bool sure_ = false;
+  bool prepared_ = false;
 };
 
 }  // namespace lora_codec

@@ -76,8 +76,8 @@ class StreamPredictor {
  public:
   explicit StreamPredictor(std::shared_ptr<const PredictorWeights> w) : w_(std::move(w)) {}
 
-  template <class CodeFn, class StopFn>
-  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop) {
+  template <class CodeFn, class StopFn, class AheadFn>
+  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop, AheadFn&& ahead) {
     if (w_->kind == 0) {
       PixelPredictor(*w_).run(v, row0, row1, code, stop);
       return;
@@ -87,7 +87,7 @@ class StreamPredictor {
     } else if (engine_->width() != v.width || engine_->planes() != v.planes) {
       throw std::invalid_argument("bands of one image must agree in width and planes");
     }
-    engine_->run(v, row0, row1, code, stop);
+    engine_->run(v, row0, row1, code, stop, ahead);
   }
 
   const PredictorWeights& weights() const { return *w_; }
@@ -133,6 +133,16 @@ class PixelDistribution {
     }
   }
 
+  // Before the network runs for sub-pixel (i, j, c), whose engine hints are `hint`: lets the
+  // refinement fetch its tables early (the bytes do not depend on it).
+  void ahead(int64_t c, const PlaneView& v, int64_t i, int64_t j, const int32_t* hint) {
+    if (!refine_) return;
+    if (!ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(v.planes), w_.kernel);
+    early_ = RefineContext::of(v, c, i, j, 0, 0, MixtureParams::kHints, hint);
+    has_early_ = true;
+    ref_->prepare(early_);
+  }
+
   template <class Decoder>
   int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) {
     set(c, p, v.planes);
@@ -156,10 +166,17 @@ class PixelDistribution {
     return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
   }
   // The refinement's view of sub-pixel (i, j, c), in calibration context `ctx`.
+  // (From ahead()'s context when there is one: the same but for the prediction and bucket.)
   RefineContext refine_context(int ctx, const MixtureParams& p, const PlaneView& v, int64_t c, int64_t i,
-                               int64_t j) const {
-    return RefineContext::of(v, c, i, j, static_cast<int32_t>(mix_.guess(256)), ctx % CdfCalibration::kScaleBuckets,
-                             p.hints, p.hint);
+                               int64_t j) {
+    const int32_t pred = static_cast<int32_t>(mix_.guess(256));
+    const int bucket = ctx % CdfCalibration::kScaleBuckets;
+    if (!has_early_) return RefineContext::of(v, c, i, j, pred, bucket, p.hints, p.hint);
+    has_early_ = false;
+    RefineContext r = early_;
+    r.pred = pred;
+    r.scale_bucket = bucket;
+    return r;
   }
 
   const PredictorWeights& w_;
@@ -167,6 +184,8 @@ class PixelDistribution {
   LogisticMixture mix_;
   std::unique_ptr<CdfCalibration> cal_;
   std::unique_ptr<BitRefinement> ref_;
+  RefineContext early_;     // ahead()'s context of the next sub-pixel
+  bool has_early_ = false;
 };
 
 // Codes bands of rows of one colour group into a single range-coded stream.
@@ -183,7 +202,8 @@ class PixelStreamEncoder {
           dist_.encode(enc_, c, p, v, i, j, x);
           return x;
         },
-        [] { return false; });
+        [] { return false; },
+        [&](int64_t c, int64_t i, int64_t j, const int32_t* hint) { dist_.ahead(c, v, i, j, hint); });
   }
 
   std::vector<uint8_t> finish() { return enc_.finish_framed(); }
@@ -206,7 +226,8 @@ class PixelStreamDecoder {
     pred_.run(
         v, row0, row1,
         [&](int64_t c, const MixtureParams& p, int64_t i, int64_t j) { return dist_.decode(dec_, c, p, v, i, j); },
-        [&] { return dec_.corrupt(); });
+        [&] { return dec_.corrupt(); },
+        [&](int64_t c, int64_t i, int64_t j, const int32_t* hint) { dist_.ahead(c, v, i, j, hint); });
   }
 
   bool corrupt() const { return dec_.corrupt(); }

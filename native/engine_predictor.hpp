@@ -53,8 +53,10 @@ class EnginePredictor {
   int64_t width() const { return width_; }
   int planes() const { return planes_; }
 
-  template <class CodeFn, class StopFn>
-  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop) {
+  // `ahead(c, i, j, hint)` is told of each sub-pixel and its engine hints before the
+  // network runs for it (for prefetching; it may do nothing).
+  template <class CodeFn, class StopFn, class AheadFn>
+  void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop, AheadFn&& ahead) {
     using namespace detail;
     MixtureParams params;
     for (int64_t i = row0; i < row1; ++i) {
@@ -63,10 +65,11 @@ class EnginePredictor {
         int32_t cross_a[4 * kMaxPlanes], cross_b[kMaxPlanes], same[kMaxPlanes];
         for (int64_t c = 0; c < v.planes; ++c) {
           const EngineOutput& o = engine_.predict(i, j, static_cast<int>(c), same);
-          const int32_t mu = predict(v, i, j, c, o, cross_a, cross_b, params);
           params.hints = MixtureParams::kHints;
           params.hint[0] = std::clamp<int32_t>((o.wp_q4 + 8) >> 4, 0, 255);
           params.hint[1] = std::clamp<int32_t>((o.lms_q4[0] + 8) >> 4, 0, 255);
+          ahead(c, i, j, params.hint);
+          const int32_t mu = predict(v, i, j, c, o, cross_a, cross_b, params);
           const int32_t x = code(c, params, i, j);
           const int64_t idx = (i * v.width + j) * v.planes + c;
           v.pixels[idx] = static_cast<uint8_t>(x);
