@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--rank", type=int, default=2)
     parser.add_argument("--images", default=None, help="comma-separated file names (default: all)")
+    parser.add_argument("--targets", default=None, help="comma-separated layers to adapt (default: AdaptOptions')")
     parser.add_argument("--core", type=int, default=None, help="pin to this CPU core")
     args = parser.parse_args()
     if args.core is not None and hasattr(os, "sched_setaffinity"):
@@ -39,7 +40,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     codec = Codec()
-    options = AdaptOptions(batch=args.batch, crop=args.crop, lr=args.lr, rank=args.rank)
+    targets = AdaptOptions.from_args(targets=args.targets).targets
+    options = AdaptOptions(batch=args.batch, crop=args.crop, lr=args.lr, rank=args.rank, targets=targets)
     folder = Path(args.folder)
     names = args.images.split(",") if args.images else sorted(p.name for p in folder.glob("*.png"))
     base, adapted = [], []
