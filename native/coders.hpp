@@ -137,10 +137,9 @@ class PixelDistribution {
   // refinement fetch its tables early (the bytes do not depend on it).
   void ahead(int64_t c, const PlaneView& v, int64_t i, int64_t j, const int32_t* hint) {
     if (!refine_) return;
-    if (!ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(v.planes), w_.kernel);
     early_ = RefineContext::of(v, c, i, j, 0, 0, MixtureParams::kHints, hint);
     has_early_ = true;
-    ref_->prepare(early_);
+    refinement(v.planes).prepare(early_);
   }
 
   template <class Decoder>
@@ -159,8 +158,13 @@ class PixelDistribution {
  private:
   void set(int64_t c, const MixtureParams& p, int64_t planes) {
     if (calibrate_ && !cal_) cal_ = std::make_unique<CdfCalibration>(static_cast<int>(planes));
-    if (refine_ && !ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes), w_.kernel);
+    if (refine_) refinement(planes);
     mix_.set(w_.planes[c].components, p.mean, p.log_scale, p.logit);
+  }
+  // The refinement's state, made on first use (format v5 only).
+  BitRefinement& refinement(int64_t planes) {
+    if (!ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes), w_.kernel);
+    return *ref_;
   }
   int context(int64_t c, const MixtureParams& p) const {
     return CdfCalibration::context(static_cast<int>(c), p.log_scale[mix_.top]);
