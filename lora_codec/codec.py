@@ -334,10 +334,11 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         coded_colour = transforms.coded_colour(header.colour, chosen)
         model = find_model(header.model_id, [x for x in self._given.values() if x is not None] + self._extra)
-        if model.guided != m.base_layer:
+        if model.guided and not m.base_layer or m.base_layer and not (
+                model.guided or model.reads_base_layer and fmt.guided_engine):
             kind = "an rc-mode" if model.guided else "a learned-mode"
-            raise DecodeError(f"corrupt .lcz file: its mode is {m.name}, but its model {header.model_id.hex()} "
-                              f"is {kind} model")
+            raise DecodeError(f"corrupt .lcz file: its mode is {m.name} (version {header.version}), but its model "
+                              f"{header.model_id.hex()} is {kind} model")
         deltas = None
         if header.flags & container.FLAG_ADAPTERS:
             from .lora.payload import decode_adapter_payload

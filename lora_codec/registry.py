@@ -58,8 +58,15 @@ class LoadedModel:
 
     @property
     def guided(self) -> bool:
-        """An rc model (codes with a base-layer reconstruction)."""
+        """An rc model of the MED kind: its guide network reads the reconstruction, and it
+        codes only with one."""
         return self.cfg.guide_channels > 0
+
+    @property
+    def reads_base_layer(self) -> bool:
+        """Whether the model can code with a base-layer reconstruction (rc mode): a guided
+        model, or an engine model, whose online engine then reads it (format v6)."""
+        return self.guided or bool(self.cfg.engine)
 
     @property
     def engine(self) -> bool:

@@ -256,15 +256,18 @@ Array<int32_t> conv_layer_py(Array<int32_t> x, Array<int32_t> w, Array<int64_t> 
   return out;
 }
 
-Array<int32_t> engine_outputs(Array<uint8_t> pixels) {
+Array<int32_t> engine_outputs(Array<uint8_t> pixels, const std::optional<Array<uint8_t>>& guide) {
   require(pixels.ndim() == 3 && pixels.shape(2) >= 1 && pixels.shape(2) <= 3, "pixels must be (H, W, 1..3)");
   const int64_t h = pixels.shape(0), wd = pixels.shape(1), c = pixels.shape(2);
+  require(!guide || (guide->ndim() == 3 && guide->shape(0) == h && guide->shape(1) == wd && guide->shape(2) == c),
+          "guide must have the shape of pixels");
   Array<int32_t> out({h, wd, c, int64_t{8}});
   int32_t* o = out.mutable_data();
   const uint8_t* px = pixels.data();
   {
     py::gil_scoped_release release;
     OnlineEngine engine(wd, static_cast<int>(c));
+    engine.attach_guide(guide ? guide->data() : nullptr, h);
     int32_t same[3];
     for (int64_t i = 0; i < h; ++i) {
       for (int64_t j = 0; j < wd; ++j) {
@@ -327,7 +330,7 @@ PYBIND11_MODULE(_native, m) {
         py::arg("framed") = true);
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
-  m.def("engine_outputs", &engine_outputs, py::arg("pixels"));
+  m.def("engine_outputs", &engine_outputs, py::arg("pixels"), py::arg("guide") = py::none());
   m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"));
   m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
         py::arg("colours"));

@@ -19,6 +19,13 @@
 //     plane's residual sign), the running mean error is added back;
 //  7. an error-energy estimate (a weighted sum of the neighbours' absolute errors).
 //
+// In rc mode (`attach_guide`) the engine also reads the lossy reconstruction g of the
+// whole image: the NLMS predictors get 7 more inputs (g at the sub-pixel, g's errors at
+// W, N, NW and NE, and g's steps to S and E) and the blend a fifth sub-predictor (g
+// corrected by the mean of its errors at W and N). For R and B, g's estimate is its own
+// R - G (or B - G) plus the true G, so that the reconstruction's luma error cancels. How
+// far to trust g is learned online, per image and per region, like everything else here.
+//
 // Three-plane groups are predicted as G, R - G, B - G (the caller passes them in the
 // order G, R, B); the outputs are in the pixel domain again. Only the last 4 rows of state
 // are kept, so memory does not grow with the image height.
@@ -28,6 +35,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 
 #include "distributions.hpp"
@@ -60,8 +68,9 @@ class OnlineEngine {
  public:
   static constexpr int kMaxPlanes = 3;
   static constexpr int kOwn = 16;                    // own-plane neighbours
-  static constexpr int kMaxIn = kOwn + 5 * 2 + 2;    // NLMS inputs of the third plane
-  static constexpr int kSub = 4;                     // WP, gradient, NLMS 0, NLMS 1
+  static constexpr int kGuideIn = 7;                 // NLMS inputs from the lossy reconstruction (rc)
+  static constexpr int kMaxIn = kOwn + 5 * 2 + 2 + kGuideIn;  // NLMS inputs of the third plane
+  static constexpr int kSub = 5;                     // WP, gradient, NLMS 0, NLMS 1, guide (rc only)
   static constexpr int kRows = 4;                    // rows of state kept
   static constexpr int kEnergyMax = 4095;
   static constexpr int kEnergyContexts = 24;
@@ -78,8 +87,7 @@ class OnlineEngine {
       err_[c].assign(n, 0);
       suberr_[c].assign(n * kSub, 0);
       wp_[c].init(w_);
-      const int inputs = kOwn + 5 * c + 2;
-      for (int k = 0; k < 2; ++k) lms_[c][k].init(inputs, kLmsStep[k]);
+      for (int k = 0; k < 2; ++k) lms_[c][k].init(inputs(c), kLmsStep[k]);
       bias_sum_[c].assign(kBiasContexts, 0);
       bias_count_[c].assign(kBiasContexts, 0);
       std::fill(std::begin(s2_weight_[c]), std::end(s2_weight_[c]), 0);
@@ -93,10 +101,25 @@ class OnlineEngine {
     }
   }
 
+  // rc mode: the lossy reconstruction (rows, width, planes) uint8 in coding order, indexed
+  // like the rows being coded; null for none. Set before the first sub-pixel.
+  void attach_guide(const uint8_t* guide, int64_t rows) {
+    const bool had = guide_ != nullptr;
+    if (started_ && had != (guide != nullptr))
+      throw std::invalid_argument("the reconstruction must be given for every row or for none");
+    guide_ = guide;
+    guide_rows_ = rows;
+    subs_ = guide ? kSub : kSub - 1;
+    if (had != (guide != nullptr))
+      for (int c = 0; c < p_; ++c)
+        for (int k = 0; k < 2; ++k) lms_[c][k].init(inputs(c), kLmsStep[k]);
+  }
+
   // Predictions for the next sub-pixel (row y, column x, plane c, in coding order).
   // `same_pixel` holds this pixel's already coded values of planes 0..c-1.
   const EngineOutput& predict(int64_t y, int64_t x, int c, const int32_t* same_pixel) {
     using namespace engine_detail;
+    started_ = true;
     y_ = y; x_ = x; c_ = c;
     inside_ = inside();
     offset_ = (p_ == 3 && c > 0) ? same_pixel[0] - 255 : 0;  // transformed -> pixel domain
@@ -124,16 +147,35 @@ class OnlineEngine {
     }
     in_[n++] = wp - base;
     in_[n++] = grad - base;
+    int32_t guided = 0;
+    if (guide_) {
+      const int32_t g0 = guide_value(y, x, c);
+      auto err_at = [&](int dx, int dy) -> int32_t {
+        const int64_t yy = y + dy, xx = x + dx;
+        if (yy < 0 || xx < 0 || xx >= w_) return 0;
+        return (im[at(yy, xx)] - guide_value(yy, xx, c)) * 16;
+      };
+      const int32_t eW = err_at(-1, 0), eN = err_at(0, -1);
+      in_[n++] = g0 * 16 - base;
+      in_[n++] = eW;
+      in_[n++] = eN;
+      in_[n++] = err_at(-1, -1);
+      in_[n++] = err_at(1, -1);
+      in_[n++] = (guide_value(y + 1, x, c) - g0) * 16;
+      in_[n++] = (guide_value(y, x + 1, c) - g0) * 16;
+      guided = g0 * 16 + static_cast<int32_t>(floor_shift(int64_t{eW} + eN, 1));
+    }
     for (int k = n; k < padded8(n); ++k) in_[k] = 0;  // the vector kernels read whole vectors
     norm_ = simd::clamp_norm(in_, n, 8191, avx2_);
     const int32_t hi = maxv_[c] * 16 + 2048;
     sub_[0] = wp;
     sub_[1] = grad;
     for (int k = 0; k < 2; ++k) sub_[2 + k] = clamp32(base + lms_[c][k].predict(in_, avx2_), -2048, hi);
+    sub_[4] = clamp32(guided, -2048, hi);
     // Blend: weights ~ 2^34 / s^2 from a 6-bit-mantissa reciprocal table, one division.
     const int32_t* se = suberr_[c].data();
     int64_t wsum = 0, psum = 0;
-    for (int i = 0; i < kSub; ++i) {
+    for (int i = 0; i < subs_; ++i) {
       int64_t s = 8 + 2 * sub_error(se, 0, -1, i) + 2 * sub_error(se, -1, 0, i) + sub_error(se, -1, -1, i) +
                   sub_error(se, -1, 1, i) + sub_error(se, 0, -2, i) + sub_error(se, -2, 0, i);
       if (c > 0) s += suberr_[c - 1][at(y, x) * kSub + i];
@@ -196,7 +238,7 @@ class OnlineEngine {
     const int32_t vq4 = v * 16;
     err_[c][pos] = vq4 - pred_;
     int32_t* se = &suberr_[c][pos * kSub];
-    for (int i = 0; i < kSub; ++i) se[i] = std::min<int32_t>(std::abs(vq4 - sub_[i]), 8191);
+    for (int i = 0; i < subs_; ++i) se[i] = std::min<int32_t>(std::abs(vq4 - sub_[i]), 8191);
     wp_[c].update(v, x_, y_);
     const int64_t inv = (int64_t{1} << 46) / (norm_ + (int64_t{1} << 18));
     for (int k = 0; k < 2; ++k) lms_[c][k].update(in_, inv, clamp32(vq4 - sub_[2 + k], -4095, 4095), avx2_);
@@ -312,7 +354,7 @@ class OnlineEngine {
       step = step_;
       std::fill(std::begin(w), std::end(w), 0);
     }
-    // x: padded8(kMaxIn) entries; |w| <= 2^20, |x| <= 2^13, n <= 28: |sum| < 2^38.
+    // x: padded8(kMaxIn) entries; |w| <= 2^20, |x| <= 2^13, n <= 35: |sum| < 2^39.
     int64_t predict(const int32_t* x, bool avx2) const {
       return floor_shift(simd::dot(w, x, n, avx2), 16);
     }
@@ -323,6 +365,17 @@ class OnlineEngine {
       simd::nlms_update(w, x, n, g, 1 << 20, avx2);
     }
   };
+
+  int inputs(int c) const { return kOwn + 5 * c + 2 + (guide_ ? kGuideIn : 0); }
+
+  // The reconstruction's estimate of the (transformed) value at (y, x) of plane c, clamped
+  // to the image: for R and B, their difference from the reconstruction's G, plus 255.
+  int32_t guide_value(int64_t y, int64_t x, int c) const {
+    y = std::clamp<int64_t>(y, 0, guide_rows_ - 1);
+    x = std::clamp<int64_t>(x, 0, w_ - 1);
+    const uint8_t* g = guide_ + (y * w_ + x) * p_;
+    return (p_ == 3 && c > 0) ? int32_t{g[c]} - g[0] + 255 : g[c];
+  }
 
   size_t at(int64_t y, int64_t x) const { return static_cast<size_t>((y & (kRows - 1)) * w_ + x); }
 
@@ -377,6 +430,10 @@ class OnlineEngine {
   int64_t w_;
   int p_;
   bool avx2_;
+  const uint8_t* guide_ = nullptr;
+  int64_t guide_rows_ = 0;
+  int subs_ = kSub - 1;
+  bool started_ = false;
   int64_t y_ = 0, x_ = 0;
   int c_ = 0;
   bool inside_ = false;  // inside() at (y_, x_)

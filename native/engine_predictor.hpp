@@ -59,6 +59,7 @@ class EnginePredictor {
   void run(PlaneView& v, int64_t row0, int64_t row1, CodeFn&& code, StopFn&& stop, AheadFn&& ahead) {
     using namespace detail;
     MixtureParams params;
+    engine_.attach_guide(v.guide, v.height);
     for (int64_t i = row0; i < row1; ++i) {
       if (stop()) return;
       for (int64_t j = 0; j < v.width; ++j) {

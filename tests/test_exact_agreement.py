@@ -52,8 +52,10 @@ def test_med_predictor_of_the_shipped_model(planes):
     _assert_equal(native, _torch_params(model.model.predictor, img, feats))
 
 
-def test_guided_predictor_of_the_rc_model():
-    model = Codec().rc_model
+def test_guided_predictor_of_the_med_rc_model():
+    from lora_codec.registry import load_shipped_model
+
+    model = load_shipped_model("rc.safetensors")  # the rc model of format versions 1 to 5
     img = smooth_image(36, 44, planes=3, seed=4)
     guide = np.clip(img.astype(int) + np.random.default_rng(2).integers(-9, 10, img.shape), 0, 255).astype(np.uint8)
     feats = _features(img.shape, model.cfg.features, 2)
@@ -72,3 +74,18 @@ def test_engine_head(planes):
     feats = _features(img.shape, 8, 3)
     native = entropy.predict_params(img, feats, exact.predictor_weights(exact.state_of(net), 8, "engine"))
     _assert_equal(native, _torch_params(net, img, feats, engine=entropy.engine_outputs(img)))
+
+
+@pytest.mark.parametrize("planes", [1, 3])
+def test_engine_head_in_rc_mode(planes):
+    """The engine outputs that training and adaptation read with a reconstruction are the
+    ones the coder uses (format v6), and the reconstruction changes them."""
+    model = Codec().rc_model
+    assert model.engine
+    img = smooth_image(36, 44, planes=planes, seed=4)[:, :, list(coding_order(planes))].copy()
+    guide = np.clip(img.astype(int) + np.random.default_rng(2).integers(-9, 10, img.shape), 0, 255).astype(np.uint8)
+    feats = _features(img.shape, model.cfg.features, 2)
+    engine = entropy.engine_outputs(img, guide)
+    assert not np.array_equal(engine, entropy.engine_outputs(img))
+    native = entropy.predict_params(img, feats, model.predictor_weights, guide)
+    _assert_equal(native, _torch_params(model.model.predictor, img, feats, engine=engine))

@@ -1,5 +1,6 @@
-"""rc mode: the HEVC base layer, the guided model's exact path, quality search, round trips
-through the API and the CLI, and the refusal to decode with a different reconstruction."""
+"""rc mode: the HEVC base layer, the online engine reading the reconstruction (format v6)
+and the older guided model's exact path, quality search, round trips through the API and
+the CLI, and the refusal to decode with a different reconstruction."""
 
 import json
 
@@ -27,6 +28,14 @@ def codec():
     return Codec()
 
 
+@pytest.fixture(scope="module")
+def med_rc():
+    """The rc model of format versions 1 to 5 (a guide network and a guided MED predictor)."""
+    from lora_codec.registry import load_shipped_model
+
+    return load_shipped_model("rc.safetensors")
+
+
 def test_base_layer_payload_round_trip():
     img = smooth_image(40, 56, planes=3, seed=1)
     layer = base_layer.encode(img, 30)
@@ -50,16 +59,16 @@ def test_base_layer_rejects_bad_quality(quality):
         base_layer.encode(smooth_image(8, 8), quality)
 
 
-def test_guide_features_of_a_band_equal_those_of_the_whole_image(codec):
+def test_guide_features_of_a_band_equal_those_of_the_whole_image(med_rc):
     recon = smooth_image(70, 33, planes=3, seed=3)
-    ints = codec.rc_model.guide_integers
+    ints = med_rc.guide_integers
     whole = exact.guide_features(ints, recon, 0, 70)
     for r0, r1 in [(0, 10), (10, 41), (41, 70), (69, 70)]:
         assert np.array_equal(exact.guide_features(ints, recon, r0, r1), whole[r0:r1])
 
 
-def test_guided_exact_path_matches_training_path_within_one_percent(codec):
-    model = codec.rc_model
+def test_guided_exact_path_matches_training_path_within_one_percent(med_rc):
+    model = med_rc
     img = smooth_image(96, 96, planes=3, seed=4)
     guide = base_layer.encode(img, 30).reconstruction
     x = torch.from_numpy(img.transpose(2, 0, 1).copy()).float()[None]
@@ -85,6 +94,36 @@ def test_rc_round_trip_every_colour_type(codec, shape, planes):
     assert header.mode == "rc" and header.model_id == codec.rc_model.model_id
     assert np.array_equal(codec.decompress(data), img)
     assert np.array_equal(lora_codec.decompress(data), img)  # the module-level API too
+
+
+def test_the_engine_reads_the_reconstruction_and_old_readers_are_refused(codec):
+    img = smooth_image(40, 48, planes=3, seed=5)
+    layer = base_layer.encode(img, 20)
+    model = codec.rc_model
+    assert model.engine and not model.guided
+    from lora_codec.coding.groups import CodingWeights, encode_group
+
+    weights = CodingWeights.of(model)
+    _, with_guide = encode_group(model, weights, img, guide=layer.reconstruction)
+    _, without = encode_group(model, weights, img)
+    assert with_guide != without
+    data = codec.compress(img, mode="rc", quality=20, fallback=False)
+    assert np.array_equal(codec.decompress(data), img)
+    raw = bytearray(data)  # the same file claiming version 5, whose rc mode had no engine
+    raw[8] = 5
+    import struct
+    import zlib
+
+    raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
+    with pytest.raises(DecodeError, match="version 5"):
+        codec.decompress(bytes(raw))
+
+
+def test_the_med_rc_model_still_codes_and_decodes(med_rc):
+    img = smooth_image(24, 30, planes=3, seed=10)
+    data = Codec(rc_model=med_rc).compress(img, mode="rc", quality=30, fallback=False)
+    assert container.unpack(data).header.model_id == med_rc.model_id
+    assert np.array_equal(Codec().decompress(data), img)
 
 
 def test_quality_search_returns_a_local_minimum_of_the_file_size(codec):
@@ -154,14 +193,13 @@ def test_cli_quality_needs_rc_mode(tmp_path, capsys):
     assert not (tmp_path / "img.lcz").exists()
 
 
-def test_rc_model_file_is_shipped_small_and_named_by_its_sha256(codec):
+def test_rc_mode_codes_with_the_default_model_and_the_old_rc_model_is_shipped(codec, med_rc):
     import hashlib
 
     from lora_codec.registry import WEIGHTS
 
-    DEFAULT_RC_MODEL = WEIGHTS / "rc.safetensors"
-
-    assert codec.rc_model.model.guided and codec.rc_model.cfg.guide_channels > 0
-    assert codec.rc_model.model_id == hashlib.sha256(DEFAULT_RC_MODEL.read_bytes()).digest()[:8]
-    assert DEFAULT_RC_MODEL.stat().st_size <= 10 * 1024 * 1024
-    assert codec.rc_model.model_id != codec.model.model_id
+    assert codec.rc_model.model_id == codec.model.model_id  # one model, read with the base layer
+    old = WEIGHTS / "rc.safetensors"  # for the rc files of versions 1 to 5
+    assert med_rc.model.guided and med_rc.cfg.guide_channels > 0
+    assert med_rc.model_id == hashlib.sha256(old.read_bytes()).digest()[:8]
+    assert old.stat().st_size <= 10 * 1024 * 1024

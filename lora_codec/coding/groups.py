@@ -43,18 +43,20 @@ def stripes(height: int) -> list[tuple[int, int]]:
 @dataclass(frozen=True)
 class StreamFormat:
     """How a format version codes its streams: framed (v2+), calibrated pixel streams
-    and pixel stripes (v4+), pixel streams through the bit refinement (v5+). The one
-    place that maps versions to these features."""
+    and pixel stripes (v4+), pixel streams through the bit refinement (v5+), rc mode on
+    an engine model, whose online engine reads the reconstruction (v6+). The one place
+    that maps versions to these features."""
 
     framed: bool
     calibrated: bool
     striped: bool
     refined: bool = False
+    guided_engine: bool = False
 
     @classmethod
     def of(cls, version: int = container.VERSION) -> "StreamFormat":
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
-                   refined=version >= 5)
+                   refined=version >= 5, guided_engine=version >= 6)
 
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
@@ -164,14 +166,16 @@ def band_features(model: LoadedModel, weights: CodingWeights, band: list[Tile],
     for t, z in zip(band, latents):
         levels = latent_shape(model, t)[0]
         feats[:, t.x0 : t.x1] = exact.decode_features(weights.decoder, z, levels, rows, t.x1 - t.x0)
-    if guide is not None:
+    if guide is not None and weights.guide is not None:  # an engine model reads the guide in its engine
         feats = exact.combine_features(feats, exact.guide_features(weights.guide, guide, band[0].y0, band[0].y1))
     return feats
 
 
 def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> None:
-    if model.guided != (guide is not None):
-        raise ValueError("an rc model codes with a base-layer reconstruction, a base model without one")
+    if model.guided and guide is None:
+        raise ValueError("an rc model of the MED kind codes only with a base-layer reconstruction")
+    if guide is not None and not model.reads_base_layer:
+        raise ValueError("this model cannot read a base-layer reconstruction (a MED model without a guide network)")
     if guide is not None and guide.shape != shape:
         raise ValueError(f"the reconstruction is {guide.shape}, the planes {shape}")
 

@@ -23,8 +23,8 @@ MODES: dict[str, Mode] = {
     m.name: m
     for m in (
         Mode("learned", "engine3.safetensors", summary="the learned head over the online engine (default)"),
-        Mode("rc", "rc.safetensors", base_layer=True, qualities=(10, 20, 30, 40, 50, 60, 70),
-             summary="HEVC base layer + learned residual"),
+        Mode("rc", "engine3.safetensors", base_layer=True, qualities=(1, 5, 10, 20, 30),
+             summary="HEVC base layer + the online engine and learned head reading its reconstruction"),
         Mode("stored", "", stored=True, summary="the pixels, zlib-compressed (chosen when smaller)"),
         Mode("indexed", "", indexed=True,
              summary="palette + online context mixing of the indexes (few colours; chosen when smaller)"),

@@ -112,14 +112,20 @@ class PixelDecoder:
             raise CorruptStreamError("the pixel stream is corrupt or truncated")
 
 
-def engine_outputs(pixels) -> np.ndarray:
+def engine_outputs(pixels, guide=None) -> np.ndarray:
     """The online engine's outputs (H, W, C, 8) int32 for an (H, W, C) uint8 image whose
     planes are in coding order: prediction, WP, gradient, NLMS 0, NLMS 1, blend (Q4),
-    energy and max-error of every sub-pixel, as the coder sees them."""
+    energy and max-error of every sub-pixel, as the coder sees them. ``guide`` (same shape
+    and order) is rc mode's lossy reconstruction, which the engine then also reads."""
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or not 1 <= pixels.shape[2] <= 3:
         raise ValueError(f"pixels must be (H, W, 1..3) uint8, got {pixels.dtype} {pixels.shape}")
-    return _native.engine_outputs(np.ascontiguousarray(pixels))
+    if guide is not None:
+        guide = np.asarray(guide)
+        if guide.dtype != np.uint8 or guide.shape != pixels.shape:
+            raise ValueError(f"guide must be uint8 with the shape of pixels, got {guide.dtype} {guide.shape}")
+        guide = np.ascontiguousarray(guide)
+    return _native.engine_outputs(np.ascontiguousarray(pixels), guide)
 
 
 def predict_params(pixels, features, weights: PredictorWeights, guide=None):

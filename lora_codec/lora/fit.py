@@ -153,9 +153,9 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     tiles = [t for band in grid for t in band]
     if latents is None:
         latents = group_latents(model, image_planes)
-    engine = entropy.engine_outputs(planes) if model.engine else None
     if guide is not None:
         guide = in_coding_order(model, guide)
+    engine = entropy.engine_outputs(planes, guide) if model.engine else None
     area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles], dtype=np.float64)
     net, factors, params = _inject(model, opts)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
@@ -184,7 +184,7 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
             gt = et = None
             if engine is not None:
                 et = torch.from_numpy(engine[window].transpose(2, 0, 1, 3).copy()).float()[None]
-            if guide is not None:
+            if guide is not None and net.guide is not None:  # an engine model reads it in its engine
                 gt = torch.from_numpy(guide[window].transpose(2, 0, 1).copy()).float()[None]
                 with torch.no_grad():
                     g_feats = net.guide(net.colour_input(gt))

@@ -101,8 +101,8 @@ PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
   return p;
 }
 
-// kind 0 (MED; `guided`: rc mode, with a random lossy reconstruction, border reads
-// included) or kind 1 (the online engine), coded in two bands as the codec does, with or
+// kind 0 (MED) or kind 1 (the online engine), `guided` (rc mode) with a random lossy
+// reconstruction, border reads included, coded in two bands as the codec does, with or
 // without the online CDF calibration, and through the bit refinement (format v5).
 void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false) {
   auto weights = std::make_shared<PredictorWeights>();
@@ -135,8 +135,9 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
     enc2.code_rows(v2, split, h);
     check(enc2.finish() == data, "packed and int64 heads agree");
   }
-  const char* what = kind == 1 ? "engine predictor round trip" : guided ? "guided predictor round trip"
-                                                                       : "predictor round trip";
+  const char* what = kind == 1 ? (guided ? "guided engine round trip" : "engine predictor round trip")
+                    : guided    ? "guided predictor round trip"
+                                : "predictor round trip";
   for (int round = 0; round < 3; ++round) {  // the real stream, a corrupted copy, a cut copy
     std::vector<uint8_t> copy = data;
     if (round == 1) copy[copy.size() / 2] ^= 0x5a;
@@ -278,6 +279,7 @@ int main() {
   predictor(rng, 0, false, true, true);
   predictor(rng, 0, true, true, true);
   predictor(rng, 1, false, true, true);
+  predictor(rng, 1, true, true, true);  // format v6: rc mode on the engine
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else
