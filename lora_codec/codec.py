@@ -334,8 +334,7 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         coded_colour = transforms.coded_colour(header.colour, chosen)
         model = find_model(header.model_id, [x for x in self._given.values() if x is not None] + self._extra)
-        if model.guided and not m.base_layer or m.base_layer and not (
-                model.guided or model.reads_base_layer and fmt.guided_engine):
+        if not model.codes(m, fmt):
             kind = "an rc-mode" if model.guided else "a learned-mode"
             raise DecodeError(f"corrupt .lcz file: its mode is {m.name} (version {header.version}), but its model "
                               f"{header.model_id.hex()} is {kind} model")

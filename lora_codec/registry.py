@@ -68,6 +68,14 @@ class LoadedModel:
         model, or an engine model, whose online engine then reads it (format v6)."""
         return self.guided or bool(self.cfg.engine)
 
+    def codes(self, mode, fmt) -> bool:
+        """Whether files of ``mode`` (a :class:`lora_codec.coding.modes.Mode`) in format
+        ``fmt`` (a ``StreamFormat``) can name this model: a guided model codes only with a
+        base layer, and an engine model reads one from format v6 on."""
+        if not mode.base_layer:
+            return not self.guided
+        return self.guided or (self.engine and fmt.guided_engine)
+
     @property
     def engine(self) -> bool:
         """The learned head over the online engine (colour planes coded G, R, B)."""
