@@ -6,7 +6,8 @@
 >>> bool((lora_codec.decompress(data) == image).all())
 True
 
-rc mode: an HEVC base layer plus the learned residual (quality searched unless given):
+rc mode: an HEVC base layer plus the learned residual (quality chosen by a classifier
+unless given, or searched with ``quality="search"``):
 
 >>> data = lora_codec.compress(image, mode="rc", quality=40)
 >>> bool((lora_codec.decompress(data) == image).all())

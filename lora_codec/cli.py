@@ -50,6 +50,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _quality(text: str) -> int | str:
+    """--quality: an HEVC quality 1..100, or "search"."""
+    if text == "search":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer or 'search': {text!r}") from None
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be in 1..100, got {value}")
+    return value
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="threads: torch's when adapting or training (default: torch's choice), and for the stripes of "
@@ -79,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed "
                         "(learned and rc fall back to stored, and to indexed when it applies, when smaller)")
-    c.add_argument("--quality", type=int, default=None,
-                   help="rc mode: HEVC quality 1..100 (default: searched per image for the smallest file)")
+    c.add_argument("--quality", type=_quality, default=None,
+                   help="rc mode: HEVC quality 1..100, or 'search' to code several qualities and keep the "
+                        "smallest file (default: the quality classifier's choice, one coding)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")
     c.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
     c.add_argument("--targets", default=None, help="comma-separated layer names to adapt")
@@ -241,8 +255,8 @@ def _compress(args) -> int:
         raise UsageError("--steps must be >= 0")
     if args.time_budget is not None and not 0 < args.time_budget < float("inf"):
         raise UsageError("--time-budget must be a positive number of seconds")
-    if args.quality is not None and (args.mode != "rc" or not 1 <= args.quality <= 100):
-        raise UsageError("--quality needs --mode rc and a value in 1..100")
+    if args.quality is not None and args.mode != "rc":
+        raise UsageError("--quality needs --mode rc")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)

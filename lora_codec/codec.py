@@ -9,9 +9,9 @@ reuse its latents. Decoding needs z, the integer decoder and the native predicto
 are exact.
 
 **rc mode** (``mode="rc"``) first codes each group with HEVC (:mod:`lora_codec.base_layer`)
-at the quality that makes the file smallest, then codes the exact pixels with the rc
-model, which adds features of the lossy reconstruction and predicts each pixel's residual
-against it.
+at the quality the classifier of :mod:`lora_codec.quality_choice` picks (or given, or
+searched), then codes the exact pixels with the default model, whose online engine also
+reads the lossy reconstruction (older rc files: the MED rc model and its guide network).
 
 >>> import numpy as np, lora_codec
 >>> image = (np.arange(24 * 20 * 3) % 251).astype(np.uint8).reshape(24, 20, 3)
@@ -37,6 +37,7 @@ from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group
                             StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
 from .container import FormatError, Header
+from .quality_choice import load_quality_classifier
 from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, read_image_with_metadata, regular_file
 from .registry import LoadedModel, find_model, load_shipped_model
 
@@ -65,6 +66,21 @@ def _check_steps(steps) -> int:
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     return int(steps)
+
+
+def _check_quality(quality, m: Mode) -> None:
+    """``quality`` is None (the classifier's choice), "search" or an integer in [1, 100],
+    and only for a mode with a base layer."""
+    if quality is None:
+        return
+    if isinstance(quality, bool) or not isinstance(quality, (Integral, str)):
+        raise TypeError(f"quality must be an integer, 'search' or None, got {type(quality).__name__}")
+    if not m.base_layer:
+        raise ValueError("quality applies to rc mode only")
+    if isinstance(quality, str) and quality != "search":
+        raise ValueError(f"quality must be an integer in [1, 100] or 'search', got {quality!r}")
+    if isinstance(quality, Integral) and not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in [1, 100], got {quality}")
 
 
 def _checked(pixels: np.ndarray, header: Header) -> np.ndarray:
@@ -138,7 +154,7 @@ class Codec:
     def rc_model(self) -> LoadedModel:
         return self.model_for(MODES["rc"])
 
-    def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | None = None,
+    def compress(self, image, steps: int = 0, *, mode: str = "learned", quality: int | str | None = None,
                  adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS, strip: bool = False,
                  metadata: dict | None = None, fallback: bool = True, time_budget: float | None = None) -> bytes:
         """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
@@ -148,7 +164,8 @@ class Codec:
         smaller. ``time_budget`` (seconds) bounds that adaptation: it runs as many of the
         ``steps`` as fit (with ``steps=0``, as many as fit), and the coding around it takes
         its usual time. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
-        is searched per image unless given. Images of more than ``max_pixels`` pixels are
+        (1..100) is chosen by the quality classifier unless given, or searched
+        (``quality="search"``: the file is coded at several qualities, the smallest kept). Images of more than ``max_pixels`` pixels are
         refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
         chunks, :mod:`lora_codec.metadata`) is kept unless ``strip``; ``metadata`` replaces
         it (for arrays, which carry none). The stored pixels (mode ``stored``) and, for
@@ -161,10 +178,7 @@ class Codec:
         if time_budget is not None and steps == 0:
             steps = BUDGET_ONLY_STEPS
         m = mode_named(mode)
-        if quality is not None and (isinstance(quality, bool) or not isinstance(quality, Integral)):
-            raise TypeError(f"quality must be an integer or None, got {type(quality).__name__}")
-        if quality is not None and (not m.base_layer or not 1 <= quality <= 100):
-            raise ValueError("quality applies to rc mode and must be in [1, 100]")
+        _check_quality(quality, m)
         pixels, colour, meta = read_image_with_metadata(image, max_pixels)
         meta = meta if metadata is None else metadata
         extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else {}
@@ -234,7 +248,7 @@ class Codec:
         except meta_section.MetadataError as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
 
-    def encode_adapted(self, image, adapters, *, mode: str = "learned", quality: int | None = None) -> bytes:
+    def encode_adapted(self, image, adapters, *, mode: str = "learned", quality: int | str | None = None) -> bytes:
         """The file with these adapters (a :class:`lora_codec.lora.fit.AdaptResult`), kept
         even when they do not pay (for tests and experiments; :meth:`compress` is the
         normal entry point)."""
@@ -246,7 +260,7 @@ class Codec:
         adapted = self._recode(model, plan.planes, plan.latents, plan.groups, adapters.deltas)
         return sections.pack(self._header(model, m, pixels, colour), adapted, adapters.payload, extra)
 
-    def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | None,
+    def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | str | None,
               palette: bool = True) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
         them smallest: with a palette (if ``palette`` allows it), the image is also coded
@@ -283,8 +297,9 @@ class Codec:
         return out
 
     def _code_group(self, model: LoadedModel, weights: CodingWeights, m: Mode, planes: np.ndarray,
-                    latents: list[np.ndarray], quality: int | None) -> GroupCode:
-        """One group coded in mode ``m``; a base-layer mode searches the quality unless given."""
+                    latents: list[np.ndarray], quality: int | str | None) -> GroupCode:
+        """One group coded in mode ``m``; a base-layer mode takes the given quality, the
+        classifier's (None) or the best of a search ("search")."""
         def with_quality(q: int) -> GroupCode:
             base = base_layer.encode(planes, q)
             return GroupCode(*encode_group(model, weights, planes, latents, base.reconstruction,
@@ -292,7 +307,9 @@ class Codec:
 
         if not m.base_layer:
             return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads))
-        if quality is not None:
+        if quality is None:
+            quality = load_quality_classifier().predict(planes)
+        if quality != "search":
             return with_quality(quality)
         # Descend over the mode's qualities from the middle one to a local minimum of the size.
         tried: dict[int, GroupCode] = {}
@@ -365,7 +382,8 @@ class Codec:
             if m.base_layer:
                 try:
                     guide = base_layer.unpack(c.sections[sections.BASE_LAYER_TAGS[group]],
-                                              (header.height, header.width, len(idx))).reconstruction
+                                              (header.height, header.width, len(idx)),
+                                              fmt.base_layer_payload).reconstruction
                 except BaseLayerError as exc:
                     raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
             try:

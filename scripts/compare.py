@@ -8,7 +8,8 @@ reported as such and left out of its averages.
     python scripts/compare.py ../shared/data/kodak --steps 0,200 --rc-steps 0 --out results/kodak
 
 ``--steps`` adds lora-codec rows in the default (learned) mode, ``--rc-steps`` rows in rc
-mode (HEVC base layer + learned residual, quality searched per image).
+mode (HEVC base layer + learned residual, quality chosen by the classifier; with
+``--rc-search`` also rows with the quality searched per image).
 
 Writes OUT/report.md (overall table, then per image), OUT/results.csv and two plots:
 OUT/bpsp_per_image.png and OUT/pareto.png (bpsp against encode seconds per megapixel).
@@ -103,6 +104,7 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
 
         steps = int(codec.split("steps=")[1])
         mode = "rc" if codec.startswith("lora-codec-rc") else "learned"
+        quality = "search" if codec.startswith("lora-codec-rc-search") else None
         if model_file:
             from lora_codec.registry import load_model_file
 
@@ -111,7 +113,7 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
             lc = Codec()
 
         def encode(a):
-            return lc.compress(a, steps=steps, mode=mode)
+            return lc.compress(a, steps=steps, mode=mode, quality=quality)
 
         decode = lc.decompress
     else:
@@ -206,11 +208,13 @@ def write_report(out: Path, rows: list[dict], summary: list[dict], command: str,
                      f"{s['decode_s_per_mp']:.2f} | {s['encode_s']:.2f} | {s['decode_s']:.2f} | "
                      f"{s['peak_rss_mb']:.0f} | {split} | {s['not_lossless']} | {s['failed']} |")
     notes = [NOTES[s["codec"]] for s in summary if s["codec"] in NOTES]
-    qualities = [r["hevc_quality"] for r in rows if r.get("hevc_quality") not in (None, "")]
-    if qualities:
-        counts = {q: qualities.count(q) for q in sorted(set(qualities))}
-        notes.append("rc mode's per-image HEVC quality choices: "
-                     + ", ".join(f"q{q} x{n}" for q, n in counts.items()) + ".")
+    for codec in dict.fromkeys(r["codec"] for r in rows):
+        qualities = [r["hevc_quality"] for r in rows
+                     if r["codec"] == codec and r.get("hevc_quality") not in (None, "")]
+        if qualities:
+            counts = {q: qualities.count(q) for q in sorted(set(qualities))}
+            notes.append(f"{codec}: per-image HEVC quality choices "
+                         + ", ".join(f"q{q} x{n}" for q, n in counts.items()) + ".")
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     lines += ["", "## Published numbers (not measured here, cited)\n", "| method | data set | bpsp |", "|---|---|---|"]
@@ -298,6 +302,8 @@ def main() -> None:
     parser.add_argument("--codecs", default=",".join(PEERS), help=f"peers, from {', '.join(PEERS)}")
     parser.add_argument("--steps", default="0", help="lora-codec steps to run, comma-separated ('' for none)")
     parser.add_argument("--rc-steps", default="", help="lora-codec rc-mode steps to run, comma-separated")
+    parser.add_argument("--rc-search", action="store_true",
+                        help="also rc-mode rows with the quality searched (--quality search) at the --rc-steps")
     parser.add_argument("--out", required=True)
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers, each on its own core")
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
@@ -323,6 +329,7 @@ def main() -> None:
     rc_steps = [int(s) for s in args.rc_steps.split(",") if s.strip()]
     model_files = {f"lora-codec[{Path(m).stem}]@steps=0": m for m in args.model_file}
     codecs = ([f"lora-codec@steps={s}" for s in steps] + [f"lora-codec-rc@steps={s}" for s in rc_steps]
+              + ([f"lora-codec-rc-search@steps={s}" for s in rc_steps] if args.rc_search else [])
               + list(model_files) + peers)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]
     jobs = max(1, min(args.jobs, len(cores), len(codecs)))

@@ -1,5 +1,8 @@
 """Small synthetic images for the tests (the tests never read Kodak or training data)."""
 
+import struct
+import zlib
+
 import numpy as np
 
 
@@ -19,3 +22,11 @@ def palette_image(height: int, width: int, planes: int, colours: int, seed: int)
     rng = np.random.default_rng(seed)
     table = rng.integers(0, 256, (colours, planes), dtype=np.uint8)
     return np.ascontiguousarray(table[rng.integers(0, colours, (height, width))])
+
+
+def with_header_bytes(data: bytes, offset: int, value: bytes) -> bytes:
+    """A .lcz file with header bytes replaced and the header CRC recomputed."""
+    raw = bytearray(data)
+    raw[offset : offset + len(value)] = value
+    raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
+    return bytes(raw)

@@ -26,7 +26,7 @@ from lora_codec.codec import Codec, DecodeError
 from lora_codec.images import ImageError
 
 import spec_reader
-from helpers import smooth_image
+from helpers import smooth_image, with_header_bytes
 
 # Golden files of the current format version (any model).
 GOLDEN = sorted((Path(__file__).parent / "golden").glob(f"v{container.VERSION}-*"))[-1]
@@ -63,11 +63,7 @@ def _one_error_line(capsys) -> str:
     return lines[0]
 
 
-def _repack(data: bytes, offset: int, value: bytes) -> bytes:
-    raw = bytearray(data)
-    raw[offset : offset + len(value)] = value
-    raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
-    return bytes(raw)
+_repack = with_header_bytes
 
 
 # 1. The input is never overwritten, with or without --force.

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from lora_codec.cli import main
+from lora_codec.container import VERSION
 
 from helpers import smooth_image
 
@@ -102,7 +103,7 @@ BAD_LCZ = {
     "foreign": lambda d: b"GIF89a" + d[6:],
     "wrong magic": lambda d: b"\x89LCX" + d[4:],
     "empty": lambda d: b"",
-    "unknown version": lambda d: d[:8] + b"\x07" + d[9:],
+    "unknown version": lambda d: d[:8] + bytes([VERSION + 1]) + d[9:],
 }
 
 

@@ -1,5 +1,5 @@
 """rc mode: the HEVC base layer, the online engine reading the reconstruction (format v6)
-and the older guided model's exact path, quality search, round trips through the API and
+and the older guided model's exact path, the quality classifier and search, round trips through the API and
 the CLI, and the refusal to decode with a different reconstruction."""
 
 import json
@@ -15,12 +15,13 @@ from lora_codec.cli import main
 from lora_codec.codec import Codec, DecodeError
 from lora_codec.coding.modes import MODES
 from lora_codec.coding.sections import section_stats
-
-RC_QUALITIES = MODES["rc"].qualities
 from lora_codec import exact
 from lora_codec.models.predictor import mixture_bits
+from lora_codec.quality_choice import features, load_quality_classifier
 
-from helpers import smooth_image
+from helpers import smooth_image, with_header_bytes
+
+RC_QUALITIES = MODES["rc"].qualities
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +110,34 @@ def test_the_engine_reads_the_reconstruction_and_old_readers_are_refused(codec):
     assert with_guide != without
     data = codec.compress(img, mode="rc", quality=20, fallback=False)
     assert np.array_equal(codec.decompress(data), img)
-    raw = bytearray(data)  # the same file claiming version 5, whose rc mode had no engine
-    raw[8] = 5
-    import struct
-    import zlib
-
-    raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
+    # The same file claiming version 5, whose rc mode had no engine.
     with pytest.raises(DecodeError, match="version 5"):
-        codec.decompress(bytes(raw))
+        codec.decompress(with_header_bytes(data, 8, bytes([5])))
+
+
+def test_compact_base_layer_payload_and_its_format_version(codec):
+    import hashlib
+
+    img = smooth_image(40, 48, planes=3, seed=11)
+    layer = base_layer.encode(img, 10)
+    v1, v2 = layer.pack(version=1), layer.pack()
+    assert len(v2) < len(v1) - 200  # the HEIF boxes deflate against the dictionary
+    for version, payload in ((1, v1), (2, v2)):
+        again = base_layer.unpack(payload, img.shape, version)
+        assert again.heif == layer.heif and np.array_equal(again.reconstruction, layer.reconstruction)
+    assert hashlib.sha256(base_layer.HEIF_DICTIONARY).hexdigest() == base_layer.HEIF_DICTIONARY_SHA256
+    with pytest.raises(base_layer.BaseLayerError, match="payload version 2"):
+        base_layer.unpack(v2, img.shape, 1)
+    broken = bytearray(v2)
+    broken[8] ^= 0xFF  # inside the deflated boxes
+    with pytest.raises(base_layer.BaseLayerError):
+        base_layer.unpack(bytes(broken), img.shape, 2)
+    with pytest.raises(base_layer.BaseLayerError, match="truncated"):
+        base_layer.unpack(v2[:9], img.shape, 2)
+    # A version-7 file relabelled as version 6 (whose base layers are HEIF files as they are).
+    data = codec.compress(img, mode="rc", quality=10, fallback=False)
+    with pytest.raises(DecodeError, match="payload version"):
+        codec.decompress(with_header_bytes(data, 8, bytes([6])))
 
 
 def test_the_med_rc_model_still_codes_and_decodes(med_rc):
@@ -128,7 +149,7 @@ def test_the_med_rc_model_still_codes_and_decodes(med_rc):
 
 def test_quality_search_returns_a_local_minimum_of_the_file_size(codec):
     img = smooth_image(48, 64, planes=3, seed=6)
-    data = codec.compress(img, mode="rc")
+    data = codec.compress(img, mode="rc", quality="search")
     chosen = section_stats(data)["hevc_quality"]["colour"]
     assert chosen in RC_QUALITIES
     k = RC_QUALITIES.index(chosen)
@@ -182,6 +203,54 @@ def test_cli_rc_mode_round_trip_and_info(tmp_path, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["mode"] == "rc" and stats["hevc_quality"]["colour"] in RC_QUALITIES
     assert stats["split_bytes"]["base layer"] > 0
+
+
+def test_rc_mode_codes_once_at_the_classifiers_quality(codec):
+    img = smooth_image(48, 64, planes=3, seed=7)
+    data = codec.compress(img, mode="rc", fallback=False)
+    predicted = load_quality_classifier().predict(img)
+    assert section_stats(data)["hevc_quality"]["colour"] == predicted
+    assert data == codec.compress(img, mode="rc", quality=predicted, fallback=False)
+    assert np.array_equal(codec.decompress(data), img)
+
+
+def test_shipped_classifier_scores_the_rc_modes_qualities():
+    classifier = load_quality_classifier()
+    assert classifier.qualities == RC_QUALITIES
+    # Not a constant choice: images of different statistics get different qualities.
+    rng = np.random.default_rng(3)
+    x = rng.normal(classifier.mean, 3 * classifier.scale, size=(200, len(classifier.mean)))
+    assert len(set(np.argmax(classifier.scores(x), axis=1).tolist())) > 1
+
+
+@pytest.mark.parametrize("quality, error", [("best", ValueError), (0, ValueError), (101, ValueError),
+                                            (True, TypeError), (40.0, TypeError)])
+def test_bad_quality_is_refused_before_coding(codec, quality, error):
+    with pytest.raises(error, match="quality"):
+        codec.compress(smooth_image(8, 8), mode="rc", quality=quality)
+
+
+def test_quality_needs_rc_mode_in_the_api(codec):
+    with pytest.raises(ValueError, match="rc mode"):
+        codec.compress(smooth_image(8, 8), quality="search")
+
+
+def test_features_refuse_planes_of_the_wrong_shape():
+    with pytest.raises(ValueError, match="planes"):
+        features(np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match="planes"):
+        features(np.zeros((8, 8, 2), np.uint8))
+
+
+def test_cli_quality_search_and_bad_quality(tmp_path, capsys):
+    src = tmp_path / "img.png"
+    Image.fromarray(smooth_image(16, 16, planes=3)).save(src)
+    assert main(["compress", str(src), "--mode", "rc", "--quality", "fast", "--quiet"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--quality" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "img.lcz").exists()
+    assert main(["compress", str(src), "--mode", "rc", "--quality", "search", "--quiet"]) == 0
+    assert (tmp_path / "img.lcz").exists()
 
 
 def test_cli_quality_needs_rc_mode(tmp_path, capsys):

@@ -44,7 +44,8 @@ def stripes(height: int) -> list[tuple[int, int]]:
 class StreamFormat:
     """How a format version codes its streams: framed (v2+), calibrated pixel streams
     and pixel stripes (v4+), pixel streams through the bit refinement (v5+), rc mode on
-    an engine model, whose online engine reads the reconstruction (v6+). The one place
+    an engine model, whose online engine reads the reconstruction (v6+), rc base layers
+    with deflated container boxes (v7+, base layer payload version 2). The one place
     that maps versions to these features."""
 
     framed: bool
@@ -52,11 +53,13 @@ class StreamFormat:
     striped: bool
     refined: bool = False
     guided_engine: bool = False
+    base_layer_payload: int = 1
 
     @classmethod
     def of(cls, version: int = container.VERSION) -> "StreamFormat":
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
-                   refined=version >= 5, guided_engine=version >= 6)
+                   refined=version >= 5, guided_engine=version >= 6,
+                   base_layer_payload=2 if version >= 7 else 1)
 
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
