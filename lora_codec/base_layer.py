@@ -26,6 +26,7 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -62,9 +63,14 @@ class BaseLayer:
     heif: bytes
     reconstruction: np.ndarray  # (H, W, C) uint8, C in {1, 3}
 
+    @cached_property
+    def packed(self) -> bytes:
+        """The section payload as this build writes it (computed once)."""
+        return self.pack()
+
     @property
     def packed_size(self) -> int:
-        return len(self.pack())
+        return len(self.packed)
 
     def pack(self, version: int = PAYLOAD_VERSION) -> bytes:
         """The section payload in payload ``version`` (1: the HEIF file as it is; 2: its

@@ -2,7 +2,7 @@
 
 A small linear classifier scores each quality of :data:`lora_codec.coding.modes.MODES`
 ``["rc"].qualities`` from a handful of cheap statistics of the planes (size, residual
-magnitudes at two scales, residual entropy) and picks the best-scoring one. It replaces
+magnitudes at three scales, residual entropy) and picks the best-scoring one. It replaces
 the search, which codes the image three to four times, by one coding.
 ``scripts/fit_quality_classifier.py`` fits it on training images outside the validation
 split (labels: the file size at every quality) and writes the shipped weights.

@@ -21,7 +21,7 @@ def sections_of(groups: dict[str, GroupCode], adapters: bytes | None,
         sections[ADAPTER_TAG] = adapters
     for group, code in groups.items():
         if code.base is not None:
-            sections[BASE_LAYER_TAGS[group]] = code.base.pack()
+            sections[BASE_LAYER_TAGS[group]] = code.base.packed
         ztag, ptag = SECTION_TAGS[group]
         sections[ztag] = code.z
         sections[ptag] = code.pixels
