@@ -120,9 +120,13 @@ class QualityClassifier:
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_FILE) -> "QualityClassifier":
-        from safetensors.numpy import load_file
+        from safetensors import safe_open
 
-        t = load_file(str(path))
+        with safe_open(str(path), "np") as f:
+            t = {k: f.get_tensor(k) for k in f.keys()}
+            named = (f.metadata() or {}).get("features", "")
+        if named != "; ".join(FEATURE_NAMES):
+            raise ValueError(f"{path}: the classifier was fitted on other features ({named!r})")
         q = tuple(int(v) for v in t["qualities"])
         if t["weight"].shape != (len(q), len(FEATURE_NAMES)):
             raise ValueError(f"{path}: classifier weights {t['weight'].shape} do not match "

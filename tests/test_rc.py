@@ -223,6 +223,22 @@ def test_shipped_classifier_scores_the_rc_modes_qualities():
     assert len(set(np.argmax(classifier.scores(x), axis=1).tolist())) > 1
 
 
+def test_classifier_save_load_round_trip_and_feature_check(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from lora_codec.quality_choice import QualityClassifier
+
+    shipped = load_quality_classifier()
+    shipped.save(tmp_path / "q.safetensors")
+    again = QualityClassifier.load(tmp_path / "q.safetensors")
+    x = np.random.default_rng(4).normal(shipped.mean, shipped.scale, size=(20, len(shipped.mean)))
+    assert again.qualities == shipped.qualities and np.array_equal(again.scores(x), shipped.scores(x))
+    save_file(load_file(str(tmp_path / "q.safetensors")), str(tmp_path / "other.safetensors"),
+              metadata={"features": "something else"})
+    with pytest.raises(ValueError, match="other features"):
+        QualityClassifier.load(tmp_path / "other.safetensors")
+
+
 @pytest.mark.parametrize("quality, error", [("best", ValueError), (0, ValueError), (101, ValueError),
                                             (True, TypeError), (40.0, TypeError)])
 def test_bad_quality_is_refused_before_coding(codec, quality, error):
