@@ -21,12 +21,18 @@ class LatentPrior(nn.Module):
 
     def bits(self, z: torch.Tensor) -> torch.Tensor:
         """Total code length of integer-valued ``z`` (N, C, H, W) in bits."""
+        return -torch.log2(self._probabilities(z).clamp_min(1e-9)).sum()
+
+    def bits_map(self, z: torch.Tensor) -> torch.Tensor:
+        """Code length in bits of each latent position of ``z`` (N, C, H, W): (N, H, W)."""
+        return -torch.log2(self._probabilities(z).clamp_min(1e-9)).sum(1)
+
+    def _probabilities(self, z: torch.Tensor) -> torch.Tensor:
         inv = torch.exp(-self.log_scale).view(1, -1, 1, 1)
         upper = torch.where(z >= Z_MAX, torch.full_like(z, 1e4), (z + 0.5) * inv)
         lower = torch.where(z <= Z_MIN, torch.full_like(z, -1e4), (z - 0.5) * inv)
         # log(sigmoid(u) - sigmoid(l)) computed stably.
-        prob = torch.sigmoid(upper) - torch.sigmoid(lower)
-        return -torch.log2(prob.clamp_min(1e-9)).sum()
+        return torch.sigmoid(upper) - torch.sigmoid(lower)
 
     def cdf_tables(self) -> np.ndarray:
         """Integer CDFs (C, Z_ALPHABET + 1) with total 2^TABLE_PRECISION, every bin >= 1."""

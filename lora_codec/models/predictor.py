@@ -192,8 +192,8 @@ class CausalPredictor(nn.Module):
         return torch.stack(means, 1), torch.stack(log_scales, 1), torch.stack(logits, 1)
 
 
-def mixture_bits(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
-    """Code length in bits of integer pixels ``x`` (N, C, H, W) under the mixtures."""
+def mixture_log_probs(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
+    """Natural-log probability of every integer sub-pixel of ``x`` (N, C, H, W) under its mixture."""
     xk = x.unsqueeze(-1)
     centered = xk - means
     inv_s = torch.exp(-log_scales)
@@ -210,5 +210,14 @@ def mixture_bits(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
     log_probs = torch.where(
         xk <= 0, log_cdf_plus, torch.where(xk >= 255, log_one_minus_cdf_min, log_mid)
     )
-    log_p = torch.logsumexp(log_probs + F.log_softmax(logits, dim=-1), dim=-1)
-    return -log_p.sum() / torch.log(torch.tensor(2.0))
+    return torch.logsumexp(log_probs + F.log_softmax(logits, dim=-1), dim=-1)
+
+
+def mixture_bits(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
+    """Code length in bits of integer pixels ``x`` (N, C, H, W) under the mixtures."""
+    return -mixture_log_probs(x, means, log_scales, logits).sum() / torch.log(torch.tensor(2.0))
+
+
+def mixture_bits_map(x: torch.Tensor, means, log_scales, logits) -> torch.Tensor:
+    """Code length in bits of every sub-pixel of ``x`` (N, C, H, W), same shape as ``x``."""
+    return -mixture_log_probs(x, means, log_scales, logits) / torch.log(torch.tensor(2.0))
