@@ -126,16 +126,23 @@ def _pillow_heif():
     return pillow_heif
 
 
-def _decode_heif(data: bytes, planes: int) -> np.ndarray:
+def _decode_heif(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+    """The (H, W, C) reconstruction of a HEIF file, checked to be ``shape`` before any
+    pixel is decoded (a forged layer costs no more work than the image it claims)."""
     pillow_heif = _pillow_heif()
+    height, width, planes = shape
     try:
         heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        if tuple(heif.size) != (width, height):
+            raise BaseLayerError(f"the base layer is {heif.size[0]}x{heif.size[1]}, the image {width}x{height}")
         array = np.asarray(heif)
+    except BaseLayerError:
+        raise
     except Exception as exc:  # libheif raises its own error types
         raise BaseLayerError(f"the HEVC base layer does not decode ({exc})") from None
     if array.ndim == 2:
         array = array[:, :, None]
-    if array.dtype != np.uint8 or array.shape[2] < planes:
+    if array.dtype != np.uint8 or array.shape[:2] != (height, width) or array.shape[2] < planes:
         raise BaseLayerError(f"the HEVC base layer decodes to {array.dtype} {array.shape}")
     return np.ascontiguousarray(array[:, :, :planes])
 
@@ -151,11 +158,18 @@ def encode(planes: np.ndarray, quality: int) -> BaseLayer:
     pillow_heif = _pillow_heif()
     image = Image.fromarray(planes[:, :, 0] if planes.shape[2] == 1 else planes)
     buf = io.BytesIO()
-    pillow_heif.from_pillow(image).save(buf, quality=int(quality), chroma=444)
+    height, width = planes.shape[:2]
+    try:
+        pillow_heif.from_pillow(image).save(buf, quality=int(quality), chroma=444)
+    except Exception as exc:  # x265 refuses some sizes (e.g. a side over 4216 with the other under 32)
+        raise BaseLayerError(f"the HEVC encoder cannot code a {width}x{height} image; use the default mode "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     data = buf.getvalue()
-    recon = _decode_heif(data, planes.shape[2])
-    if recon.shape != planes.shape:
-        raise BaseLayerError(f"HEVC changed the image size: {planes.shape} -> {recon.shape}")
+    try:
+        recon = _decode_heif(data, planes.shape)
+    except BaseLayerError as exc:  # e.g. a side over 65528: encoded, but libde265 refuses it
+        raise BaseLayerError(f"the HEVC base layer of a {width}x{height} image does not decode here; "
+                             f"use the default mode ({exc})") from None
     return BaseLayer(int(quality), data, recon)
 
 
@@ -173,9 +187,7 @@ def unpack(payload: bytes, shape: tuple[int, int, int], version: int = PAYLOAD_V
     if found != version:
         raise BaseLayerError(f"the base layer has payload version {found}, the file's format holds {version}")
     data = payload[_HEAD.size :] if version == 1 else _inflate_heif(payload[_HEAD.size :])
-    recon = _decode_heif(data, shape[2])
-    if recon.shape != tuple(shape):
-        raise BaseLayerError(f"the base layer is {recon.shape[1]}x{recon.shape[0]}, the image {shape[1]}x{shape[0]}")
+    recon = _decode_heif(data, tuple(shape))
     if zlib.crc32(memoryview(recon).cast("B")) & 0xFFFFFFFF != crc:
         raise BaseLayerError("this HEVC decoder reconstructs the base layer differently from the encoder's "
                              "(reconstruction CRC mismatch); the file cannot be decoded exactly here")

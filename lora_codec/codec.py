@@ -49,6 +49,12 @@ class DecodeError(ValueError):
 # The step cap of an adaptation bounded by its time budget alone (``steps=0``).
 BUDGET_ONLY_STEPS = 100_000
 
+# Per-image adaptation has never taken more than about half off a learned file (the most,
+# −51 %, on a synthetic screenshot; README, "Per-image adaptation"). When the indexed file
+# is under this share of the learned one, it wins whatever the adaptation does, so the
+# adaptation is not run.
+ADAPTATION_REACH = 0.4
+
 
 def _check_time_budget(time_budget) -> float | None:
     if time_budget is None:
@@ -161,7 +167,8 @@ class Codec:
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
-        smaller. ``time_budget`` (seconds) bounds that adaptation: it runs as many of the
+        smaller, and not run when the indexed file (below) is already far smaller than any
+        adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds that adaptation: it runs as many of the
         ``steps`` as fit (with ``steps=0``, as many as fit), and the coding around it takes
         its usual time. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
         (1..100) is chosen by the quality classifier unless given, or searched
@@ -203,6 +210,8 @@ class Codec:
         if plan.chosen:
             extra = {transforms.TAG: transforms.pack(plan.chosen), **extra}
         adapters = None
+        if steps and few_colours is not None and len(few_colours) < ADAPTATION_REACH * sections.file_size(groups, None):
+            steps = 0  # the indexed file wins: adapting would only cost time
         if steps:
             from .lora.fit import adapt_to_image
 

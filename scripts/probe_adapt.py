@@ -4,7 +4,8 @@
 
 Codes each image at ``--steps 0`` and at ``--steps N`` with the given AdaptOptions, checks
 the round trip, and prints one line per image plus the change of the mean bpsp. Pinned to
-one core and single-threaded so that two probes can run side by side.
+one core and single-threaded so that two probes can run side by side. ``--learned-only``
+measures the learned model alone, on images whose files would otherwise be indexed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> None:
     parser.add_argument("--images", default=None, help="comma-separated file names (default: all)")
     parser.add_argument("--targets", default=None, help="comma-separated layers to adapt (default: AdaptOptions')")
     parser.add_argument("--core", type=int, default=None, help="pin to this CPU core")
+    parser.add_argument("--learned-only", action="store_true",
+                        help="the learned model's files only (no indexed or stored file replaces them)")
     args = parser.parse_args()
     if args.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.core})
@@ -48,9 +51,9 @@ def main() -> None:
     for name in names:
         with Image.open(folder / name) as img:
             pixels = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-        plain = codec.compress(pixels)
+        plain = codec.compress(pixels, fallback=not args.learned_only)
         t0 = time.perf_counter()
-        data = codec.compress(pixels, steps=args.steps, adaptation=options)
+        data = codec.compress(pixels, steps=args.steps, adaptation=options, fallback=not args.learned_only)
         seconds = time.perf_counter() - t0
         if not np.array_equal(codec.decompress(data), pixels):
             raise SystemExit(f"{name}: round trip failed")

@@ -126,3 +126,23 @@ def test_damaged_indexed_files_fail_cleanly(damage):
 def test_the_sampled_decision_is_the_full_one(colours, height, width, seed):
     img = palette_image(height, width, 3, colours, seed)
     assert indexed.worth_trying_on(img) == indexed.worth_trying(img, indexed.colour_count(img))
+
+
+def test_adaptation_is_not_run_when_the_indexed_file_wins_anyway(monkeypatch):
+    import lora_codec.lora.fit as fit
+    from lora_codec.codec import ADAPTATION_REACH
+
+    calls = []
+    real = fit.adapt_to_image
+    monkeypatch.setattr(fit, "adapt_to_image", lambda *a, **k: calls.append(1) or real(*a, **k))
+    far = drawing(96, 128)  # indexed 194 B against 621 B learned
+    plain = lora_codec.compress(far)
+    assert container.unpack(plain).header.mode == "indexed"
+    assert len(plain) < ADAPTATION_REACH * len(lora_codec.compress(far, fallback=False))
+    assert lora_codec.compress(far, steps=3) == plain
+    assert lora_codec.compress(far, time_budget=5.0) == plain
+    assert calls == []
+    near = drawing()  # indexed 160 B against 286 B: an adaptation might still win
+    assert len(lora_codec.compress(near)) > ADAPTATION_REACH * len(lora_codec.compress(near, fallback=False))
+    lora_codec.compress(near, steps=2)
+    assert calls == [1]

@@ -288,3 +288,39 @@ def test_rc_mode_codes_with_the_default_model_and_the_old_rc_model_is_shipped(co
     assert med_rc.model.guided and med_rc.cfg.guide_channels > 0
     assert med_rc.model_id == hashlib.sha256(old.read_bytes()).digest()[:8]
     assert old.stat().st_size <= 10 * 1024 * 1024
+
+
+def test_a_forged_larger_base_layer_is_refused_before_its_pixels_are_decoded(codec, monkeypatch):
+    img = smooth_image(16, 16, planes=3, seed=9)
+    data = codec.compress(img, mode="rc", quality=40)
+    big = base_layer.encode(smooth_image(48, 64, planes=3, seed=9), 40).packed
+    c = container.unpack(data)
+    c.sections[b"HEVC"] = big
+    forged = container.pack(c)
+    real = base_layer._pillow_heif()
+
+    class Lazy:  # the real file's size; decoding its pixels is what must not happen
+        def __init__(self, heif):
+            self.size = heif.size
+
+        def __array__(self, *args, **kwargs):
+            raise AssertionError("the forged layer's pixels were decoded")
+
+    class Stub:
+        @staticmethod
+        def open_heif(fp, **kwargs):
+            return Lazy(real.open_heif(fp, **kwargs))
+
+    monkeypatch.setattr(base_layer, "_pillow_heif", lambda: Stub)
+    with pytest.raises(DecodeError, match="64x48, the image 16x16"):
+        codec.decompress(forged)
+
+
+def test_a_size_the_hevc_encoder_refuses_is_a_one_line_error(codec):
+    img = (np.arange(8 * 5000 * 3) % 251).astype(np.uint8).reshape(8, 5000, 3)  # x265: a side over 4216, the other under 32
+    try:
+        data = codec.compress(img, mode="rc", quality=30)
+    except base_layer.BaseLayerError as exc:
+        assert "default mode" in str(exc) and "\n" not in str(exc)
+    else:  # an HEVC encoder that takes it must give an exact file
+        assert np.array_equal(codec.decompress(data), img)
