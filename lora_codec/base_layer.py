@@ -84,6 +84,8 @@ class BaseLayer:
         cut = _hevc_start(self.heif)
         deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, HEIF_DICTIONARY)
         boxes = deflate.compress(self.heif[:cut]) + deflate.flush()
+        if len(boxes) > 0xFFFF:  # its length is a u16; libheif's boxes deflate to about 80 bytes
+            raise BaseLayerError(f"the HEIF boxes deflate to {len(boxes)} bytes, over the format's 65535")
         return head + _PREFIX_LENGTH.pack(len(boxes)) + boxes + self.heif[cut:]
 
 

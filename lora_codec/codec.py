@@ -262,6 +262,7 @@ class Codec:
         even when they do not pay (for tests and experiments; :meth:`compress` is the
         normal entry point)."""
         m = mode_named(mode)
+        _check_quality(quality, m)
         pixels, colour = read_image(image)
         model = self.model_for(m)
         plan = self._plan(model, m, pixels, colour, quality)

@@ -128,9 +128,15 @@ class QualityClassifier:
         if named != "; ".join(FEATURE_NAMES):
             raise ValueError(f"{path}: the classifier was fitted on other features ({named!r})")
         q = tuple(int(v) for v in t["qualities"])
+        if not q or not all(1 <= v <= 100 for v in q):
+            raise ValueError(f"{path}: classifier qualities {q} are not HEVC qualities in [1, 100]")
         if t["weight"].shape != (len(q), len(FEATURE_NAMES)):
             raise ValueError(f"{path}: classifier weights {t['weight'].shape} do not match "
                              f"{len(q)} qualities x {len(FEATURE_NAMES)} features")
+        shapes = {"mean": (len(FEATURE_NAMES),), "scale": (len(FEATURE_NAMES),), "bias": (len(q),)}
+        for name, shape in shapes.items():
+            if t[name].shape != shape:
+                raise ValueError(f"{path}: classifier {name} is {t[name].shape}, not {shape}")
         return cls(q, t["mean"].astype(np.float64), t["scale"].astype(np.float64),
                    t["weight"].astype(np.float64), t["bias"].astype(np.float64))
 

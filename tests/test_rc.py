@@ -239,6 +239,21 @@ def test_classifier_save_load_round_trip_and_feature_check(tmp_path):
         QualityClassifier.load(tmp_path / "other.safetensors")
 
 
+@pytest.mark.parametrize("field, value, message", [("qualities", np.array([0, 5, 10, 20, 30]), "HEVC qualities"),
+                                                    ("bias", np.zeros(3), "bias"), ("mean", np.zeros(2), "mean")])
+def test_a_classifier_file_of_bad_qualities_or_shapes_is_refused_on_load(tmp_path, field, value, message):
+    from safetensors.numpy import load_file, save_file
+
+    from lora_codec.quality_choice import FEATURE_NAMES, QualityClassifier
+
+    load_quality_classifier().save(tmp_path / "q.safetensors")
+    tensors = load_file(str(tmp_path / "q.safetensors"))
+    tensors[field] = value.astype(tensors[field].dtype)
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={"features": "; ".join(FEATURE_NAMES)})
+    with pytest.raises(ValueError, match=message):
+        QualityClassifier.load(tmp_path / "bad.safetensors")
+
+
 @pytest.mark.parametrize("quality, error", [("best", ValueError), (0, ValueError), (101, ValueError),
                                             (True, TypeError), (40.0, TypeError)])
 def test_bad_quality_is_refused_before_coding(codec, quality, error):
