@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help="folder of training images (overrides the config's)")
     t.add_argument("--out", help="folder for the checkpoint and log (overrides the config's)")
     t.add_argument("--export", help="write the trained model file here when done")
+    t.add_argument("--force", action="store_true", help="let --export replace an existing file")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--debug", action="store_true")
     return parser
@@ -368,7 +369,7 @@ def _info(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
     console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}, mode {stats['mode']}, "
                   f"model {stats['model_id']}, format v{stats['format_version']}")
     for group, quality in stats["hevc_quality"].items():
@@ -388,10 +389,16 @@ def _train(args) -> int:
     from .config import load_config
     from .train import export_checkpoint, train
 
+    if args.export:  # checked before hours of training, not after
+        export = Path(args.export)
+        if export.exists() and export.resolve() == Path(args.config).resolve():
+            raise UsageError(f"{export}: --export would overwrite the config itself")
+        if export.exists() and not args.force:
+            raise FileExistsError(f"{export}: already exists (use --force to overwrite)")
     cfg = load_config(args.config, data=args.data, out=args.out)
     ckpt = train(cfg, quiet=args.quiet)
     if args.export:
-        model_id = export_checkpoint(cfg, ckpt, args.export)
+        model_id = export_checkpoint(cfg, ckpt, args.export, force=args.force)
         print(f"wrote {args.export} (model id {model_id.hex()})")
     return EXIT_OK
 

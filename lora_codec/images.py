@@ -107,8 +107,14 @@ def _from_pil(img: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[n
     if frames > 1:
         raise ImageError(f"the image has {frames} frames (animated or multi-page); only single images are "
                          "coded, so it is refused rather than cut to its first frame")
+    sizes = img.info.get("sizes") if img.format == "ICO" else None
+    if sizes and len(sizes) > 1:
+        raise ImageError(f"the icon holds {len(sizes)} sizes; only single images are coded, so it is refused "
+                         "rather than cut to one of them")
     mode = img.mode
-    if mode == "P":
+    if mode in ("L", "RGB") and "transparency" in img.info:  # a colour key: kept as an exact alpha plane
+        img = img.convert("LA" if mode == "L" else "RGBA")
+    elif mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     elif mode == "PA":
         img = img.convert("RGBA")
@@ -210,6 +216,8 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
         raise FileExistsError(f"{path}: already exists (use --force to overwrite)")
     if path.is_dir():
         raise IsADirectoryError(f"{path}: is a directory")
+    if path.exists() and not path.is_file():
+        raise FileExistsError(f"{path}: is not a regular file (a device, FIFO or socket); not replaced")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"no such directory (to write {path.name} in)", str(folder))
@@ -232,7 +240,7 @@ def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
     """A new hidden ``.NAME.XXXX.part`` file beside the output, created with the usual
     permissions (0666 less the umask, as any new file; mkstemp would give 0600)."""
     for _ in range(100):
-        tmp = folder / f".{name}.{secrets.token_hex(4)}.part"
+        tmp = folder / f".{name[:200]}.{secrets.token_hex(4)}.part"  # within NAME_MAX for any legal name
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
         except FileExistsError:

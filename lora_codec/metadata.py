@@ -76,9 +76,34 @@ def unpack(payload: bytes) -> dict:
         doc = json.loads(zlib.decompressobj().decompress(payload[1:], 1 << 26).decode("utf-8"))
         if not isinstance(doc, dict):
             raise ValueError("not an object")
-        return {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
+        meta = {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
     except (ValueError, zlib.error, UnicodeDecodeError, TypeError) as exc:
         raise MetadataError(f"corrupt metadata section ({exc})") from None
+    for key, value in meta.items():
+        if not _well_formed(key, value):
+            raise MetadataError(f"corrupt metadata section (item {key!r} is malformed)")
+    return meta
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _well_formed(key: str, value) -> bool:
+    """Whether an item has the type :func:`from_pil` gives it (unknown items are kept as they are)."""
+    if key == "xmp":
+        return isinstance(value, str)
+    if key == "text":
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and k and "\0" not in k for k, v in value.items())
+    if key == "gamma":
+        return _is_number(value) and value > 0
+    if key in ("chromaticity", "dpi"):
+        return isinstance(value, list) and len(value) == (8 if key == "chromaticity" else 2) and all(
+            _is_number(v) for v in value)
+    if key == "srgb":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return True
 
 
 def describe(meta: dict) -> dict[str, int]:

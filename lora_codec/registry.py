@@ -28,20 +28,20 @@ def file_model_id(path: str | Path) -> bytes:
     return hashlib.sha256(Path(path).read_bytes()).digest()[:8]
 
 
-def save_model_file(model, path: str | Path) -> bytes:
+def save_model_file(model, path: str | Path, force: bool = False) -> bytes:
     """Write ``model`` (a :class:`~lora_codec.models.probability.ProbabilityModel`) as a
-    model file; returns its id."""
+    model file (atomically; an existing file only with ``force``); returns its id."""
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from .images import atomic_write
 
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tensors["prior.cdf"] = torch.from_numpy(model.prior.cdf_tables())
     meta = {"config": json.dumps(asdict(model.cfg)), "format": "lora-codec-model-1"}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    atomic_write(path, save(tensors, metadata=meta), force)
     return file_model_id(path)
 
 

@@ -178,11 +178,12 @@ def train(cfg: Config, quiet: bool = False) -> Path:
     return ckpt
 
 
-def export_checkpoint(cfg: Config, checkpoint: str | Path, path: str | Path) -> bytes:
-    """Write the model file (weights + integer latent tables) of a training checkpoint."""
+def export_checkpoint(cfg: Config, checkpoint: str | Path, path: str | Path, force: bool = False) -> bytes:
+    """Write the model file (weights + integer latent tables) of a training checkpoint
+    (an existing file is replaced only with ``force``)."""
     from .registry import save_model_file
 
     tensors = load_file(str(checkpoint))
     model = ProbabilityModel(cfg.model)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    return save_model_file(model, path)
+    return save_model_file(model, path, force)

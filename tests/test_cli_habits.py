@@ -157,3 +157,76 @@ def test_one_summary_line_per_file(tmp_path, capsys):
     assert len(lines) == 1 and "a.png -> " in lines[0] and "bpsp" in lines[0] and " s" in lines[0]
     assert main(["decompress", str(tmp_path / "a.lcz"), "-o", str(tmp_path / "b.png"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("mode, key", [("L", 17), ("RGB", (10, 20, 30))])
+def test_a_colour_key_is_kept_as_an_exact_alpha_plane(tmp_path, mode, key):
+    rgb = smooth_image(20, 24, planes=3, seed=4)
+    rgb[3, 5] = (17, 17, 17) if mode == "L" else key
+    img = Image.fromarray(rgb).convert(mode) if mode == "L" else Image.fromarray(rgb)
+    src = tmp_path / "keyed.png"
+    img.save(src, transparency=key)
+    with Image.open(src) as opened:
+        expected = np.asarray(opened.convert("LA" if mode == "L" else "RGBA"))
+    assert (expected[..., -1] == 0).any()  # the key made some pixel transparent
+    assert main(["compress", str(src), "-o", str(tmp_path / "k.lcz"), "--quiet"]) == 0
+    assert main(["decompress", str(tmp_path / "k.lcz"), "-o", str(tmp_path / "k.png"), "--quiet"]) == 0
+    with Image.open(tmp_path / "k.png") as out:
+        assert np.array_equal(np.asarray(out.convert("LA" if mode == "L" else "RGBA")), expected)
+
+
+def test_an_icon_of_several_sizes_is_refused_not_cut(tmp_path, capsys):
+    src = tmp_path / "two.ico"
+    Image.fromarray(smooth_image(32, 32, planes=3, seed=1)).save(src, sizes=[(16, 16), (32, 32)])
+    assert main(["compress", str(src), "-o", str(tmp_path / "i.lcz"), "--quiet"]) == 1
+    assert "sizes" in capsys.readouterr().err and not (tmp_path / "i.lcz").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_force_never_replaces_a_fifo_with_a_file(tmp_path, capsys):
+    src, fifo = tmp_path / "a.png", tmp_path / "out.lcz"
+    Image.fromarray(smooth_image(16, 16)).save(src)
+    os.mkfifo(fifo)
+    assert main(["compress", str(src), "-o", str(fifo), "--force", "--quiet"]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+    assert not fifo.is_file() and fifo.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "out.lcz"]
+
+
+def test_an_output_name_of_250_bytes_is_written(tmp_path):
+    src = tmp_path / ("n" * 246 + ".png")  # 250 bytes: legal, but its temporary name must stay short
+    Image.fromarray(smooth_image(16, 16)).save(src)
+    assert main(["compress", str(src), "--quiet"]) == 0
+    assert (tmp_path / ("n" * 246 + ".lcz")).is_file()
+
+
+def test_info_prints_markup_like_text_as_it_is(tmp_path, capsys):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("[/b]", "x")
+    src, lcz = tmp_path / "m.png", tmp_path / "y[red].lcz"
+    Image.fromarray(smooth_image(16, 16)).save(src, pnginfo=info)
+    assert main(["compress", str(src), "-o", str(lcz), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(lcz)]) == 0
+    out = capsys.readouterr().out
+    assert "y[red].lcz" in out and "text:[/b]" in out
+
+
+def test_train_export_never_overwrites_without_force_nor_the_config(tmp_path, capsys):
+    config = tmp_path / "c.toml"
+    config.write_text("[model]\n[train]\nsteps = 1\n")
+    taken = tmp_path / "taken.safetensors"
+    taken.write_bytes(b"precious")
+    assert main(["train", str(config), "--export", str(taken), "--quiet"]) == 1
+    assert "already exists" in capsys.readouterr().err and taken.read_bytes() == b"precious"
+    assert main(["train", str(config), "--export", str(config), "--force", "--quiet"]) == 1
+    assert "config itself" in capsys.readouterr().err and config.read_text().startswith("[model]")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml", "taken.safetensors"]
+
+
+@pytest.mark.parametrize("item", [{"text": [1]}, {"srgb": "x"}, {"text": {"a\0b": "c"}}, {"dpi": [72]},
+                                  {"gamma": True}])
+def test_a_malformed_metadata_item_is_a_metadata_error(item):
+    from lora_codec import metadata
+
+    with pytest.raises(metadata.MetadataError, match="malformed"):
+        metadata.unpack(metadata.pack(item))
