@@ -205,8 +205,14 @@ def _progress(quiet: bool):
                     console=Console(stderr=True), disable=quiet or not sys.stderr.isatty(), transient=True)
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters (e.g. a newline in a file name) escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _error(msg: str) -> None:
-    print(f"lora-codec: error: {msg}", file=sys.stderr)
+    """One line on standard error."""
+    print(f"lora-codec: error: {_printable(msg)}", file=sys.stderr)
 
 
 def _run_batch(jobs: list[Job], work, args) -> int:
@@ -237,12 +243,15 @@ def _run_batch(jobs: list[Job], work, args) -> int:
 
 
 def _describe(exc: BaseException, source: Path) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The first line of ``exc``'s message, naming ``source`` (escaped, so it stays one line)."""
+    shown = _printable(str(source))
+    raw = str(exc).replace(str(source), shown) if str(source) else str(exc)
+    text = raw.strip().splitlines()[0] if raw.strip() else type(exc).__name__
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)) and exc.filename:
-        return f"{exc.filename}: {exc.strerror or text}"
+        return f"{_printable(str(exc.filename))}: {exc.strerror or text}"
     if isinstance(exc, MemoryError):
-        return f"{source}: out of memory"
-    return text if str(source) in text else f"{source}: {text}"
+        return f"{shown}: out of memory"
+    return text if shown in text else f"{shown}: {text}"
 
 
 def _compress(args) -> int:
@@ -293,6 +302,8 @@ def _check_stdout(jobs: list[Job], args) -> None:
     if any(j.target == STDIO for j in jobs):
         if args.json:
             raise UsageError("-o - writes the file to standard output, so --json cannot share it")
+        if sys.stdout is None:
+            raise UsageError("-o -: standard output is closed")
         if sys.stdout.isatty():
             raise UsageError("refusing to write binary data to a terminal (redirect it, or name a file with -o)")
 
