@@ -228,6 +228,8 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         if force:
+            if path.is_file():  # the replaced file's permissions stay (a private 0600 file stays private)
+                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
             os.replace(tmp, path)
         else:
             _link_no_clobber(tmp, path)

@@ -119,11 +119,18 @@ def load_model_file(path: str | Path) -> LoadedModel:
     from safetensors import safe_open
 
     path = Path(path)
-    with safe_open(str(path), "np") as fh:
-        meta = fh.metadata() or {}
-        if meta.get("format") != "lora-codec-model-1":
-            raise ValueError(f"{path} is not a lora-codec model file")
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with safe_open(str(path), "np") as fh:
+            meta = fh.metadata() or {}
+            if meta.get("format") != "lora-codec-model-1":
+                raise ValueError(f"{path} is not a lora-codec model file")
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except ValueError:
+        raise
+    except Exception as exc:  # safetensors' own error types: not a safetensors file at all
+        raise ValueError(f"{path} is not a lora-codec model file ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
     cfg = model_config_from_dict(json.loads(meta["config"]))
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     cdfs = tensors["prior.cdf"].astype(np.int32)
@@ -156,7 +163,7 @@ def search_path() -> list[Path]:
     found = []
     for entry in filter(None, os.environ.get("LORA_CODEC_MODELS", "").split(os.pathsep)):
         p = Path(entry)
-        found += sorted(p.glob("*.safetensors")) if p.is_dir() else ([p] if p.is_file() else [])
+        found += sorted(f for f in p.glob("*.safetensors") if f.is_file()) if p.is_dir() else ([p] if p.is_file() else [])
     return found
 
 

@@ -245,3 +245,21 @@ def test_a_closed_standard_output_is_a_one_line_error(tmp_path):
                          stderr=subprocess.PIPE, timeout=300)
     lines = run.stderr.decode().splitlines()
     assert run.returncode == 1 and lines == ["lora-codec: error: -o -: standard output is closed"]
+
+
+def test_force_keeps_the_replaced_files_permissions(tmp_path):
+    src, out = tmp_path / "a.png", tmp_path / "a.lcz"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    assert main(["compress", str(src), "-o", str(out), "--force", "--quiet"]) == 0
+    assert out.read_bytes() != b"old" and (out.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_model_flag_naming_no_model_file_is_a_one_line_error(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    for model, message in ((src, "is not a lora-codec model file"), (tmp_path / "none.safetensors", "no such model file")):
+        assert main(["compress", str(src), "-o", str(tmp_path / "a.lcz"), "--model", str(model), "--quiet"]) == 1
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and message in err[0] and str(model) in err[0]
