@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 class Job:
     source: Path
     target: Path
+    make_folder: bool = False  # --out-dir: its folder is made when the first file is written
 
 
 STDIO = Path("-")  # standard input as an input, standard output as an output
@@ -170,8 +171,7 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
         folder = Path(out_dir)
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder}: not a directory")
-        folder.mkdir(parents=True, exist_ok=True)
-        jobs = [Job(f, folder / (f.stem + suffix)) for f in files]
+        jobs = [Job(f, folder / (f.stem + suffix), make_folder=True) for f in files]
     else:
         jobs = [Job(f, f.with_suffix(suffix)) for f in files]
     targets = [j.target.resolve() for j in jobs]
@@ -282,7 +282,7 @@ def _compress(args) -> int:
                               time_budget=args.time_budget)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
-        _write(job.target, data, args.force)
+        _write(job, data, args.force)
         stats = section_stats(data)
         seconds = time.perf_counter() - start
         return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "mode": stats["mode"],
@@ -308,9 +308,12 @@ def _check_stdout(jobs: list[Job], args) -> None:
             raise UsageError("refusing to write binary data to a terminal (redirect it, or name a file with -o)")
 
 
-def _write(target: Path, data: bytes, force: bool) -> None:
+def _write(job: Job, data: bytes, force: bool) -> None:
     from .images import atomic_write
 
+    target = job.target
+    if job.make_folder:
+        target.parent.mkdir(parents=True, exist_ok=True)
     if target == STDIO:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -360,7 +363,7 @@ def _decompress(args) -> int:
         pixels = codec.decompress(data, max_pixels=args.max_pixels)
         meta = {} if args.strip else codec.metadata(data)
         png = encode_png(pixels, unpack(data).header.colour, meta)
-        _write(job.target, png, args.force)
+        _write(job, png, args.force)
         seconds = time.perf_counter() - start
         return {"width": pixels.shape[1], "height": pixels.shape[0], "seconds": seconds,
                 "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.shape[1]}x{pixels.shape[0]}, "

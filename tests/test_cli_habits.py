@@ -263,3 +263,12 @@ def test_a_model_flag_naming_no_model_file_is_a_one_line_error(tmp_path, capsys)
         assert main(["compress", str(src), "-o", str(tmp_path / "a.lcz"), "--model", str(model), "--quiet"]) == 1
         err = capsys.readouterr().err.splitlines()
         assert len(err) == 1 and message in err[0] and str(model) in err[0]
+
+
+def test_out_dir_is_not_made_when_nothing_is_written(tmp_path):
+    folder = tmp_path / "made" / "later"
+    assert main(["compress", str(tmp_path / "missing.png"), "--out-dir", str(folder), "--quiet"]) == 1
+    assert not (tmp_path / "made").exists()
+    Image.fromarray(smooth_image(8, 8)).save(tmp_path / "a.png")
+    assert main(["compress", str(tmp_path / "a.png"), "--out-dir", str(folder), "--quiet"]) == 0
+    assert (folder / "a.lcz").is_file()
