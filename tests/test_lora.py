@@ -96,7 +96,8 @@ def test_steps_never_make_the_file_larger(codec):
 
 
 @pytest.mark.parametrize("kwargs, message", [(dict(rank=0), "--rank"), (dict(lr=-1), "--lr"),
-                                             (dict(targets="decoder.nope"), "unknown --targets")])
+                                             (dict(targets="decoder.nope"), "unknown --targets"),
+                                             (dict(seed=-1), "--seed"), (dict(seed=2**32), "--seed")])
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptOptions.from_args(**kwargs)

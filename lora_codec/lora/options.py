@@ -37,6 +37,8 @@ class AdaptOptions:
             raise ValueError("--rank must be in [1, 16]")
         if not 0 < opts.lr < 1:
             raise ValueError("--lr must be in (0, 1)")
+        if not 0 <= opts.seed < 2**32:
+            raise ValueError("--seed must be in [0, 2^32)")
         unknown = [t for t in opts.targets if t not in DEFAULT_TARGETS and t != "decoder.inp"]
         if unknown or not opts.targets:
             raise ValueError(f"unknown --targets {', '.join(unknown) or '(empty)'}; "
