@@ -233,7 +233,7 @@ def test_a_malformed_metadata_item_is_a_metadata_error(item):
 
 
 def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(tmp_path):
-    run = _cli(["compress", str(tmp_path / "no\nsuch.png")])
+    run = _cli(["compress", str(tmp_path / "no\nsuch.png")], cwd=tmp_path)  # not the source tree
     lines = run.stderr.decode().splitlines()
     assert run.returncode == 1 and len(lines) == 1 and "no\\nsuch.png" in lines[0] and "no such file" in lines[0]
 
@@ -242,7 +242,7 @@ def test_a_closed_standard_output_is_a_one_line_error(tmp_path):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)
     run = subprocess.run(["sh", "-c", f'"{sys.executable}" -c "$1" compress "$2" -o - >&-', "sh", PIPE, str(src)],
-                         stderr=subprocess.PIPE, timeout=300)
+                         stderr=subprocess.PIPE, cwd=tmp_path, timeout=300)
     lines = run.stderr.decode().splitlines()
     assert run.returncode == 1 and lines == ["lora-codec: error: -o -: standard output is closed"]
 
