@@ -63,7 +63,11 @@ def from_pil(img: Image.Image) -> dict:
 
 
 def pack(meta: dict) -> bytes:
-    """The ``meta`` section's payload."""
+    """The ``meta`` section's payload; a malformed item is refused here, so that no file
+    is written that :func:`unpack` would refuse."""
+    for key, value in meta.items():
+        if not _well_formed(key, value):
+            raise MetadataError(f"metadata item {key!r} is malformed")
     doc = {k: (base64.b64encode(v).decode("ascii") if k in _BINARY else v) for k, v in meta.items()}
     return bytes([VERSION]) + zlib.compress(json.dumps(doc, sort_keys=True).encode("utf-8"), 9)
 
@@ -95,9 +99,9 @@ def _well_formed(key: str, value) -> bool:
         return isinstance(value, str)
     if key == "text":
         return isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, str) and k and "\0" not in k for k, v in value.items())
+            isinstance(k, str) and isinstance(v, str) and "\0" not in k for k, v in value.items())
     if key == "gamma":
-        return _is_number(value) and value > 0
+        return _is_number(value)
     if key in ("chromaticity", "dpi"):
         return isinstance(value, list) and len(value) == (8 if key == "chromaticity" else 2) and all(
             _is_number(v) for v in value)

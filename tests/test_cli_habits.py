@@ -225,11 +225,24 @@ def test_train_export_never_overwrites_without_force_nor_the_config(tmp_path, ca
 
 @pytest.mark.parametrize("item", [{"text": [1]}, {"srgb": "x"}, {"text": {"a\0b": "c"}}, {"dpi": [72]},
                                   {"gamma": True}])
-def test_a_malformed_metadata_item_is_a_metadata_error(item):
+def test_a_malformed_metadata_item_is_refused_when_written_and_when_read(item):
+    import zlib
+
     from lora_codec import metadata
 
     with pytest.raises(metadata.MetadataError, match="malformed"):
-        metadata.unpack(metadata.pack(item))
+        metadata.pack(item)  # never written
+    crafted = bytes([metadata.VERSION]) + zlib.compress(json.dumps(item).encode())
+    with pytest.raises(metadata.MetadataError, match="malformed"):
+        metadata.unpack(crafted)  # nor read
+
+
+def test_every_item_from_pil_is_well_formed_even_odd_ones():
+    from lora_codec import metadata
+
+    meta = {"text": {"": "empty key"}, "gamma": 0.0, "srgb": 3, "dpi": [0.0, 0.0], "xmp": "",
+            "chromaticity": [0.0] * 8, "icc": b"", "exif": b"x"}
+    assert metadata.unpack(metadata.pack(meta)) == meta
 
 
 def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(tmp_path):
