@@ -65,9 +65,7 @@ def from_pil(img: Image.Image) -> dict:
 def pack(meta: dict) -> bytes:
     """The ``meta`` section's payload; a malformed item is refused here, so that no file
     is written that :func:`unpack` would refuse."""
-    for key, value in meta.items():
-        if not _well_formed(key, value):
-            raise MetadataError(f"metadata item {key!r} is malformed")
+    _check_items(meta, "metadata")
     doc = {k: (base64.b64encode(v).decode("ascii") if k in _BINARY else v) for k, v in meta.items()}
     return bytes([VERSION]) + zlib.compress(json.dumps(doc, sort_keys=True).encode("utf-8"), 9)
 
@@ -83,9 +81,14 @@ def unpack(payload: bytes) -> dict:
         meta = {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
     except (ValueError, zlib.error, UnicodeDecodeError, TypeError) as exc:
         raise MetadataError(f"corrupt metadata section ({exc})") from None
+    return _check_items(meta, "corrupt metadata section:")
+
+
+def _check_items(meta: dict, what: str) -> dict:
+    """``meta``, if every item is well formed; else a :class:`MetadataError`."""
     for key, value in meta.items():
         if not _well_formed(key, value):
-            raise MetadataError(f"corrupt metadata section (item {key!r} is malformed)")
+            raise MetadataError(f"{what} item {key!r} is malformed")
     return meta
 
 
