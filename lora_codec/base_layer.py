@@ -5,7 +5,7 @@
 :func:`decode` turns the bytes back into that reconstruction. The section payload
 (:func:`pack` / :func:`unpack`) records the quality and the CRC32 of the reconstruction,
 so a decoder whose HEVC stack reconstructs differently raises an error instead of
-decoding wrong pixels. Payload version 2 (format 7) deflates the HEIF container's boxes
+decoding wrong pixels. Payload version 2 (format 7 and later) deflates the HEIF container's boxes
 in front of the HEVC data (ftyp, meta: about 380 bytes) against a fixed dictionary,
 :data:`HEIF_DICTIONARY`, to about 80 bytes; version 1 stores the HEIF file as it is.
 

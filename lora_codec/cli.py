@@ -63,10 +63,19 @@ def _quality(text: str) -> int | str:
     return value
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
-                   help="threads: torch's when adapting or training (default: torch's choice), and for the stripes of "
-                        "images over 1024 rows (default 1)")
+                   help="threads: torch's when adapting or training (default: torch's choice), and for the "
+                        "independent stripes of 256 rows that images over 256 rows are coded in (default: the "
+                        "cores this process may use); the file does not depend on it")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -270,7 +279,7 @@ def _compress(args) -> int:
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or 1)
+    codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or available_cores())
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
@@ -352,7 +361,7 @@ def _decompress(args) -> int:
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model), threads=args.threads or 1)
+    codec = Codec(**_user_models(args.model), threads=args.threads or available_cores())
     from .container import unpack
 
     def work(job: Job, progress) -> dict:

@@ -137,8 +137,9 @@ class Codec:
     """Compresses and decompresses with the shipped models, or with the given ``model``
     (learned mode) and ``rc_model`` (rc mode); ``extra_models`` are more models that files
     may name. Models load when first needed; a file's model is also looked for in the
-    folders that ``LORA_CODEC_MODELS`` lists. Stripes of images over
-    ``groups.STRIPE_ROWS`` rows are coded on up to ``threads`` threads."""
+    folders that ``LORA_CODEC_MODELS`` lists. The independent stripes of ``groups.STRIPE_ROWS``
+    rows that taller images are coded in run on up to ``threads`` threads (the bytes do
+    not depend on it)."""
 
     def __init__(self, model: LoadedModel | None = None, rc_model: LoadedModel | None = None,
                  extra_models: list[LoadedModel] = (), threads: int = 1) -> None:

@@ -3,7 +3,7 @@
 Builds a synthetic photo-like RGB image of the requested size (default 6000 x 4000 =
 24 megapixels), then compresses and decompresses it in this process, printing the peak
 resident set size (VmHWM) after each phase and checking the round trip. ``--threads``
-codes the stripes of 1024 rows in parallel; the file does not depend on it.
+codes the stripes of 256 rows in parallel; the file does not depend on it.
 
     python scripts/bench_memory.py [--width 6000] [--height 4000] [--threads 2]
 """
@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     import lora_codec
 
-    codec = lora_codec.Codec(threads=args.threads)  # stripes of 1024 rows on this many threads
+    codec = lora_codec.Codec(threads=args.threads)  # stripes of 256 rows on this many threads
     img = synthetic(args.height, args.width)
     mp = img.shape[0] * img.shape[1] / 1e6
     print(f"image {args.width}x{args.height} ({mp:.1f} MP, {img.nbytes / 2**20:.0f} MiB of pixels); "

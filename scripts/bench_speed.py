@@ -1,17 +1,19 @@
-"""Speed against JPEG-XL e7, whole process and in process, one thread, per image.
+"""Speed against JPEG-XL e7, whole process and in process, one thread (or --threads N), per image.
 
 Whole process means what a user runs: ``python -m lora_codec compress IMG -o F.lcz`` and
 ``python -m lora_codec decompress F.lcz -o OUT.png``, against a Python process that reads
 the PNG with Pillow, encodes it with JPEG-XL e7 through imagecodecs and writes the file
 (and the reverse: read, decode, write a PNG with Pillow). Both sides start Python, read
 and write the same kinds of files, and run on one thread (``--threads 1``,
-``numthreads=1``, ``OMP_NUM_THREADS=1``). In process means the library calls alone
+``numthreads=1``, ``OMP_NUM_THREADS=1``), or both on N threads with ``--threads N``.
+In process means the library calls alone
 (``lora_codec.compress`` / ``decompress`` against ``jpegxl_encode`` / ``jpegxl_decode``).
 
 Each figure is the median of --repeat runs, the two codecs' runs interleaved, and the
 ratios are taken within each image: the machine is shared and noisy, so quote ratios.
 
     python scripts/bench_speed.py ../shared/data/kodak --limit 6 --repeat 3
+    python scripts/bench_speed.py ../shared/data/kodak --limit 6 --repeat 3 --threads 2
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ import sys
 import imagecodecs, numpy as np
 from PIL import Image
 a = np.asarray(Image.open(sys.argv[1]))
-open(sys.argv[2], "wb").write(imagecodecs.jpegxl_encode(a, lossless=True, effort=7, numthreads=1))
+open(sys.argv[2], "wb").write(imagecodecs.jpegxl_encode(a, lossless=True, effort=7, numthreads=int(sys.argv[3])))
 """
 
 JXL_DECODE = """
 import sys
 import imagecodecs
 from PIL import Image
-Image.fromarray(imagecodecs.jpegxl_decode(open(sys.argv[1], "rb").read(), numthreads=1)).save(sys.argv[2])
+Image.fromarray(imagecodecs.jpegxl_decode(open(sys.argv[1], "rb").read(), numthreads=int(sys.argv[3]))).save(sys.argv[2])
 """
 
 
@@ -54,7 +56,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_image(path: Path, repeat: int, work: Path) -> dict[str, float]:
+def bench_image(path: Path, repeat: int, work: Path, threads: int = 1) -> dict[str, float]:
     import imagecodecs
     import numpy as np
     from PIL import Image
@@ -63,24 +65,27 @@ def bench_image(path: Path, repeat: int, work: Path) -> dict[str, float]:
 
     lcz, jxl, out_png = work / "a.lcz", work / "a.jxl", work / "out.png"
     py = sys.executable
-    lora_c = [py, "-m", "lora_codec", "compress", str(path), "-o", str(lcz), "--force", "--quiet", "--threads", "1"]
-    lora_d = [py, "-m", "lora_codec", "decompress", str(lcz), "-o", str(out_png), "--force", "--quiet"]
-    jxl_c = [py, "-c", JXL_ENCODE, str(path), str(jxl)]
-    jxl_d = [py, "-c", JXL_DECODE, str(jxl), str(out_png)]
+    lora_c = [py, "-m", "lora_codec", "compress", str(path), "-o", str(lcz), "--force", "--quiet", "--threads", str(threads)]
+    lora_d = [py, "-m", "lora_codec", "decompress", str(lcz), "-o", str(out_png), "--force", "--quiet",
+              "--threads", str(threads)]
+    jxl_c = [py, "-c", JXL_ENCODE, str(path), str(jxl), str(threads)]
+    jxl_d = [py, "-c", JXL_DECODE, str(jxl), str(out_png), str(threads)]
+    codec = lora_codec.Codec(threads=threads)
     img = np.asarray(Image.open(path))
-    data = lora_codec.compress(img)
-    coded = imagecodecs.jpegxl_encode(img, lossless=True, effort=7, numthreads=1)
+    data = codec.compress(img)
+    coded = imagecodecs.jpegxl_encode(img, lossless=True, effort=7, numthreads=threads)
     times: dict[str, list[float]] = {k: [] for k in ("lc", "ld", "jc", "jd", "ilc", "ild", "ijc", "ijd")}
     for _ in range(repeat):  # interleaved, so drifts of the machine hit both codecs
         times["lc"].append(_run(lora_c))
         times["jc"].append(_run(jxl_c))
         times["ld"].append(_run(lora_d))
         times["jd"].append(_run(jxl_d))
-        times["ilc"].append(_timed(lambda: lora_codec.compress(img)))
-        times["ijc"].append(_timed(lambda: imagecodecs.jpegxl_encode(img, lossless=True, effort=7, numthreads=1)))
-        times["ild"].append(_timed(lambda: lora_codec.decompress(data)))
-        times["ijd"].append(_timed(lambda: imagecodecs.jpegxl_decode(coded, numthreads=1)))
-    assert np.array_equal(lora_codec.decompress(data), img)
+        times["ilc"].append(_timed(lambda: codec.compress(img)))
+        times["ijc"].append(_timed(lambda: imagecodecs.jpegxl_encode(img, lossless=True, effort=7,
+                                                                      numthreads=threads)))
+        times["ild"].append(_timed(lambda: codec.decompress(data)))
+        times["ijd"].append(_timed(lambda: imagecodecs.jpegxl_decode(coded, numthreads=threads)))
+    assert np.array_equal(codec.decompress(data), img)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -89,6 +94,7 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--limit", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="threads of both codecs (stripes; JPEG-XL's groups)")
     args = parser.parse_args()
     import torch
 
@@ -102,7 +108,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for path in images:
-            t = bench_image(path, args.repeat, Path(tmp))
+            t = bench_image(path, args.repeat, Path(tmp), args.threads)
             r = (t["lc"] / t["jc"], t["ld"] / t["jd"], t["ilc"] / t["ijc"], t["ild"] / t["ijd"])
             rows.append((t, r))
             print(f"| {path.name} | {t['lc']:.2f} / {t['jc']:.2f} | {r[0]:.2f}x | {t['ld']:.2f} / {t['jd']:.2f} "

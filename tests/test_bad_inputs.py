@@ -210,14 +210,15 @@ def test_pixel_limit_refuses_large_images_in_one_line(tmp_path, capsys):
 
 
 def test_a_truncated_pixel_stream_stops_at_once(hang_guard, monkeypatch):
-    """A tall image whose pixel stream lost its end: decoding stops in the band where the
-    bytes ran out, instead of decoding zeros to the end of the image."""
+    """A tall image whose first pixel stream lost its end: decoding stops in the band
+    where the bytes ran out, instead of decoding zeros to the end of the image."""
     from lora_codec.coding import groups
 
-    img = smooth_image(1024, 24, planes=3, seed=2)  # 4 bands of 256 rows, one stripe
+    img = smooth_image(1024, 24, planes=3, seed=2)  # 4 stripes of one band of 256 rows each
     parsed = container.unpack(lora_codec.compress(img))
     cut = dict(parsed.sections)
-    cut[b"PCOL"] = cut[b"PCOL"][: len(cut[b"PCOL"]) // 20]
+    streams = groups.split_streams(cut[b"PCOL"], 4)
+    cut[b"PCOL"] = groups.join_streams([streams[0][: len(streams[0]) // 20]] + streams[1:])
     bands = []
     real = groups.band_features
     monkeypatch.setattr(groups, "band_features", lambda *a, **k: bands.append(1) or real(*a, **k))

@@ -1,5 +1,5 @@
-"""Format v4 stripes: the pixels of images over STRIPE_ROWS rows are coded in independent
-streams, in parallel on --threads."""
+"""Stripes (format v4: 1024 rows; v8: STRIPE_ROWS = 256): the pixels of taller images are
+coded in independent streams, in parallel on --threads."""
 
 import numpy as np
 import pytest
@@ -27,14 +27,23 @@ def test_bad_stripe_lengths_are_refused():
 
 def test_stripes_cover_the_rows():
     assert groups.stripes(10) == [(0, 10)]
-    assert groups.stripes(2 * groups.STRIPE_ROWS + 1) == [
-        (0, groups.STRIPE_ROWS), (groups.STRIPE_ROWS, 2 * groups.STRIPE_ROWS),
-        (2 * groups.STRIPE_ROWS, 2 * groups.STRIPE_ROWS + 1)]
+    assert groups.stripes(2 * 256 + 1) == [(0, 256), (256, 513)]  # a short last stripe joins the one before
+    assert groups.stripes(2 * 256 + 128) == [(0, 256), (256, 512), (512, 640)]
+    assert groups.stripes(383) == [(0, 383)]
+    assert groups.StreamFormat.of(7).stripes(1025) == [(0, 1024), (1024, 1025)]  # versions 4-7 kept it
+
+
+@given(st.integers(1, 5000), st.sampled_from([4, 5, 6, 7, 8]))
+def test_stripes_are_whole_bands_covering_every_row_once(height, version):
+    parts = groups.StreamFormat.of(version).stripes(height)
+    assert parts[0][0] == 0 and parts[-1][1] == height
+    assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+    assert all(y0 % 256 == 0 and y1 > y0 for y0, y1 in parts)
 
 
 @pytest.fixture(scope="module")
 def tall():
-    img = smooth_image(groups.STRIPE_ROWS + 40, 24, planes=3, seed=4)
+    img = smooth_image(groups.STRIPE_ROWS + 200, 24, planes=3, seed=4)  # two stripes
     return img, Codec(threads=1).compress(img)
 
 
@@ -61,3 +70,21 @@ def test_a_corrupt_stripe_length_is_a_decode_error(tall):
 def test_threads_must_be_positive():
     with pytest.raises(ValueError):
         Codec(threads=0)
+
+
+def test_the_format_names_its_stripe_height():
+    assert groups.StreamFormat.of(8).stripe_rows == groups.STRIPE_ROWS == 256
+    assert groups.StreamFormat.of(8).shortest_last_stripe == 128
+    assert all(groups.StreamFormat.of(v).stripe_rows == groups.STRIPE_ROWS_V4 for v in (4, 5, 6, 7))
+    assert all(groups.StreamFormat.of(v).shortest_last_stripe == 0 for v in (4, 5, 6, 7))
+    assert groups.StreamFormat.of(3).stripes(5000) == [(0, 5000)]
+
+
+def test_a_model_whose_tile_does_not_divide_the_stripes_is_refused(tall):
+    import dataclasses
+
+    codec = Codec()
+    model = codec.model
+    odd = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, tile=96))
+    with pytest.raises(ValueError, match="does not divide"):
+        groups.encode_group(odd, groups.CodingWeights.of(odd), tall[0])

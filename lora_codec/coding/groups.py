@@ -29,24 +29,31 @@ GROUPS = {
 }
 
 
-# Format v4: the pixels of a group are coded in stripes of this many rows (a multiple of
-# every model's tile size), each an independent stream with a fresh predictor, so that
-# stripes can be coded in parallel. Images of at most this height have one stripe.
-STRIPE_ROWS = 1024
+# From format v8 the pixels of a group are coded in stripes of this many rows (a multiple
+# of the model's tile size), each an independent stream with a fresh predictor, so that
+# stripes can be coded in parallel; a last stripe of fewer than half as many rows joins
+# the one before (a short stripe would pay a cold start for little parallel work).
+# Formats v4 to v7 used stripes of STRIPE_ROWS_V4 rows and kept a short last one.
+STRIPE_ROWS = 256
+STRIPE_ROWS_V4 = 1024
 
 
-def stripes(height: int) -> list[tuple[int, int]]:
-    """The [y0, y1) rows of each stripe of a group."""
-    return [(y, min(height, y + STRIPE_ROWS)) for y in range(0, height, STRIPE_ROWS)]
+def stripes(height: int, rows: int = STRIPE_ROWS, shortest_last: int = STRIPE_ROWS // 2) -> list[tuple[int, int]]:
+    """The [y0, y1) rows of each stripe of a group of ``height`` rows: stripes of ``rows``
+    rows, the last joined to the one before when it has fewer than ``shortest_last``."""
+    out = [(y, min(height, y + rows)) for y in range(0, height, rows)]
+    if len(out) > 1 and out[-1][1] - out[-1][0] < shortest_last:
+        out[-2:] = [(out[-2][0], height)]
+    return out
 
 
 @dataclass(frozen=True)
 class StreamFormat:
     """How a format version codes its streams: framed (v2+), calibrated pixel streams
-    and pixel stripes (v4+), pixel streams through the bit refinement (v5+), rc mode on
-    an engine model, whose online engine reads the reconstruction (v6+), rc base layers
-    with deflated container boxes (v7+, base layer payload version 2). The one place
-    that maps versions to these features."""
+    and pixel stripes of 1024 rows (v4+), pixel streams through the bit refinement (v5+),
+    rc mode on an engine model, whose online engine reads the reconstruction (v6+), rc
+    base layers with deflated container boxes (v7+, base layer payload version 2),
+    stripes of 256 rows (v8+). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -54,16 +61,23 @@ class StreamFormat:
     refined: bool = False
     guided_engine: bool = False
     base_layer_payload: int = 1
+    stripe_rows: int = STRIPE_ROWS
+    shortest_last_stripe: int = STRIPE_ROWS // 2
 
     @classmethod
     def of(cls, version: int = container.VERSION) -> "StreamFormat":
+        v8 = version >= 8
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
                    refined=version >= 5, guided_engine=version >= 6,
-                   base_layer_payload=2 if version >= 7 else 1)
+                   base_layer_payload=2 if version >= 7 else 1,
+                   stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
+                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0)
 
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
-        return stripes(height) if self.striped else [(0, height)]
+        if not self.striped:
+            return [(0, height)]
+        return stripes(height, self.stripe_rows, self.shortest_last_stripe)
 
 
 def join_streams(streams: list[bytes]) -> bytes:
@@ -183,6 +197,12 @@ def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> 
         raise ValueError(f"the reconstruction is {guide.shape}, the planes {shape}")
 
 
+def _check_tile(model: LoadedModel, fmt: StreamFormat) -> None:
+    if fmt.striped and fmt.stripe_rows % model.cfg.tile:
+        raise ValueError(f"the model's tile ({model.cfg.tile} rows) does not divide the format's stripes "
+                         f"({fmt.stripe_rows} rows)")
+
+
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
                  threads: int = 1) -> tuple[bytes, bytes]:
@@ -191,6 +211,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
     ``guide`` is the base layer's reconstruction (rc models only). Stripes are coded on up
     to ``threads`` threads."""
     fmt = StreamFormat.of()
+    _check_tile(model, fmt)
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
     grid = tile_grid(height, width, model.cfg.tile)
@@ -229,6 +250,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
     stream stops the decoding within a row and raises :class:`entropy.CorruptStreamError`;
     ``fmt`` is the file's :class:`StreamFormat`. Stripes are decoded on up to
     ``threads`` threads."""
+    _check_tile(model, fmt)
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
     latents = decode_latents(model, z_bytes, grid, fmt.framed)
