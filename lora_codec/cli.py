@@ -63,19 +63,24 @@ def _quality(text: str) -> int | str:
     return value
 
 
+DEFAULT_MAX_THREADS = 8  # each stripe in flight holds its own online state (about 40-130 MiB, README)
+
+
 def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    """The CPU cores this process may run on (its affinity mask where the OS has one),
+    at most DEFAULT_MAX_THREADS: the default of --threads."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, DEFAULT_MAX_THREADS))
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="threads: torch's when adapting or training (default: torch's choice), and for the "
-                        "independent stripes of 256 rows that images over 256 rows are coded in (default: the "
-                        "cores this process may use); the file does not depend on it")
+                        "independent stripes of 256 rows that images over 383 rows are coded in (default: the "
+                        "cores this process may use, at most 8); the file does not depend on it")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

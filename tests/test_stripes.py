@@ -88,3 +88,33 @@ def test_a_model_whose_tile_does_not_divide_the_stripes_is_refused(tall):
     odd = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, tile=96))
     with pytest.raises(ValueError, match="does not divide"):
         groups.encode_group(odd, groups.CodingWeights.of(odd), tall[0])
+
+
+def test_the_command_line_defaults_to_the_cores_it_may_use_at_most_eight(monkeypatch):
+    from lora_codec import cli
+
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert cli.available_cores() == cli.DEFAULT_MAX_THREADS == 8
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert cli.available_cores() == 1
+
+
+def test_the_command_line_codes_on_the_default_threads_unless_told(tmp_path, monkeypatch, tall):
+    import lora_codec.codec as codec_module
+    from lora_codec import cli
+
+    seen = []
+    real_init = codec_module.Codec.__init__
+
+    def init(self, *args, threads=1, **kwargs):
+        seen.append(threads)
+        real_init(self, *args, threads=threads, **kwargs)
+
+    monkeypatch.setattr(codec_module.Codec, "__init__", init)
+    monkeypatch.setattr(cli, "available_cores", lambda: 3)
+    src = tmp_path / "tall.lcz"
+    src.write_bytes(tall[1])
+    assert cli.main(["decompress", str(src), "-o", str(tmp_path / "a.png"), "--quiet"]) == 0
+    assert cli.main(["decompress", str(src), "-o", str(tmp_path / "b.png"), "--quiet", "--threads", "2"]) == 0
+    assert seen == [3, 2]
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
