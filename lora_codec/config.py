@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# A model's tile must divide the stripes the current format codes in
+# (lora_codec.coding.groups.STRIPE_ROWS; a test checks that they agree).
+TILE_MULTIPLE_OF = 256
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Shape of the base probability model. Stored beside the weights."""
@@ -82,10 +87,10 @@ def load_config(path: str | Path, data: str | None = None, out: str | None = Non
         train["data"] = str(Path(data).resolve())
     if out is not None:
         train["out"] = str(Path(out).resolve())
-    return Config(
-        model=_build(ModelConfig, table.get("model", {}), "model"),
-        train=_build(TrainConfig, train, "train"),
-    )
+    model = _build(ModelConfig, table.get("model", {}), "model")
+    if model.tile < 1 or TILE_MULTIPLE_OF % model.tile:
+        raise ValueError(f"[model] tile must divide {TILE_MULTIPLE_OF} (the rows of a stripe), got {model.tile}")
+    return Config(model=model, train=_build(TrainConfig, train, "train"))
 
 
 def model_config_from_dict(values: dict) -> ModelConfig:

@@ -36,7 +36,7 @@ RECIPES = {
     "grey_as_RGB": ({"shape": [40, 48, 3], "seed": 5, "variant": "grey_as_rgb"}, "learned", True),
     "few_levels_RGB": ({"shape": [40, 48, 3], "seed": 6, "variant": "few_levels"}, "learned", True),
     "indexed_RGBA": ({"shape": [40, 48, 4], "seed": 3, "variant": "few_colours"}, "learned", True),
-    "learned_RGB_stripes": ({"shape": [400, 16, 3], "seed": 13}, "learned", True),  # two stripes (256 + 144 rows)
+    "learned_RGB_stripes": ({"shape": [600, 16, 3], "seed": 13}, "learned", True),  # stripes of 256 and 344 rows
     "stored_noise": ({"shape": [40, 40, 3], "seed": 1, "variant": "noise"}, "learned", True),
     "learned_RGB_adapters": ({"shape": [32, 32, 3], "seed": 7}, "adapters", False),
     "rc_RGB": ({"shape": [48, 64, 3], "seed": 9}, "rc", False),

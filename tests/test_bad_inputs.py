@@ -210,11 +210,30 @@ def test_pixel_limit_refuses_large_images_in_one_line(tmp_path, capsys):
 
 
 def test_a_truncated_pixel_stream_stops_at_once(hang_guard, monkeypatch):
-    """A tall image whose first pixel stream lost its end: decoding stops in the band
-    where the bytes ran out, instead of decoding zeros to the end of the image."""
+    """A tall image whose last pixel stream (a stripe of two bands) lost its end: decoding
+    stops in the band where the bytes ran out, instead of decoding zeros to the end of
+    the image."""
     from lora_codec.coding import groups
 
-    img = smooth_image(1024, 24, planes=3, seed=2)  # 4 stripes of one band of 256 rows each
+    img = smooth_image(600, 24, planes=3, seed=2)  # stripes of rows 0-256 and 256-600 (two bands)
+    parsed = container.unpack(lora_codec.compress(img))
+    cut = dict(parsed.sections)
+    streams = groups.split_streams(cut[b"PCOL"], 2)
+    cut[b"PCOL"] = groups.join_streams([streams[0], streams[1][: len(streams[1]) // 20]])
+    bands = []
+    real = groups.band_features
+    monkeypatch.setattr(groups, "band_features", lambda *a, **k: bands.append(1) or real(*a, **k))
+    with pytest.raises(DecodeError, match="corrupt"):
+        lora_codec.decompress(container.pack(container.Container(parsed.header, cut)))
+    assert len(bands) == 2  # the first stripe's band, then the first band of the second
+
+
+def test_a_corrupt_stripe_stops_the_stripes_not_yet_started(hang_guard, monkeypatch):
+    """On several threads, the stripes still waiting when one fails are not decoded."""
+    from lora_codec.codec import Codec
+    from lora_codec.coding import groups
+
+    img = smooth_image(1024, 24, planes=3, seed=2)  # 4 stripes of one band each
     parsed = container.unpack(lora_codec.compress(img))
     cut = dict(parsed.sections)
     streams = groups.split_streams(cut[b"PCOL"], 4)
@@ -223,8 +242,8 @@ def test_a_truncated_pixel_stream_stops_at_once(hang_guard, monkeypatch):
     real = groups.band_features
     monkeypatch.setattr(groups, "band_features", lambda *a, **k: bands.append(1) or real(*a, **k))
     with pytest.raises(DecodeError, match="corrupt"):
-        lora_codec.decompress(container.pack(container.Container(parsed.header, cut)))
-    assert len(bands) == 1
+        Codec(threads=2).decompress(container.pack(container.Container(parsed.header, cut)))
+    assert len(bands) < 4  # the failed stripe and the one running beside it, not the last two
 
 
 # 6. SIGTERM removes the temporary file, as SIGINT does.

@@ -118,3 +118,24 @@ def test_the_command_line_codes_on_the_default_threads_unless_told(tmp_path, mon
     assert cli.main(["decompress", str(src), "-o", str(tmp_path / "b.png"), "--quiet", "--threads", "2"]) == 0
     assert seen == [3, 2]
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_a_model_config_whose_tile_does_not_divide_the_stripes_is_refused(tmp_path):
+    from lora_codec import config
+
+    assert config.TILE_MULTIPLE_OF == groups.STRIPE_ROWS
+    path = tmp_path / "odd.toml"
+    path.write_text("[model]\ntile = 512\n")
+    with pytest.raises(ValueError, match="tile must divide 256"):
+        config.load_config(path)
+    path.write_text("[model]\ntile = 128\n")
+    assert config.load_config(path).model.tile == 128
+
+
+def test_a_file_whose_model_tile_does_not_divide_its_stripes_is_a_decode_error(tall):
+    import dataclasses
+
+    model = Codec().model
+    odd = dataclasses.replace(model, cfg=dataclasses.replace(model.cfg, tile=96))  # same id
+    with pytest.raises(DecodeError, match="do not divide the stripes"):
+        Codec(model=odd).decompress(tall[1])

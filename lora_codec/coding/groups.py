@@ -117,7 +117,9 @@ def split_streams(section: bytes, count: int) -> list[bytes]:
 
 
 def _map(fn, items: list, threads: int) -> list:
-    """fn over items, on up to ``threads`` threads (the native coder releases the GIL)."""
+    """fn over items, on up to ``threads`` threads (the native coder releases the GIL).
+    When a call raises, ``Executor.map`` cancels the calls not yet started (those running
+    finish) and raises its error."""
     if threads <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
     with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
