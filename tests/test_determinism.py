@@ -20,7 +20,7 @@ import hashlib, sys, torch
 threads = int(sys.argv[2])
 torch.set_num_threads(threads)
 import lora_codec
-pixels = lora_codec.decompress(open(sys.argv[1], 'rb').read())
+pixels = lora_codec.Codec(threads=threads).decompress(open(sys.argv[1], 'rb').read())  # stripes on threads
 print(hashlib.sha256(pixels.tobytes()).hexdigest())
 """
 
@@ -42,7 +42,7 @@ VARIANTS = [
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("det")
-    img = smooth_image(300, 280, planes=3, seed=5)
+    img = smooth_image(400, 280, planes=3, seed=5)  # two stripes (256 and 144 rows)
     base = folder / "base.lcz"
     base.write_bytes(lora_codec.compress(img))
     # An adapted file: adapters are kept only if they pay, so force them in.
