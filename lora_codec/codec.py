@@ -362,7 +362,7 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         coded_colour = transforms.coded_colour(header.colour, chosen)
         model = find_model(header.model_id, [x for x in self._given.values() if x is not None] + self._extra)
-        if fmt.striped and fmt.stripe_rows % model.cfg.tile:
+        if not fmt.fits_tile(model.cfg.tile):
             raise DecodeError(f"cannot decode this .lcz file: its model's tiles ({model.cfg.tile} rows) do not "
                               f"divide the stripes of format version {header.version} ({fmt.stripe_rows} rows)")
         if not model.codes(m, fmt):

@@ -73,6 +73,11 @@ class StreamFormat:
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0)
 
+    def fits_tile(self, tile: int) -> bool:
+        """Whether a model of ``tile``-row tiles can code in this format (its stripes must
+        be whole bands of tiles)."""
+        return not self.striped or self.stripe_rows % tile == 0
+
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
         if not self.striped:
@@ -200,7 +205,7 @@ def _check_guide(model: LoadedModel, guide: np.ndarray | None, shape: tuple) -> 
 
 
 def _check_tile(model: LoadedModel, fmt: StreamFormat) -> None:
-    if fmt.striped and fmt.stripe_rows % model.cfg.tile:
+    if not fmt.fits_tile(model.cfg.tile):
         raise ValueError(f"the model's tile ({model.cfg.tile} rows) does not divide the format's stripes "
                          f"({fmt.stripe_rows} rows)")
 
