@@ -24,11 +24,14 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch", type=int, default=4, help="crops per step")
-    parser.add_argument("--crop", type=int, default=96)
-    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--crop", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-2)
     parser.add_argument("--rank", type=int, default=2)
     parser.add_argument("--images", default=None, help="comma-separated file names (default: all)")
     parser.add_argument("--targets", default=None, help="comma-separated layers to adapt (default: AdaptOptions')")
+    parser.add_argument("--schedule", default="rate", help="crop schedule: rate (costliest first, the default) or uniform")
+    parser.add_argument("--exp-a", type=int, default=6, help="A's grid is 2^-EXP_A")
+    parser.add_argument("--exp-b", type=int, default=9, help="B's grid is 2^-EXP_B")
     parser.add_argument("--core", type=int, default=None, help="pin to this CPU core")
     parser.add_argument("--learned-only", action="store_true",
                         help="the learned model's files only (no indexed or stored file replaces them)")
@@ -44,7 +47,8 @@ def main() -> None:
     torch.set_num_threads(1)
     codec = Codec()
     targets = AdaptOptions.from_args(targets=args.targets).targets
-    options = AdaptOptions(batch=args.batch, crop=args.crop, lr=args.lr, rank=args.rank, targets=targets)
+    options = AdaptOptions(batch=args.batch, crop=args.crop, lr=args.lr, rank=args.rank, targets=targets,
+                           schedule=args.schedule, exp_a=args.exp_a, exp_b=args.exp_b)
     folder = Path(args.folder)
     names = args.images.split(",") if args.images else sorted(p.name for p in folder.glob("*.png"))
     base, adapted = [], []

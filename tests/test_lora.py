@@ -4,11 +4,15 @@ file never grows by adapting."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lora_codec
 from lora_codec.codec import Codec
 from lora_codec.coding.sections import section_stats
+from lora_codec.coding.tiles import tile_grid
 from lora_codec.lora import fit as adapt_mod
+from lora_codec.lora.crops import SCHEDULES, CropSampler
 from lora_codec.lora.fit import adapt_to_image
 from lora_codec.lora.options import AdaptOptions
 from lora_codec.lora.payload import decode_adapter_payload
@@ -162,3 +166,57 @@ def test_time_budget_alone_adapts_and_round_trips():
 def test_bad_time_budget(budget, error):
     with pytest.raises(error, match="time_budget"):
         lora_codec.compress(smooth_image(8, 8, planes=3, seed=0), time_budget=budget)
+
+
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 90), width=st.integers(1, 90), tile=st.sampled_from([16, 32, 64]),
+       crop=st.integers(1, 40), schedule=st.sampled_from(SCHEDULES), seed=st.integers(0, 2**16))
+def test_crops_lie_inside_their_tile(height, width, tile, crop, schedule, seed):
+    flat = [t for band in tile_grid(height, width, tile) for t in band]
+    cost = np.random.default_rng(seed).random((height, width))
+    sampler = CropSampler(flat, cost, crop, schedule, seed)
+    for step in range(0, 30, 3):
+        k, y, x, h, w = sampler.draw(step, 30)
+        t = flat[k]
+        assert h == min(crop, t.y1 - t.y0) and w == min(crop, t.x1 - t.x0)
+        assert 0 <= y and y + h <= t.y1 - t.y0 and 0 <= x and x + w <= t.x1 - t.x0
+
+
+def test_rate_schedule_starts_on_the_costliest_crops_and_ends_on_all():
+    cost = np.zeros((64, 64))
+    cost[:16, :16] = 9.0  # the costliest corner: top left
+    sampler = CropSampler(tile_grid(64, 64, 64)[0], cost, crop=16, schedule="rate", seed=0, stride=16)
+    assert len(sampler.positions) == 16 and tuple(sampler.positions[0]) == (0, 0, 0)
+    first = {sampler.draw(0, 100)[1:3] for _ in range(50)}
+    assert first <= {tuple(p[1:]) for p in sampler.positions[:4]}  # 20 % of 16 positions, rounded up
+    last = {sampler.draw(99, 100)[1:3] for _ in range(400)}
+    assert len(last) == 16
+
+
+def test_uniform_schedule_draws_as_before():
+    """The uniform schedule draws the crops the adaptation drew before schedules existed
+    (tile by area, then the offsets), so its files are unchanged."""
+    flat = [t for band in tile_grid(300, 200, 128) for t in band]
+    sampler = CropSampler(flat, None, 96, "uniform", seed=5)
+    rng = np.random.default_rng(5)
+    area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in flat], dtype=np.float64)
+    for _ in range(20):
+        k = rng.choice(len(flat), p=area / area.sum())
+        t = flat[k]
+        ch, cw = min(96, t.y1 - t.y0), min(96, t.x1 - t.x0)
+        expected = (k, int(rng.integers(0, t.y1 - t.y0 - ch + 1)), int(rng.integers(0, t.x1 - t.x0 - cw + 1)), ch, cw)
+        assert sampler.draw(0, 10) == expected
+
+
+@pytest.mark.parametrize("schedule, cost, message", [("costly", np.zeros((8, 8)), "unknown crop schedule"),
+                                                     ("rate", None, "needs a cost map")])
+def test_bad_crop_schedules(schedule, cost, message):
+    with pytest.raises(ValueError, match=message):
+        CropSampler(tile_grid(8, 8, 8)[0], cost, 4, schedule)
+
+
+def test_rate_schedule_adapts_and_round_trips(codec):
+    img = smooth_image(40, 48, seed=3)
+    options = AdaptOptions(seed=1, crop=16, batch=2, schedule="rate")
+    data = codec.compress(img, steps=3, adaptation=options)
+    assert np.array_equal(codec.decompress(data), img)

@@ -29,6 +29,7 @@ from ..models.guide import combine_features
 from ..models.predictor import mixture_bits
 from ..models.quant import round_ste
 from ..registry import LoadedModel
+from .crops import CropSampler, rate_estimate
 from .options import AdaptOptions
 from .payload import encode_adapter_payload, integer_delta, weight_frac
 
@@ -117,6 +118,30 @@ def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw:
     return net.decoder(window, levels)[:, :, oy : oy + ch, ox : ox + cw]
 
 
+def _crop_tensors(net, model, planes, engine, guide, tile, z, y, x, ch, cw):
+    """The tensors of one training crop ``[y, y + ch) x [x, x + cw)`` of ``tile``: pixels,
+    features, and the engine outputs and guide (or None), each with a batch axis."""
+    feats = _crop_features(net, z, latent_shape(model, tile)[0], y, x, ch, cw)
+    window = (slice(tile.y0 + y, tile.y0 + y + ch), slice(tile.x0 + x, tile.x0 + x + cw))
+    xt = torch.from_numpy(planes[window].transpose(2, 0, 1).copy()).float()[None]
+    et = gt = None
+    if engine is not None:
+        et = torch.from_numpy(engine[window].transpose(2, 0, 1, 3).copy()).float()[None]
+    if guide is not None:
+        gt = torch.from_numpy(guide[window].transpose(2, 0, 1).copy()).float()[None]
+    return xt, feats, et, gt
+
+
+def _same_shape_batches(crops):
+    """The crops' tensors (as from :func:`_crop_tensors`) concatenated into batches of
+    equal shape, one forward pass each."""
+    shapes = {}
+    for k, crop in enumerate(crops):
+        shapes.setdefault(tuple(crop[0].shape), []).append(k)
+    for ks in shapes.values():
+        yield tuple(None if crops[ks[0]][j] is None else torch.cat([crops[k][j] for k in ks]) for j in range(4))
+
+
 def planned_steps(steps: int, done: int, elapsed: float, loop_seconds: float, time_budget: float | None) -> int:
     """How many steps the adaptation runs in all: ``steps``, or fewer when the steps
     ``done`` so far, which took ``loop_seconds`` of the ``elapsed`` seconds, say that the
@@ -146,7 +171,6 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     started = time.monotonic()
     opts = options or AdaptOptions()
     torch.manual_seed(opts.seed)
-    rng = np.random.default_rng(opts.seed)
     image_planes = np.ascontiguousarray(pixels[:, :, :3] if colour in ("RGB", "RGBA") else pixels[:, :, :1])
     planes = in_coding_order(model, image_planes)
     grid = tile_grid(planes.shape[0], planes.shape[1], model.cfg.tile)
@@ -156,7 +180,9 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     if guide is not None:
         guide = in_coding_order(model, guide)
     engine = entropy.engine_outputs(planes, guide) if model.engine else None
-    area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in tiles], dtype=np.float64)
+    guide_planes = guide if model.cfg.guide_channels > 0 else None  # an engine model reads it in its engine
+    cost = rate_estimate(planes, engine) if opts.schedule == "rate" else None
+    sampler = CropSampler(tiles, cost, opts.crop, opts.schedule, opts.seed)
     net, factors, params = _inject(model, opts)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
@@ -168,24 +194,14 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     while step < planned:
         for group in optimizer.param_groups:  # cosine decay to 5 % of the initial rate
             group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / planned)))
+        crops = []
+        for _ in range(opts.batch):
+            k, y, x, ch, cw = sampler.draw(step, planned)
+            crops.append(_crop_tensors(net, model, planes, engine, guide_planes, tiles[k], latents[k], y, x, ch, cw))
         loss = torch.zeros(())
         count = 0
-        for _ in range(opts.batch):
-            k = rng.choice(len(tiles), p=area / area.sum())
-            t, z = tiles[k], latents[k]
-            levels = latent_shape(model, t)[0]
-            th, tw = t.y1 - t.y0, t.x1 - t.x0
-            ch, cw = min(opts.crop, th), min(opts.crop, tw)
-            y = int(rng.integers(0, th - ch + 1))
-            x = int(rng.integers(0, tw - cw + 1))
-            feats = _crop_features(net, z, levels, y, x, ch, cw)
-            window = (slice(t.y0 + y, t.y0 + y + ch), slice(t.x0 + x, t.x0 + x + cw))
-            xt = torch.from_numpy(planes[window].transpose(2, 0, 1).copy()).float()[None]
-            gt = et = None
-            if engine is not None:
-                et = torch.from_numpy(engine[window].transpose(2, 0, 1, 3).copy()).float()[None]
-            if guide is not None and net.guide is not None:  # an engine model reads it in its engine
-                gt = torch.from_numpy(guide[window].transpose(2, 0, 1).copy()).float()[None]
+        for xt, feats, et, gt in _same_shape_batches(crops):
+            if gt is not None:
                 with torch.no_grad():
                     g_feats = net.guide(net.colour_input(gt))
                 feats = combine_features(feats, g_feats)

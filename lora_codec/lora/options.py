@@ -19,10 +19,11 @@ class AdaptOptions:
     lr: float = 2e-2
     targets: tuple[str, ...] = DEFAULT_TARGETS
     seed: int = 0
-    crop: int = 96
+    crop: int = 64
     batch: int = 4
     exp_a: int = 6
     exp_b: int = 9
+    schedule: str = "rate"
 
     @classmethod
     def from_args(cls, rank=None, lr=None, targets=None, seed=None) -> "AdaptOptions":
