@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out-dir", help="directory for the outputs (NAME.lcz)")
     c.add_argument("--steps", type=int, default=0, help="LoRA fine-tuning steps per image (0: base model)")
     c.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
-                   help="adapt each image for at most this long: as many of --steps as fit (without --steps, "
-                        "as many steps as fit); the coding around it takes its usual time")
+                   help="compress each image in about this long: the adaptation gets what is left after "
+                        "coding the image once, keeping time to code it again (as many of --steps as fit; "
+                        "without --steps, as many as fit)")
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed "

@@ -23,6 +23,7 @@ True
 from __future__ import annotations
 
 import os
+import time
 import zlib
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -169,9 +170,10 @@ class Codec:
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
         smaller, and not run when the indexed file (below) is already far smaller than any
-        adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds that adaptation: it runs as many of the
-        ``steps`` as fit (with ``steps=0``, as many as fit), and the coding around it takes
-        its usual time. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
+        adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds the
+        whole call: the adaptation gets what is left after coding the image once, less the
+        time that coding took (to code it again with the adapters), and runs as many of the
+        ``steps`` as fit in it (with ``steps=0``, as many as fit); none if nothing is left. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
         (1..100) is chosen by the quality classifier unless given, or searched
         (``quality="search"``: the file is coded at several qualities, the smallest kept). Images of more than ``max_pixels`` pixels are
         refused. The metadata of a file or PIL image (ICC, EXIF, XMP, PNG text and colour
@@ -181,6 +183,7 @@ class Codec:
         replace the coded file whenever they are smaller, unless ``fallback=False`` (for
         measurements).
         """
+        started = time.monotonic()
         steps = _check_steps(steps)
         time_budget = _check_time_budget(time_budget)
         if time_budget is not None and steps == 0:
@@ -205,7 +208,9 @@ class Codec:
         model = self.model_for(m)
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
+        planning = time.monotonic()
         plan = self._plan(model, m, pixels, colour, quality, palette=few_colours is None)
+        coding_seconds = time.monotonic() - planning
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
         if plan.chosen:
@@ -216,9 +221,14 @@ class Codec:
         if steps:
             from .lora.fit import adapt_to_image
 
+            adapt_budget = None
+            if time_budget is not None:  # what is left, keeping time to code the image again
+                adapt_budget = time_budget - (time.monotonic() - started) - coding_seconds
+                steps = steps if adapt_budget > 0 else 0
+        if steps:
             guide = groups["colour"].base.reconstruction if m.base_layer else None
             result = adapt_to_image(model, coded, coded_colour, steps, adaptation, progress, guide=guide,
-                                    latents=latents["colour"], time_budget=time_budget)
+                                    latents=latents["colour"], time_budget=adapt_budget)
             adapted = self._recode(model, planes, latents, groups, result.deltas)
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):

@@ -161,6 +161,19 @@ def test_time_budget_alone_adapts_and_round_trips():
     assert np.array_equal(lora_codec.decompress(data), img)
 
 
+def test_time_budget_bounds_the_whole_compression():
+    """A budget spent by coding the image once leaves no time to adapt: no step runs and
+    the file is the one without adapters."""
+    img = smooth_image(40, 36, planes=3, seed=13)
+    steps = _Steps()
+    data = lora_codec.Codec().compress(img, steps=50, time_budget=1e-3, progress=steps)
+    assert steps.totals == [] and steps.completed == 0  # the adaptation never started
+    assert data == lora_codec.compress(img)
+    steps = _Steps()
+    lora_codec.Codec().compress(img, steps=3, time_budget=600.0, progress=steps)
+    assert steps.completed == 3  # a budget with room left runs the steps
+
+
 @pytest.mark.parametrize("budget, error", [(0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
                                            ("5", TypeError), (True, TypeError)])
 def test_bad_time_budget(budget, error):
