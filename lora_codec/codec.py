@@ -218,10 +218,10 @@ class Codec:
         adapters = None
         if steps and few_colours is not None and len(few_colours) < ADAPTATION_REACH * sections.file_size(groups, None):
             steps = 0  # the indexed file wins: adapting would only cost time
+        adapt_budget = None
         if steps:
-            from .lora.fit import adapt_to_image
+            from .lora.fit import adapt_to_image  # torch and peft load here, inside the budget
 
-            adapt_budget = None
             if time_budget is not None:  # what is left, keeping time to code the image again
                 adapt_budget = time_budget - (time.monotonic() - started) - coding_seconds
                 steps = steps if adapt_budget > 0 else 0
