@@ -57,8 +57,11 @@ class CropSampler:
         self.crop = crop
         self.schedule = schedule
         self.rng = np.random.default_rng(seed)
-        self.area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in self.tiles], dtype=np.float64)
-        self.positions = self._ranked_positions(cost, stride) if schedule == "rate" else None
+        if schedule == "rate":
+            self.positions = self._ranked_positions(cost, stride)
+        else:
+            area = np.array([(t.y1 - t.y0) * (t.x1 - t.x0) for t in self.tiles], dtype=np.float64)
+            self.tile_odds = area / area.sum()
 
     def _ranked_positions(self, cost: np.ndarray, stride: int) -> np.ndarray:
         """Every grid position of every tile, (tile, y, x) rows, by mean cost, highest first."""
@@ -90,7 +93,7 @@ class CropSampler:
             k, y, x = (int(v) for v in self.positions[int(self.rng.integers(0, pool))])
             t = self.tiles[k]
             return k, y, x, min(self.crop, t.y1 - t.y0), min(self.crop, t.x1 - t.x0)
-        k = int(self.rng.choice(len(self.tiles), p=self.area / self.area.sum()))
+        k = int(self.rng.choice(len(self.tiles), p=self.tile_odds))
         t = self.tiles[k]
         h, w = min(self.crop, t.y1 - t.y0), min(self.crop, t.x1 - t.x0)
         return k, int(self.rng.integers(0, t.y1 - t.y0 - h + 1)), int(self.rng.integers(0, t.x1 - t.x0 - w + 1)), h, w
