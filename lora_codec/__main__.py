@@ -1,5 +1,5 @@
 """``python -m lora_codec`` is the ``lora-codec`` command."""
 
-from .cli import main
+from .cli import command
 
-raise SystemExit(main())
+command()

@@ -1,8 +1,9 @@
 """Adaptation settings on real images: file bpsp with and without adapters, per image.
 
-    python scripts/probe_adapt.py ../shared/data/kodak --steps 200 --batch 4 --lr 1e-2 --core 0
+    python scripts/probe_adapt.py ../shared/data/kodak --steps 200 --crop 48 --core 0
 
-Codes each image at ``--steps 0`` and at ``--steps N`` with the given AdaptOptions, checks
+Codes each image at ``--steps 0`` and at ``--steps N`` with the given AdaptOptions (the
+product's defaults unless given), checks
 the round trip, and prints one line per image plus the change of the mean bpsp. Pinned to
 one core and single-threaded so that two probes can run side by side. ``--learned-only``
 measures the learned model alone, on images whose files would otherwise be indexed.
@@ -20,18 +21,21 @@ import numpy as np
 
 
 def main() -> None:
+    from lora_codec.lora.options import AdaptOptions  # no torch: the defaults below are the product's
+
+    d = AdaptOptions()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=4, help="crops per step")
-    parser.add_argument("--crop", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-2)
-    parser.add_argument("--rank", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=d.batch, help="crops per step")
+    parser.add_argument("--crop", type=int, default=d.crop)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--rank", type=int, default=d.rank)
     parser.add_argument("--images", default=None, help="comma-separated file names (default: all)")
     parser.add_argument("--targets", default=None, help="comma-separated layers to adapt (default: AdaptOptions')")
-    parser.add_argument("--schedule", default="rate", help="crop schedule: rate (costliest first, the default) or uniform")
-    parser.add_argument("--exp-a", type=int, default=6, help="A's grid is 2^-EXP_A")
-    parser.add_argument("--exp-b", type=int, default=9, help="B's grid is 2^-EXP_B")
+    parser.add_argument("--schedule", default=d.schedule, help="crop schedule: rate (costliest first, the default) or uniform")
+    parser.add_argument("--exp-a", type=int, default=d.exp_a, help="A's grid is 2^-EXP_A")
+    parser.add_argument("--exp-b", type=int, default=d.exp_b, help="B's grid is 2^-EXP_B")
     parser.add_argument("--core", type=int, default=None, help="pin to this CPU core")
     parser.add_argument("--learned-only", action="store_true",
                         help="the learned model's files only (no indexed or stored file replaces them)")
@@ -42,7 +46,6 @@ def main() -> None:
     from PIL import Image
 
     from lora_codec import Codec
-    from lora_codec.lora.options import AdaptOptions
 
     torch.set_num_threads(1)
     codec = Codec()

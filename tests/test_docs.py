@@ -6,6 +6,7 @@ import pytest
 
 import lora_codec
 import lora_codec.base_layer
+import lora_codec.cli
 import lora_codec.codec
 import lora_codec.entropy
 import lora_codec.coding.analysis
@@ -19,7 +20,8 @@ import lora_codec.quality_choice
 
 MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution,
            lora_codec.entropy.indexes, lora_codec.coding.analysis, lora_codec.coding.indexed, lora_codec.base_layer,
-           lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit]
+           lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit,
+           lora_codec.cli]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

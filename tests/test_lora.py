@@ -91,6 +91,19 @@ def test_adapted_file_round_trips(codec):
     assert np.array_equal(codec.decompress(data), img)
 
 
+def test_decoder_adapters_still_train_code_and_round_trip(codec):
+    """The default adapts the head only; the UNet decoder's layers (the default of earlier
+    releases, whose files name them) can still be adapted, coded and decoded."""
+    assert not any(t.startswith("decoder.") for t in AdaptOptions().targets)
+    options = AdaptOptions.from_args(targets="decoder.inp,decoder.up,decoder.head,predictor.planes.0.mean",
+                                     lr=0.3)  # a large rate, so that the decoder's deltas leave 0 in 6 steps
+    img = smooth_image(64, 64, planes=3, seed=5)
+    result = adapt_to_image(codec.model, img, "RGB", 6, options)
+    assert set(result.deltas) == set(options.targets)
+    assert all(np.any(result.deltas[name] != 0) for name in ("decoder.inp", "decoder.up", "decoder.head"))
+    assert np.array_equal(codec.decompress(codec.encode_adapted(img, result)), img)
+
+
 def test_steps_never_make_the_file_larger(codec):
     img = smooth_image(40, 40, planes=3, seed=6)
     base = lora_codec.compress(img)

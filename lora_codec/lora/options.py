@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREDICTOR_LAYERS = ("stage_a", "mean", "stage_b", "shape")
-DEFAULT_TARGETS = ("decoder.up", "decoder.head") + tuple(
-    f"predictor.planes.{r}.{layer}" for r in range(3) for layer in PREDICTOR_LAYERS
-)
+# The head's layers, for every plane role: what the adaptation adapts by default.
+DEFAULT_TARGETS = tuple(f"predictor.planes.{r}.{layer}" for r in range(3) for layer in PREDICTOR_LAYERS)
+# Every layer a file's adapters may name: the UNet decoder's too (the default before
+# this release; its features barely depend on z, and adapting them costs time for no gain).
+ADAPTABLE_LAYERS = ("decoder.inp", "decoder.up", "decoder.head") + DEFAULT_TARGETS
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class AdaptOptions:
     lr: float = 2e-2
     targets: tuple[str, ...] = DEFAULT_TARGETS
     seed: int = 0
-    crop: int = 64
+    crop: int = 48
     batch: int = 4
     exp_a: int = 6
     exp_b: int = 9
@@ -40,8 +42,8 @@ class AdaptOptions:
             raise ValueError("--lr must be in (0, 1)")
         if not 0 <= opts.seed < 2**32:
             raise ValueError("--seed must be in [0, 2^32)")
-        unknown = [t for t in opts.targets if t not in DEFAULT_TARGETS and t != "decoder.inp"]
+        unknown = [t for t in opts.targets if t not in ADAPTABLE_LAYERS]
         if unknown or not opts.targets:
             raise ValueError(f"unknown --targets {', '.join(unknown) or '(empty)'}; "
-                             f"choose from decoder.inp, {', '.join(DEFAULT_TARGETS)}")
+                             f"choose from {', '.join(ADAPTABLE_LAYERS)}")
         return opts

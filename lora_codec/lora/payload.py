@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import entropy
 from .. import grids as q
-from .options import DEFAULT_TARGETS
+from .options import ADAPTABLE_LAYERS
 
 PAYLOAD_VERSION = 1
 _SYMBOL_OFFSET = 1 << 15
@@ -111,7 +111,7 @@ def decode_adapter_payload(model, payload: bytes, framed: bool = True) -> dict[s
             pos += 1 + length
             ls_a, ls_b = struct.unpack_from("<hh", payload, pos)
             pos += 4
-            if name not in DEFAULT_TARGETS and name != "decoder.inp":
+            if name not in ADAPTABLE_LAYERS:
                 raise ValueError(f"unknown adapted layer {name!r}")
             layers.append((name, ls_a, ls_b))
     except (struct.error, UnicodeDecodeError) as exc:
