@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "smallest file (default: the quality classifier's choice, one coding)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")
     c.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
-    c.add_argument("--targets", default=None, help="comma-separated layer names to adapt (default: the learned head's layers)")
+    c.add_argument("--targets", default=None,
+                   help="comma-separated layer names to adapt (default: the learned head's layers)")
     c.add_argument("--seed", type=int, default=None, help="seed of the adaptation")
     c.add_argument("--force", action="store_true", help="overwrite existing outputs")
     c.add_argument("--verify", action="store_true", help="decode and compare before writing")
@@ -312,7 +313,7 @@ def _compress(args) -> int:
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
     codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or available_cores())
-    clock = BudgetClock(args.time_budget, getattr(args, "started", None))
+    clock = BudgetClock(args.time_budget, args.started)
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:

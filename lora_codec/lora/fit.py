@@ -1,8 +1,9 @@
 """Per-image LoRA adaptation (``compress --steps N``): peft adapters trained on the image.
 
 The frozen base model gets peft LoRA adapters on the layers of its learned head (the
-causal predictor; ``AdaptOptions.targets`` may name the integer UNet decoder's too). A few steps of Adam on random crops of the image
-minimise the file's description length: pixel bits plus the adapters' own coded bits.
+causal predictor; ``AdaptOptions.targets`` may name the integer UNet decoder's too). A
+few steps of Adam on crops of the image minimise the file's description length: pixel
+bits plus the adapters' own coded bits.
 The factors are trained with fake quantization on power-of-two grids and coded under a
 zero-mean logistic prior whose scale is written per tensor (:mod:`.payload`), from which
 the decoder rebuilds the exact integer weight changes.
