@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import lora_codec
 from lora_codec.codec import Codec
+from lora_codec.coding.groups import group_latents
 from lora_codec.coding.sections import section_stats
 from lora_codec.coding.tiles import tile_grid
 from lora_codec.lora import fit as adapt_mod
@@ -130,6 +131,21 @@ def test_window_features_equal_whole_tile_features(codec):
         for y, x, h, w in [(0, 0, 96, 96), (101, 37, 96, 80), (160, 136, 96, 96), (5, 200, 40, 32)]:
             window = _crop_features(codec.model.model, z, 3, y, x, h, w)
             assert torch.equal(window, whole[:, :, y : y + h, x : x + w])
+
+
+def test_kept_tile_features_equal_window_features(codec):
+    """With the decoder frozen, crops cut from each tile's kept features equal the features
+    computed from the crop's latent window, and at most ``keep`` tiles are kept."""
+    from lora_codec.lora.fit import TileFeatures
+
+    tiles = [t for band in tile_grid(256, 700, codec.model.cfg.tile) for t in band]
+    latents = group_latents(codec.model, smooth_image(256, 700, planes=3, seed=8))
+    kept = TileFeatures(codec.model.model, codec.model, tiles, latents, frozen=True, keep=2)
+    windows = TileFeatures(codec.model.model, codec.model, tiles, latents, frozen=False)
+    for k, y, x, h, w in [(0, 0, 0, 48, 48), (1, 100, 37, 48, 40), (2, 200, 140, 48, 48), (0, 5, 200, 40, 32)]:
+        assert torch.equal(kept.crop(k, y, x, h, w), windows.crop(k, y, x, h, w))
+        assert len(kept._kept) <= 2
+    assert list(kept._kept) == [2, 0]
 
 
 def test_time_budget_plans_fewer_steps():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,10 +120,38 @@ def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw:
     return net.decoder(window, levels)[:, :, oy : oy + ch, ox : ox + cw]
 
 
-def _crop_tensors(net, model, planes, engine, guide, tile, z, y, x, ch, cw):
-    """The tensors of one training crop ``[y, y + ch) x [x, x + cw)`` of ``tile``: pixels,
+class TileFeatures:
+    """The UNet decoder's features of crops of the image's tiles. While the decoder has no
+    adapters its features do not change during the adaptation, so each tile's are computed
+    once (the ``keep`` most recently used tiles are kept); otherwise every crop's come from
+    its latent window, with gradients to the decoder's adapters."""
+
+    def __init__(self, net, model: LoadedModel, tiles, latents, frozen: bool, keep: int = 32) -> None:
+        self.net, self.model, self.tiles, self.latents = net, model, tiles, latents
+        self.frozen, self.keep = frozen, keep
+        self._kept: OrderedDict[int, torch.Tensor] = OrderedDict()
+
+    def crop(self, k: int, y: int, x: int, ch: int, cw: int) -> torch.Tensor:
+        """Features (1, F, ch, cw) of the window [y, y + ch) x [x, x + cw) of tile ``k``."""
+        levels = latent_shape(self.model, self.tiles[k])[0]
+        if not self.frozen:
+            return _crop_features(self.net, self.latents[k], levels, y, x, ch, cw)
+        if k in self._kept:
+            self._kept.move_to_end(k)
+        else:
+            with torch.no_grad():
+                z = torch.from_numpy(np.ascontiguousarray(self.latents[k])).float()[None]
+                self._kept[k] = self.net.decoder(z, levels)
+            if len(self._kept) > self.keep:
+                self._kept.popitem(last=False)
+        return self._kept[k][:, :, y : y + ch, x : x + cw]
+
+
+def _crop_tensors(features: TileFeatures, planes, engine, guide, k, y, x, ch, cw):
+    """The tensors of one training crop ``[y, y + ch) x [x, x + cw)`` of tile ``k``: pixels,
     features, and the engine outputs and guide (or None), each with a batch axis."""
-    feats = _crop_features(net, z, latent_shape(model, tile)[0], y, x, ch, cw)
+    tile = features.tiles[k]
+    feats = features.crop(k, y, x, ch, cw)
     window = (slice(tile.y0 + y, tile.y0 + y + ch), slice(tile.x0 + x, tile.x0 + x + cw))
     xt = torch.from_numpy(planes[window].transpose(2, 0, 1).copy()).float()[None]
     et = gt = None
@@ -185,6 +214,8 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     cost = rate_estimate(planes, engine) if opts.schedule == "rate" else None
     sampler = CropSampler(tiles, cost, opts.crop, opts.schedule, opts.seed)
     net, factors, params = _inject(model, opts)
+    decoder_adapted = any(t.startswith("decoder.") for t in opts.targets)
+    features = TileFeatures(net, model, tiles, latents, frozen=not decoder_adapted)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
     planned = steps
@@ -198,7 +229,7 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
         crops = []
         for _ in range(opts.batch):
             k, y, x, ch, cw = sampler.draw(step, planned)
-            crops.append(_crop_tensors(net, model, planes, engine, guide_planes, tiles[k], latents[k], y, x, ch, cw))
+            crops.append(_crop_tensors(features, planes, engine, guide_planes, k, y, x, ch, cw))
         loss = torch.zeros(())
         count = 0
         for xt, feats, et, gt in _same_shape_batches(crops):
