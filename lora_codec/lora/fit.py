@@ -214,8 +214,8 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     cost = rate_estimate(planes, engine) if opts.schedule == "rate" else None
     sampler = CropSampler(tiles, cost, opts.crop, opts.schedule, opts.seed)
     net, factors, params = _inject(model, opts)
-    decoder_adapted = any(t.startswith("decoder.") for t in opts.targets)
-    features = TileFeatures(net, model, tiles, latents, frozen=not decoder_adapted)
+    decoder_trains = any(p.requires_grad for p in net.decoder.parameters())
+    features = TileFeatures(net, model, tiles, latents, frozen=not decoder_trains)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
     planned = steps
