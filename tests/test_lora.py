@@ -136,16 +136,22 @@ def test_window_features_equal_whole_tile_features(codec):
 def test_kept_tile_features_equal_window_features(codec):
     """With the decoder frozen, crops cut from each tile's kept features equal the features
     computed from the crop's latent window, and at most ``keep`` tiles are kept."""
-    from lora_codec.lora.fit import TileFeatures
+    import copy
+
+    from lora_codec.lora.fit import TileFeatures, _crop_features
 
     tiles = [t for band in tile_grid(256, 700, codec.model.cfg.tile) for t in band]
     latents = group_latents(codec.model, smooth_image(256, 700, planes=3, seed=8))
-    kept = TileFeatures(codec.model.model, codec.model, tiles, latents, frozen=True, keep=2)
-    windows = TileFeatures(codec.model.model, codec.model, tiles, latents, frozen=False)
+    kept = TileFeatures(codec.model.model, codec.model, tiles, latents, keep=2)
+    assert kept.frozen  # the shipped model's decoder does not train
     for k, y, x, h, w in [(0, 0, 0, 48, 48), (1, 100, 37, 48, 40), (2, 200, 140, 48, 48), (0, 5, 200, 40, 32)]:
-        assert torch.equal(kept.crop(k, y, x, h, w), windows.crop(k, y, x, h, w))
+        window = _crop_features(codec.model.model, latents[k], 3, y, x, h, w)
+        assert torch.equal(kept.crop(k, y, x, h, w), window)
         assert len(kept._kept) <= 2
     assert list(kept._kept) == [2, 0]
+    training = copy.deepcopy(codec.model.model)
+    training.decoder.requires_grad_(True)
+    assert not TileFeatures(training, codec.model, tiles, latents).frozen
 
 
 def test_time_budget_plans_fewer_steps():

@@ -69,7 +69,7 @@ class CropSampler:
         summed[1:, 1:] = cost.cumsum(0).cumsum(1)
         rows, means = [], []
         for k, t in enumerate(self.tiles):
-            h, w = min(self.crop, t.y1 - t.y0), min(self.crop, t.x1 - t.x0)
+            h, w = self._size(t)
             for y in _offsets(t.y1 - t.y0 - h, stride):
                 for x in _offsets(t.x1 - t.x0 - w, stride):
                     y0, x0 = t.y0 + y, t.x0 + x
@@ -78,6 +78,10 @@ class CropSampler:
                     means.append(total / (h * w))
         order = np.argsort(-np.asarray(means), kind="stable")
         return np.asarray(rows, dtype=np.int64)[order]
+
+    def _size(self, tile) -> tuple[int, int]:
+        """A crop's (height, width) in ``tile``: the crop size, or the tile's where smaller."""
+        return min(self.crop, tile.y1 - tile.y0), min(self.crop, tile.x1 - tile.x0)
 
     def pool_fraction(self, step: int, planned: int) -> float:
         """The share of ranked positions the rate schedule draws from at ``step`` of ``planned``."""
@@ -91,11 +95,10 @@ class CropSampler:
         if self.schedule == "rate":
             pool = max(1, int(np.ceil(self.pool_fraction(step, planned) * len(self.positions))))
             k, y, x = (int(v) for v in self.positions[int(self.rng.integers(0, pool))])
-            t = self.tiles[k]
-            return k, y, x, min(self.crop, t.y1 - t.y0), min(self.crop, t.x1 - t.x0)
+            return (k, y, x) + self._size(self.tiles[k])
         k = int(self.rng.choice(len(self.tiles), p=self.tile_odds))
         t = self.tiles[k]
-        h, w = min(self.crop, t.y1 - t.y0), min(self.crop, t.x1 - t.x0)
+        h, w = self._size(t)
         return k, int(self.rng.integers(0, t.y1 - t.y0 - h + 1)), int(self.rng.integers(0, t.x1 - t.x0 - w + 1)), h, w
 
 

@@ -121,14 +121,16 @@ def _crop_features(net, z: np.ndarray, levels: int, y: int, x: int, ch: int, cw:
 
 
 class TileFeatures:
-    """The UNet decoder's features of crops of the image's tiles. While the decoder has no
-    adapters its features do not change during the adaptation, so each tile's are computed
-    once (the ``keep`` most recently used tiles are kept); otherwise every crop's come from
-    its latent window, with gradients to the decoder's adapters."""
+    """The UNet decoder's features of crops of the image's tiles. While no parameter of
+    ``net``'s decoder trains (no adapters on it), its features do not change during the
+    adaptation, so each tile's are computed once (the ``keep`` most recently used tiles are
+    kept); otherwise every crop's come from its latent window, with gradients to the
+    decoder's adapters."""
 
-    def __init__(self, net, model: LoadedModel, tiles, latents, frozen: bool, keep: int = 32) -> None:
+    def __init__(self, net, model: LoadedModel, tiles, latents, keep: int = 32) -> None:
         self.net, self.model, self.tiles, self.latents = net, model, tiles, latents
-        self.frozen, self.keep = frozen, keep
+        self.frozen = not any(p.requires_grad for p in net.decoder.parameters())
+        self.keep = keep
         self._kept: OrderedDict[int, torch.Tensor] = OrderedDict()
 
     def crop(self, k: int, y: int, x: int, ch: int, cw: int) -> torch.Tensor:
@@ -214,8 +216,7 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     cost = rate_estimate(planes, engine) if opts.schedule == "rate" else None
     sampler = CropSampler(tiles, cost, opts.crop, opts.schedule, opts.seed)
     net, factors, params = _inject(model, opts)
-    decoder_trains = any(p.requires_grad for p in net.decoder.parameters())
-    features = TileFeatures(net, model, tiles, latents, frozen=not decoder_trains)
+    features = TileFeatures(net, model, tiles, latents)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
     planned = steps
