@@ -75,6 +75,25 @@ def test_payload_round_trip_gives_identical_deltas(codec):
     assert any(np.any(d != 0) for d in restored.values())
 
 
+def test_adaptation_is_the_same_in_every_call_and_keeps_the_callers_generator():
+    """The first adaptation of a freshly loaded model (whose float model is built during
+    the call) gives the adapters of every later call, and the caller's torch generator
+    is left as it was: a batch of images codes each one as a command of its own would."""
+    from lora_codec.coding.modes import MODES
+    from lora_codec.registry import load_shipped_model
+
+    model = load_shipped_model.__wrapped__(MODES["learned"].model_file)  # fresh, not the cached one
+    assert "model" not in vars(model)  # its float model is not built yet
+    img, _ = _inputs(48)
+    torch.manual_seed(123)
+    caller_state = torch.get_rng_state()
+    first = adapt_to_image(model, img, "RGB", 2, AdaptOptions(seed=5))
+    assert torch.equal(torch.get_rng_state(), caller_state)
+    second = adapt_to_image(model, img, "RGB", 2, AdaptOptions(seed=5))
+    assert first.payload == second.payload
+    assert adapt_to_image(model, img, "RGB", 2, AdaptOptions(seed=6)).payload != first.payload
+
+
 def test_integer_delta_matches_real_product():
     rng = np.random.default_rng(0)
     a = rng.integers(-40, 40, (2, 5))

@@ -199,10 +199,18 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     ``latents`` are the colour group's latents if the caller has them already. With
     ``time_budget`` (seconds), the adaptation plans as many of the ``steps`` as fit in
     that time from the pace of the steps so far, and its learning-rate schedule follows
-    the plan."""
+    the plan. Given the same arguments (and no ``time_budget``), the adapters are the same
+    in every call and process: the adapters' random start is drawn from a generator
+    seeded with ``options.seed``, and the caller's torch generator is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        _ = model.model  # the float model, built now if not yet: its throw-away random init draws before the seed
+        torch.manual_seed((options or AdaptOptions()).seed)
+        return _adapt(model, pixels, colour, steps, options, progress, guide, latents, time_budget)
+
+
+def _adapt(model, pixels, colour, steps, options, progress, guide, latents, time_budget) -> AdaptResult:
     started = time.monotonic()
     opts = options or AdaptOptions()
-    torch.manual_seed(opts.seed)
     image_planes = np.ascontiguousarray(pixels[:, :, :3] if colour in ("RGB", "RGBA") else pixels[:, :, :1])
     planes = in_coding_order(model, image_planes)
     grid = tile_grid(planes.shape[0], planes.shape[1], model.cfg.tile)
