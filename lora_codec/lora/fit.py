@@ -164,6 +164,21 @@ def _crop_tensors(features: TileFeatures, planes, engine, guide, k, y, x, ch, cw
     return xt, feats, et, gt
 
 
+def _crops_bpsp(net, crops) -> torch.Tensor:
+    """The head's mean code length (bits per sub-pixel) of a list of crops."""
+    loss = torch.zeros(())
+    count = 0
+    for xt, feats, et, gt in _same_shape_batches(crops):
+        if gt is not None:
+            with torch.no_grad():
+                g_feats = net.guide(net.colour_input(gt))
+            feats = combine_features(feats, g_feats)
+        means, log_scales, logits = net.predict(xt, feats, gt, et)
+        loss = loss + mixture_bits(xt, means, log_scales, logits)
+        count += xt.numel()
+    return loss / count
+
+
 def _same_shape_batches(crops):
     """The crops' tensors (as from :func:`_crop_tensors`) concatenated into batches of
     equal shape, one forward pass each."""
@@ -235,22 +250,9 @@ def _adapt(model, pixels, colour, steps, options, progress, guide, latents, time
     while step < planned:
         for group in optimizer.param_groups:  # cosine decay to 5 % of the initial rate
             group["lr"] = opts.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / planned)))
-        crops = []
-        for _ in range(opts.batch):
-            k, y, x, ch, cw = sampler.draw(step, planned)
-            crops.append(_crop_tensors(features, planes, engine, guide_planes, k, y, x, ch, cw))
-        loss = torch.zeros(())
-        count = 0
-        for xt, feats, et, gt in _same_shape_batches(crops):
-            if gt is not None:
-                with torch.no_grad():
-                    g_feats = net.guide(net.colour_input(gt))
-                feats = combine_features(feats, g_feats)
-            means, log_scales, logits = net.predict(xt, feats, gt, et)
-            loss = loss + mixture_bits(xt, means, log_scales, logits)
-            count += xt.numel()
-        pixel_bpsp = loss / count
-        objective = pixel_bpsp + _rate_bits(factors, opts) / total_subpixels
+        crops = [_crop_tensors(features, planes, engine, guide_planes, *sampler.draw(step, planned))
+                 for _ in range(opts.batch)]
+        objective = _crops_bpsp(net, crops) + _rate_bits(factors, opts) / total_subpixels
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
         optimizer.step()
