@@ -217,15 +217,17 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     the plan. Given the same arguments (and no ``time_budget``), the adapters are the same
     in every call and process: the adapters' random start is drawn from a generator
     seeded with ``options.seed``, and the caller's torch generator is left as it was."""
+    opts = options or AdaptOptions()
     with torch.random.fork_rng(devices=[]):
         _ = model.model  # the float model, built now if not yet: its throw-away random init draws before the seed
-        torch.manual_seed((options or AdaptOptions()).seed)
-        return _adapt(model, pixels, colour, steps, options, progress, guide, latents, time_budget)
+        torch.manual_seed(opts.seed)
+        return _adapt(model, pixels, colour, steps, opts, progress, guide, latents, time_budget)
 
 
-def _adapt(model, pixels, colour, steps, options, progress, guide, latents, time_budget) -> AdaptResult:
+def _adapt(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int, opts: AdaptOptions, progress,
+           guide: np.ndarray | None, latents: list[np.ndarray] | None, time_budget: float | None) -> AdaptResult:
+    """:func:`adapt_to_image`'s work, on the generator it has seeded."""
     started = time.monotonic()
-    opts = options or AdaptOptions()
     image_planes = np.ascontiguousarray(pixels[:, :, :3] if colour in ("RGB", "RGBA") else pixels[:, :, :1])
     planes = in_coding_order(model, image_planes)
     grid = tile_grid(planes.shape[0], planes.shape[1], model.cfg.tile)
