@@ -386,7 +386,7 @@ class Codec:
             if sections.ADAPTER_TAG not in c.sections:
                 raise FormatError("the adapter flag is set but the adapter section is missing")
             try:
-                deltas = decode_adapter_payload(model, c.sections[sections.ADAPTER_TAG], framed)
+                deltas = decode_adapter_payload(model, c.sections[sections.ADAPTER_TAG], framed, fmt.adapter_payload)
             except ValueError as exc:
                 raise DecodeError(f"corrupt .lcz file: {exc}") from None
         elif sections.ADAPTER_TAG in c.sections:

@@ -25,7 +25,7 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    if header["version"] not in (1, 2, 3, 4, 5, 6, 7, 8) or header["flags"] & 0xFE:
+    if header["version"] not in range(1, 10) or header["flags"] & 0xFE:
         raise SpecError("version or reserved flags")
     pos, sections = 38, {}
     for _ in range(header["sections"]):

@@ -45,7 +45,7 @@ def _repack_header(data: bytes, offset: int, value: bytes) -> bytes:
         (lambda d: b"PNG" + d[3:], "wrong magic"),
         (lambda d: d[:4] + b"\n" + d[5:], "text mode"),
         (lambda d: d[:20], "truncated"),
-        (lambda d: _repack_header(d, 8, b"\x09"), "version 9"),
+        (lambda d: _repack_header(d, 8, bytes([container.VERSION + 1])), f"version {container.VERSION + 1}"),
         (lambda d: _repack_header(d, 14, struct.pack("<II", 60000, 60000)), "implausible image size"),
         (lambda d: _repack_header(d, 14, struct.pack("<II", 0, 3)), "implausible image size"),
         (lambda d: _repack_header(d, 11, b"\x07"), "colour type"),

@@ -16,7 +16,7 @@ from lora_codec.lora import fit as adapt_mod
 from lora_codec.lora.crops import SCHEDULES, CropSampler
 from lora_codec.lora.fit import adapt_to_image
 from lora_codec.lora.options import AdaptOptions
-from lora_codec.lora.payload import decode_adapter_payload
+from lora_codec.lora.payload import decode_adapter_payload, encode_adapter_payload, factor_shapes, weight_frac
 from lora_codec.lora.payload import integer_delta
 
 from helpers import smooth_image
@@ -94,6 +94,39 @@ def test_adaptation_is_the_same_in_every_call_and_keeps_the_callers_generator():
     assert adapt_to_image(model, img, "RGB", 2, AdaptOptions(seed=6)).payload != first.payload
 
 
+def test_payload_version_2_numbers_the_layers_and_decodes_as_version_1(codec):
+    """Format 9's adapters (payload 2) give each layer's number and one-byte log-scales
+    instead of its name: smaller by the name's length and 2 bytes, the same deltas; each format
+    version accepts only its own payload version."""
+    rng = np.random.default_rng(4)
+    factors = []
+    for name in AdaptOptions().targets:
+        shape_a, shape_b, _ = factor_shapes(codec.model, name, 2)
+        factors.append((name, rng.integers(-6, 7, shape_a), rng.integers(-6, 7, shape_b)))
+    v1 = encode_adapter_payload(2, 6, 9, factors, version=1)
+    v2 = encode_adapter_payload(2, 6, 9, factors[::-1], version=2)  # any order in, the table's order out
+    assert v2 == encode_adapter_payload(2, 6, 9, factors) and len(v1) - len(v2) == sum(len(n) + 2 for n, _, _ in factors)
+    deltas_1 = decode_adapter_payload(codec.model, v1, expected_version=1)
+    deltas_2 = decode_adapter_payload(codec.model, v2, expected_version=2)
+    assert list(deltas_2) == [name for name, _, _ in factors]
+    for name, a, b in factors:
+        expected = integer_delta(a, b, 6, 9, weight_frac(name), tuple(codec.model.state[f"{name}.weight"].shape))
+        assert np.array_equal(deltas_1[name], expected) and np.array_equal(deltas_2[name], expected)
+    for payload, version in ((v1, 2), (v2, 1)):
+        with pytest.raises(ValueError, match="payload version"):
+            decode_adapter_payload(codec.model, payload, expected_version=version)
+
+
+@pytest.mark.parametrize("patch, message", [(lambda p: p[:5] + bytes([99]) + p[6:], "unknown adapted layer"),
+                                            (lambda p: p[:7] + bytes([250]) + p[8:], "implausible adapter log-scale"),
+                                            (lambda p: p[:5] + p[8:11] + p[5:8] + p[11:], "out of order")])
+def test_bad_version_2_payloads_are_refused(codec, patch, message):
+    img, _ = _inputs(48)
+    payload = adapt_to_image(codec.model, img, "RGB", 1, AdaptOptions(seed=3)).payload
+    with pytest.raises(ValueError, match=message):
+        decode_adapter_payload(codec.model, patch(payload))
+
+
 def test_integer_delta_matches_real_product():
     rng = np.random.default_rng(0)
     a = rng.integers(-40, 40, (2, 5))
@@ -134,6 +167,7 @@ def test_steps_never_make_the_file_larger(codec):
 
 @pytest.mark.parametrize("kwargs, message", [(dict(rank=0), "--rank"), (dict(lr=-1), "--lr"),
                                              (dict(targets="decoder.nope"), "unknown --targets"),
+                                             (dict(targets="decoder.up,decoder.up"), "more than once"),
                                              (dict(seed=-1), "--seed"), (dict(seed=2**32), "--seed")])
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):

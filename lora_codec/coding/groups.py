@@ -53,7 +53,8 @@ class StreamFormat:
     and pixel stripes of 1024 rows (v4+), pixel streams through the bit refinement (v5+),
     rc mode on an engine model, whose online engine reads the reconstruction (v6+), rc
     base layers with deflated container boxes (v7+, base layer payload version 2),
-    stripes of 256 rows (v8+). The one place that maps versions to these features."""
+    stripes of 256 rows (v8+), adapters naming their layers by number (v9+, adapter
+    payload version 2). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -61,6 +62,7 @@ class StreamFormat:
     refined: bool = False
     guided_engine: bool = False
     base_layer_payload: int = 1
+    adapter_payload: int = 1
     stripe_rows: int = STRIPE_ROWS
     shortest_last_stripe: int = STRIPE_ROWS // 2
 
@@ -70,6 +72,7 @@ class StreamFormat:
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
                    refined=version >= 5, guided_engine=version >= 6,
                    base_layer_payload=2 if version >= 7 else 1,
+                   adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0)
 

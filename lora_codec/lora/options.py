@@ -10,6 +10,8 @@ PREDICTOR_LAYERS = ("stage_a", "mean", "stage_b", "shape")
 DEFAULT_TARGETS = tuple(f"predictor.planes.{r}.{layer}" for r in range(3) for layer in PREDICTOR_LAYERS)
 # Every layer a file's adapters may name: the UNet decoder's too (the default before
 # this release; its features barely depend on z, and adapting them costs time for no gain).
+# Part of the file format: adapter payload version 2 numbers the layers by their place
+# here, so new layers may only be appended.
 ADAPTABLE_LAYERS = ("decoder.inp", "decoder.up", "decoder.head") + DEFAULT_TARGETS
 
 
@@ -46,4 +48,6 @@ class AdaptOptions:
         if unknown or not opts.targets:
             raise ValueError(f"unknown --targets {', '.join(unknown) or '(empty)'}; "
                              f"choose from {', '.join(ADAPTABLE_LAYERS)}")
+        if len(set(opts.targets)) != len(opts.targets):
+            raise ValueError("--targets names a layer more than once")
         return opts
