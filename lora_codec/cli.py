@@ -296,7 +296,9 @@ def _describe(exc: BaseException, source: Path) -> str:
     return text if shown in text else f"{shown}: {text}"
 
 
-def _compress(args) -> int:
+def _compress(args, started: float | None = None) -> int:
+    """``compress``; ``started`` is when the command started (the first image's
+    ``--time-budget`` counts from it)."""
     from .codec import Codec
     from .coding.sections import section_stats
     from .data import IMAGE_SUFFIXES
@@ -313,7 +315,7 @@ def _compress(args) -> int:
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
     codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or available_cores())
-    clock = BudgetClock(args.time_budget, args.started)
+    clock = BudgetClock(args.time_budget, started)
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
@@ -514,8 +516,9 @@ def _main(argv: list[str], debug: bool, started: float | None) -> int:
                 import torch
 
                 torch.set_num_threads(args.threads)
-        args.started = started
-        handler = {"compress": _compress, "decompress": _decompress, "info": _info, "train": _train}
+        if args.command == "compress":
+            return _compress(args, started)
+        handler = {"decompress": _decompress, "info": _info, "train": _train}
         return handler[args.command](args)
     except KeyboardInterrupt:
         _error("interrupted")
