@@ -127,6 +127,16 @@ Kernel kernel_from_environment() {
   return choose_kernel(std::getenv("LORA_CODEC_SCALAR_HEAD") ? "int64" : (cap ? cap : ""), source);
 }
 
+// The name of the kernel the native loops would run now (reads the environment).
+std::string kernel_in_use() {
+  switch (kernel_from_environment()) {
+    case Kernel::kInt64: return "int64";
+    case Kernel::kSse2: return "sse2";
+    case Kernel::kAvx2: return "avx2";
+  }
+  return "";
+}
+
 std::shared_ptr<PredictorWeights> make_weights(int features, const py::list& planes, int kind) {
   auto w = std::make_shared<PredictorWeights>();
   w->features = features;
@@ -334,6 +344,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"));
   m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
         py::arg("colours"));
+  m.def("kernel_in_use", &kernel_in_use);
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));
   py::class_<PixelEncoder>(m, "PixelEncoder")

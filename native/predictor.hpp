@@ -244,6 +244,46 @@ __attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m,
 }
 #endif
 
+// A hidden layer's activations from its sums: h[r] = clamp(round_shift(bias[r] + acc[r],
+// kHiddenShift), 0, kPredHiddenMax), into h32 and (narrowed, always in range) h16.
+inline void hidden_scalar(const int64_t* acc, const int32_t* bias, int n, int32_t* h32, int16_t* h16) {
+  for (int r = 0; r < n; ++r) {
+    h32[r] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(bias[r] + acc[r], kHiddenShift), 0, layout::kPredHiddenMax));
+    h16[r] = static_cast<int16_t>(h32[r]);
+  }
+}
+
+#if defined(LORA_CODEC_AVX2_KERNELS)
+// hidden_scalar 4 rows at a time. A negative sum (after the rounding bias) floors to a
+// negative value and clamps to 0, so it is zeroed first; a non-negative one floors by a
+// logical shift.
+__attribute__((target("avx2"))) inline void hidden_avx2(const int64_t* acc, const int32_t* bias, int n, int32_t* h32,
+                                                        int16_t* h16) {
+  const __m256i round = _mm256_set1_epi64x(int64_t{1} << (kHiddenShift - 1)), top = _mm256_set1_epi64x(layout::kPredHiddenMax);
+  const __m256i minus_one = _mm256_set1_epi64x(-1), evens = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  int r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const __m256i b = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bias + r)));
+    __m256i v = _mm256_add_epi64(_mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r)), b), round);
+    v = _mm256_srli_epi64(_mm256_and_si256(v, _mm256_cmpgt_epi64(v, minus_one)), kHiddenShift);
+    v = _mm256_blendv_epi8(v, top, _mm256_cmpgt_epi64(v, top));
+    const __m128i low = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, evens));  // 4 x int32
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(h32 + r), low);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(h16 + r), _mm_packs_epi32(low, low));
+  }
+  hidden_scalar(acc + r, bias + r, n - r, h32 + r, h16 + r);
+}
+#endif
+
+// hidden_scalar, on AVX2 when `avx2`.
+inline void hidden(const int64_t* acc, const int32_t* bias, int n, int32_t* h32, int16_t* h16, bool avx2) {
+#if defined(LORA_CODEC_AVX2_KERNELS)
+  if (avx2) return hidden_avx2(acc, bias, n, h32, h16);
+#endif
+  (void)avx2;
+  hidden_scalar(acc, bias, n, h32, h16);
+}
+
 // y[r] = sum_k w[r][k] x[k] for r < m.rows, exactly, for int16 inputs (zero-padded to an
 // even count; to a multiple of kChunk for a one-row matrix) with |x| <= kNarrowMax and |w| <= 32767: each int32 lane sums at most 16
 // products (< 2^31) before it is widened into int64.
@@ -333,9 +373,7 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
   if (pw.packed && narrow(in_a, pw.in_a, x16)) {
     int64_t acc[64];
     matvec16(pw.p_a, x16, acc);
-    for (int h = 0; h < pw.hidden_a; ++h)
-      h_a[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(pw.b_a[h] + acc[h], kHiddenShift), 0, layout::kPredHiddenMax));
-    for (int h = 0; h < pw.hidden_a; ++h) x16[pw.in_a + h] = static_cast<int16_t>(h_a[h]);  // <= kPredHiddenMax
+    hidden(acc, pw.b_a.data(), pw.hidden_a, h_a, x16 + pw.in_a, pw.p_a.wide);  // <= kPredHiddenMax
     for (int k = pw.in_a + pw.hidden_a; k < padded(pw.in_a + pw.hidden_a); ++k) x16[k] = 0;  // pad for dot16
     matvec16(pw.p_m, x16, acc);
     acc_m = pw.b_m[0] + acc[0];
@@ -356,14 +394,14 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
   int32_t h_b[64];
   alignas(32) int16_t x16[kMaxStageInputs], h16[64];
   int64_t sums[64];
-  const bool fast = pw.packed && narrow(in_b, pw.in_b, x16);
-  if (fast) matvec16(pw.p_b, x16, sums);
-  for (int h = 0; h < pw.hidden_b; ++h) {
-    const int64_t acc = pw.b_b[h] + (fast ? sums[h] : dot_scalar(&pw.w_b[h * pw.in_b], in_b, pw.in_b));
-    h_b[h] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kHiddenShift), 0, layout::kPredHiddenMax));
+  if (pw.packed && narrow(in_b, pw.in_b, x16)) {
+    matvec16(pw.p_b, x16, sums);
+  } else {
+    for (int h = 0; h < pw.hidden_b; ++h) sums[h] = dot_scalar(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
   }
+  hidden(sums, pw.b_b.data(), pw.hidden_b, h_b, h16, pw.p_b.wide);  // 0 <= h_b <= kPredHiddenMax
   if (pw.packed) {
-    narrow(h_b, pw.hidden_b, h16);  // always in range: 0 <= h_b <= kPredHiddenMax
+    for (int k = pw.hidden_b; k < padded(pw.hidden_b); ++k) h16[k] = 0;  // pad, as narrow() did
     matvec16(pw.p_o, h16, sums);
   }
   const int K = pw.components;

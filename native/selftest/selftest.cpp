@@ -219,6 +219,29 @@ void simd_kernels(std::mt19937& rng) {
   }
 }
 
+// The heads' hidden-layer activations on AVX2 against the scalar form: sums of either sign
+// far beyond the clamp, sums near the rounding and clamp edges, every length up to 64.
+void hidden_activations(std::mt19937& rng) {
+  if (choose_kernel("") != Kernel::kAvx2) return;  // no AVX2 on this CPU
+  constexpr int64_t edge = int64_t{layout::kPredHiddenMax} << kHiddenShift;
+  for (int n = 1; n <= 64; ++n) {
+    for (int round = 0; round < 40; ++round) {
+      std::vector<int64_t> acc(static_cast<size_t>(n));
+      std::vector<int32_t> bias(static_cast<size_t>(n)), h32a(acc.size()), h32b(acc.size());
+      std::vector<int16_t> h16a(acc.size()), h16b(acc.size());
+      for (int r = 0; r < n; ++r) {
+        const int64_t wide = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % (uint64_t{1} << 41)) - (int64_t{1} << 40);
+        const int64_t near = (round % 2 ? edge : 0) + static_cast<int64_t>(rng() % 1025) - 512;  // the clamp's ends
+        acc[r] = round % 3 == 0 ? wide : near;
+        bias[r] = round % 3 == 0 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 257) - 128;
+      }
+      detail::hidden(acc.data(), bias.data(), n, h32a.data(), h16a.data(), true);
+      detail::hidden_scalar(acc.data(), bias.data(), n, h32b.data(), h16b.data());
+      check(h32a == h32b && h16a == h16b, "AVX2 hidden activations");
+    }
+  }
+}
+
 // The calibration's division by multiplication against plain division, at its bounds
 // (n < 2^53, d < 2^32) and at random.
 void divisor(std::mt19937& rng) {
@@ -266,6 +289,7 @@ int main() {
   std::mt19937 rng(1234);
   divisor(rng);
   simd_kernels(rng);
+  hidden_activations(rng);
   convolutions(rng);
   mixtures(rng);
   table_coding(rng);
