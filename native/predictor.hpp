@@ -275,6 +275,41 @@ __attribute__((target("avx2"))) inline void hidden_avx2(const int64_t* acc, cons
 }
 #endif
 
+// A head's outputs from their sums: out[r] = clamp(round_shift(bias[r] + acc[r], kOutShift),
+// -kOutputMax, kOutputMax).
+inline void outputs_scalar(const int64_t* acc, const int32_t* bias, int n, int32_t* out) {
+  for (int r = 0; r < n; ++r)
+    out[r] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(bias[r] + acc[r], kOutShift), -layout::kOutputMax,
+                                                      layout::kOutputMax));
+}
+
+#if defined(LORA_CODEC_AVX2_KERNELS)
+// Bounds every sum of the int16 kernels (at most kMaxStageInputs products of |x| <= 4095 and
+// |w| <= 32767), plus an int32 bias.
+inline constexpr int64_t kPackedSumBound = int64_t{kMaxStageInputs} * 4095 * 32767 + (int64_t{1} << 31);
+static_assert(kPackedSumBound < (int64_t{1} << 40), "sums of the int16 kernels lie within +-2^40");
+
+// outputs_scalar 4 rows at a time, for sums of the int16 kernels (|bias + acc| < 2^40):
+// offset by 2^40 the sum is non-negative, so the floor is a logical shift, and the offset
+// comes back off exactly (2^40 is a multiple of 2^kOutShift).
+__attribute__((target("avx2"))) inline void outputs_avx2(const int64_t* acc, const int32_t* bias, int n, int32_t* out) {
+  const __m256i offset = _mm256_set1_epi64x((int64_t{1} << 40) + (int64_t{1} << (kOutShift - 1)));
+  const __m256i back = _mm256_set1_epi64x(int64_t{1} << (40 - kOutShift));
+  const __m256i top = _mm256_set1_epi64x(layout::kOutputMax), bottom = _mm256_set1_epi64x(-layout::kOutputMax);
+  const __m256i evens = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  int r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const __m256i b = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bias + r)));
+    const __m256i v = _mm256_add_epi64(_mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r)), b), offset);
+    __m256i q = _mm256_sub_epi64(_mm256_srli_epi64(v, kOutShift), back);
+    q = _mm256_blendv_epi8(q, top, _mm256_cmpgt_epi64(q, top));
+    q = _mm256_blendv_epi8(q, bottom, _mm256_cmpgt_epi64(bottom, q));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(q, evens)));
+  }
+  outputs_scalar(acc + r, bias + r, n - r, out + r);
+}
+#endif
+
 // hidden_scalar, on AVX2 when `avx2`.
 inline void hidden(const int64_t* acc, const int32_t* bias, int n, int32_t* h32, int16_t* h16, bool avx2) {
 #if defined(LORA_CODEC_AVX2_KERNELS)
@@ -405,14 +440,20 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
     matvec16(pw.p_o, h16, sums);
   }
   const int K = pw.components;
-  for (int o = 0; o < 3 * K; ++o) {
-    const int64_t acc = pw.b_o[o] + (pw.packed ? sums[o] : dot_scalar(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b));
-    const int32_t val = static_cast<int32_t>(std::clamp<int64_t>(round_shift(acc, kOutShift), -layout::kOutputMax,
-                                                                 layout::kOutputMax));
-    if (o < K) out.mean[o] = std::clamp<int32_t>(mu + val, -32 * 16, 287 * 16);
-    else if (o < 2 * K) out.log_scale[o - K] = std::clamp<int32_t>(val, tables::kLogScaleMin, tables::kLogScaleMax);
-    else out.logit[o - 2 * K] = val;
+  int32_t val[3 * kMaxComponents];
+#if defined(LORA_CODEC_AVX2_KERNELS)
+  if (pw.p_o.wide) {
+    outputs_avx2(sums, pw.b_o.data(), 3 * K, val);
+  } else
+#endif
+  {
+    if (!pw.packed)
+      for (int o = 0; o < 3 * K; ++o) sums[o] = dot_scalar(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
+    outputs_scalar(sums, pw.b_o.data(), 3 * K, val);
   }
+  for (int k = 0; k < K; ++k) out.mean[k] = std::clamp<int32_t>(mu + val[k], -32 * 16, 287 * 16);
+  for (int k = 0; k < K; ++k) out.log_scale[k] = std::clamp<int32_t>(val[K + k], tables::kLogScaleMin, tables::kLogScaleMax);
+  for (int k = 0; k < K; ++k) out.logit[k] = val[2 * K + k];
 }
 
 // Computes the mixture for plane c at (i, j) and the state the later planes need.

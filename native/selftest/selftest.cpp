@@ -219,7 +219,7 @@ void simd_kernels(std::mt19937& rng) {
   }
 }
 
-// The heads' hidden-layer activations on AVX2 against the scalar form: sums of either sign
+// The heads' hidden-layer activations and outputs on AVX2 against the scalar forms: sums of either sign
 // far beyond the clamp, sums near the rounding and clamp edges, every length up to 64.
 void hidden_activations(std::mt19937& rng) {
   if (choose_kernel("") != Kernel::kAvx2) return;  // no AVX2 on this CPU
@@ -238,6 +238,17 @@ void hidden_activations(std::mt19937& rng) {
       detail::hidden(acc.data(), bias.data(), n, h32a.data(), h16a.data(), true);
       detail::hidden_scalar(acc.data(), bias.data(), n, h32b.data(), h16b.data());
       check(h32a == h32b && h16a == h16b, "AVX2 hidden activations");
+      // The outputs: sums up to the int16 kernels' bound, and near both ends of the clamp.
+      const int64_t out_edge = int64_t{layout::kOutputMax} << kOutShift, bound = detail::kPackedSumBound - (int64_t{1} << 31);
+      for (int r = 0; r < n; ++r) {
+        const int64_t far = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % uint64_t(2 * bound + 1)) - bound;
+        const int64_t sign = (rng() & 1) ? 1 : -1;
+        acc[r] = round % 4 == 0 ? (rng() & 1 ? bound : -bound)
+                                : (round % 2 ? far : sign * out_edge + static_cast<int64_t>(rng() % 4097) - 2048);
+      }
+      detail::outputs_avx2(acc.data(), bias.data(), n, h32a.data());
+      detail::outputs_scalar(acc.data(), bias.data(), n, h32b.data());
+      check(h32a == h32b, "AVX2 head outputs");
     }
   }
 }
