@@ -8,9 +8,10 @@
 // refinement mixes stretch(p_model) with adaptive counters found under contexts the
 // network does not see (the exact values of the neighbours, of the earlier planes of the
 // pixel and of the prediction), in two gated online logistic mixers that start as the
-// identity on p_model, then an adaptive probability map. A decision the model is nearly
-// sure of (p_model beyond 1/1024 of 0 or 1) is coded with p_model as it is and not
-// learned from. All integer; encoder and decoder update identical state.
+// identity on p_model (an adaptive probability map after them was tried and gained
+// nothing). A decision the model is nearly sure of (p_model beyond 8/65536 of 0 or 1) is
+// coded with p_model as it is and not learned from. All integer; encoder and decoder
+// update identical state.
 #pragma once
 
 #include <algorithm>
