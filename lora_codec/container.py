@@ -13,8 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 9                    # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # read
+VERSION = 10                   # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -34,7 +34,14 @@ HEADER_BYTES = _HEADER.size + _HEADER_CRC.size   # 38: the first section starts 
 SECTION_HEADER_BYTES = _SECTION.size             # 12
 
 FLAG_ADAPTERS = 1
-KNOWN_FLAGS = FLAG_ADAPTERS  # every other flag bit is reserved and must be zero
+FLAG_FAST = 2  # version 10+, modes learned and rc: pixel streams without the bit refinement
+FAST_MODES = ("learned", "rc")
+
+
+def known_flags(version: int) -> int:
+    """The header flag bits a file of this version may set; the others are reserved and
+    must be zero."""
+    return FLAG_ADAPTERS | (FLAG_FAST if version >= 10 else 0)
 
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
@@ -87,6 +94,8 @@ def pack(container: Container) -> bytes:
         raise ValueError(f"unknown colour type {h.colour!r}")
     if len(h.model_id) != 8:
         raise ValueError("model id must be 8 bytes")
+    if h.flags & ~known_flags(VERSION) or (h.flags & FLAG_FAST and h.mode not in FAST_MODES):
+        raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     head = _HEADER.pack(MAGIC, VERSION, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
                         h.bit_depth, len(container.sections), h.width, h.height, h.model_id, h.pixel_crc)
     parts = [head, _HEADER_CRC.pack(zlib.crc32(head) & 0xFFFFFFFF)]
@@ -118,10 +127,12 @@ def unpack(data: bytes) -> Container:
     (stored_crc,) = _HEADER_CRC.unpack_from(data, _HEADER.size)
     if zlib.crc32(data[: _HEADER.size]) & 0xFFFFFFFF != stored_crc:
         raise FormatError("corrupt .lcz header: header CRC mismatch")
-    if flags & ~KNOWN_FLAGS:
+    if flags & ~known_flags(version):
         raise FormatError(f"reserved header flag bits are set (flags 0x{flags:02x})")
     if mode not in _MODE_BY_CODE:
         raise FormatError(f"unknown coding mode {mode}")
+    if flags & FLAG_FAST and _MODE_BY_CODE[mode] not in FAST_MODES:
+        raise FormatError(f"the fast flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams to refine")
     if colour not in _COLOUR_BY_CODE:
         raise FormatError(f"unknown colour type {colour}")
     if depth != 8:

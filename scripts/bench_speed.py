@@ -14,6 +14,8 @@ ratios are taken within each image: the machine is shared and noisy, so quote ra
 
     python scripts/bench_speed.py ../shared/data/kodak --limit 6 --repeat 3
     python scripts/bench_speed.py ../shared/data/kodak --limit 6 --repeat 3 --threads 2
+
+``--fast`` times lora-codec's files coded without the bit refinement (``compress --fast``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def bench_image(path: Path, repeat: int, work: Path, threads: int = 1) -> dict[str, float]:
+def bench_image(path: Path, repeat: int, work: Path, threads: int = 1, fast: bool = False) -> dict[str, float]:
     import imagecodecs
     import numpy as np
     from PIL import Image
@@ -66,13 +68,14 @@ def bench_image(path: Path, repeat: int, work: Path, threads: int = 1) -> dict[s
     lcz, jxl, out_png = work / "a.lcz", work / "a.jxl", work / "out.png"
     py = sys.executable
     lora_c = [py, "-m", "lora_codec", "compress", str(path), "-o", str(lcz), "--force", "--quiet", "--threads", str(threads)]
+    lora_c += ["--fast"] if fast else []
     lora_d = [py, "-m", "lora_codec", "decompress", str(lcz), "-o", str(out_png), "--force", "--quiet",
               "--threads", str(threads)]
     jxl_c = [py, "-c", JXL_ENCODE, str(path), str(jxl), str(threads)]
     jxl_d = [py, "-c", JXL_DECODE, str(jxl), str(out_png), str(threads)]
     codec = lora_codec.Codec(threads=threads)
     img = np.asarray(Image.open(path))
-    data = codec.compress(img)
+    data = codec.compress(img, fast=fast)
     coded = imagecodecs.jpegxl_encode(img, lossless=True, effort=7, numthreads=threads)
     times: dict[str, list[float]] = {k: [] for k in ("lc", "ld", "jc", "jd", "ilc", "ild", "ijc", "ijd")}
     for _ in range(repeat):  # interleaved, so drifts of the machine hit both codecs
@@ -80,7 +83,7 @@ def bench_image(path: Path, repeat: int, work: Path, threads: int = 1) -> dict[s
         times["jc"].append(_run(jxl_c))
         times["ld"].append(_run(lora_d))
         times["jd"].append(_run(jxl_d))
-        times["ilc"].append(_timed(lambda: codec.compress(img)))
+        times["ilc"].append(_timed(lambda: codec.compress(img, fast=fast)))
         times["ijc"].append(_timed(lambda: imagecodecs.jpegxl_encode(img, lossless=True, effort=7,
                                                                       numthreads=threads)))
         times["ild"].append(_timed(lambda: codec.decompress(data)))
@@ -95,6 +98,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=6)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="threads of both codecs (stripes; JPEG-XL's groups)")
+    parser.add_argument("--fast", action="store_true", help="lora-codec without the bit refinement (compress --fast)")
     args = parser.parse_args()
     import torch
 
@@ -108,7 +112,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for path in images:
-            t = bench_image(path, args.repeat, Path(tmp), args.threads)
+            t = bench_image(path, args.repeat, Path(tmp), args.threads, args.fast)
             r = (t["lc"] / t["jc"], t["ld"] / t["jd"], t["ilc"] / t["ijc"], t["ild"] / t["ijd"])
             rows.append((t, r))
             print(f"| {path.name} | {t['lc']:.2f} / {t['jc']:.2f} | {r[0]:.2f}x | {t['ld']:.2f} / {t['jd']:.2f} "

@@ -9,7 +9,8 @@ reported as such and left out of its averages.
 
 ``--steps`` adds lora-codec rows in the default (learned) mode, ``--rc-steps`` rows in rc
 mode (HEVC base layer + learned residual, quality chosen by the classifier; with
-``--rc-search`` also rows with the quality searched per image).
+``--rc-search`` also rows with the quality searched per image); ``--fast`` adds rows coded
+without the bit refinement (``lora-codec compress --fast``) at the ``--steps`` given.
 
 Writes OUT/report.md (overall table, then per image), OUT/results.csv and two plots:
 OUT/bpsp_per_image.png and OUT/pareto.png (bpsp against encode seconds per megapixel).
@@ -104,6 +105,7 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
 
         steps = int(codec.split("steps=")[1])
         mode = "rc" if codec.startswith("lora-codec-rc") else "learned"
+        fast = codec.startswith("lora-codec-fast")
         quality = "search" if codec.startswith("lora-codec-rc-search") else None
         if model_file:
             from lora_codec.registry import load_model_file
@@ -113,7 +115,7 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
             lc = Codec()
 
         def encode(a):
-            return lc.compress(a, steps=steps, mode=mode, quality=quality)
+            return lc.compress(a, steps=steps, mode=mode, quality=quality, fast=fast)
 
         decode = lc.decompress
     else:
@@ -309,6 +311,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N images")
     parser.add_argument("--reference", default="jpegxl-e7", help="codec the relative column compares with")
     parser.add_argument("--readme", default=None, help="also write the overall table into this README")
+    parser.add_argument("--fast", action="store_true",
+                        help="also lora-codec rows coded with --fast (no bit refinement) at the --steps given")
     parser.add_argument("--model-file", action="append", default=[],
                         help="also a lora-codec row (--steps 0) with this model file (repeatable)")
     args = parser.parse_args()
@@ -329,6 +333,7 @@ def main() -> None:
     rc_steps = [int(s) for s in args.rc_steps.split(",") if s.strip()]
     model_files = {f"lora-codec[{Path(m).stem}]@steps=0": m for m in args.model_file}
     codecs = ([f"lora-codec@steps={s}" for s in steps] + [f"lora-codec-rc@steps={s}" for s in rc_steps]
+              + ([f"lora-codec-fast@steps={s}" for s in steps] if args.fast else [])
               + ([f"lora-codec-rc-search@steps={s}" for s in rc_steps] if args.rc_search else [])
               + list(model_files) + peers)
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [None]

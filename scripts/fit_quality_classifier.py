@@ -48,8 +48,8 @@ def label_one(path: str) -> dict:
     name, idx = group_planes(coded_colour)[0]
     planes = np.ascontiguousarray(coded[:, :, list(idx)])
     latents = group_latents(model, planes)
-    sizes = {q: codec._code_group(model, weights, m, planes, latents, q).size for q in m.qualities}
-    default = codec._code_group(model, weights, MODES["learned"], planes, latents, None).size
+    sizes = {q: codec._code_group(model, weights, m, planes, latents, q, False).size for q in m.qualities}
+    default = codec._code_group(model, weights, MODES["learned"], planes, latents, None, False).size
     return {"image": Path(path).name, "group": name, "subpixels": int(planes.size),
             "features": features(planes).tolist(), "sizes": {str(q): s for q, s in sizes.items()},
             "default_size": default}

@@ -27,8 +27,9 @@ from golden_inputs import golden_case  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# name -> (recipe of the input image, mode, whether the file can be re-encoded byte for
-# byte on another machine: not with adapters, trained in float, nor with x265's base layer)
+# name -> (recipe of the input image, with "fast" for files coded without the bit
+# refinement; mode; whether the file can be re-encoded byte for byte on another machine:
+# not with adapters, trained in float, nor with x265's base layer)
 RECIPES = {
     "learned_L": ({"shape": [40, 48, 1], "seed": 9}, "learned", True),
     "learned_RGB": ({"shape": [40, 48, 3], "seed": 11}, "learned", True),
@@ -40,6 +41,8 @@ RECIPES = {
     "stored_noise": ({"shape": [40, 40, 3], "seed": 1, "variant": "noise"}, "learned", True),
     "learned_RGB_adapters": ({"shape": [32, 32, 3], "seed": 7}, "adapters", False),
     "rc_RGB": ({"shape": [48, 64, 3], "seed": 9}, "rc", False),
+    "fast_RGB_stripes": ({"shape": [600, 16, 3], "seed": 13, "fast": True}, "learned", True),  # version 10
+    "fast_rc_RGB": ({"shape": [48, 64, 3], "seed": 9, "fast": True}, "rc", False),
 }
 
 
@@ -54,9 +57,9 @@ def cases(codec: Codec) -> dict[str, tuple[np.ndarray, bytes, dict, bool]]:
             adapters = adapt_to_image(codec.model, img, "RGB", 3, AdaptOptions(seed=1, crop=32, batch=1))
             data = codec.encode_adapted(img, adapters)
         elif mode == "rc":
-            data = codec.compress(img, mode="rc", quality=40)
+            data = codec.compress(img, mode="rc", quality=40, fast=recipe.get("fast", False))
         else:
-            data = codec.compress(img)
+            data = codec.compress(img, fast=recipe.get("fast", False))
         out[name] = img, data, recipe, reencode
     return out
 

@@ -25,8 +25,11 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    if header["version"] not in range(1, 10) or header["flags"] & 0xFE:
+    known = 0x03 if header["version"] >= 10 else 0x01  # bit 1 (fast) from version 10
+    if header["version"] not in range(1, 11) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
+    if header["flags"] & 0x02 and header["mode"] not in (0, 1):
+        raise SpecError("the fast flag in a mode without pixel streams")
     pos, sections = 38, {}
     for _ in range(header["sections"]):
         tag = data[pos : pos + 4]

@@ -57,11 +57,13 @@ def files(tmp_path_factory):
     rc_result = adapt_to_image(codec.rc_model, img, "RGB", 3, AdaptOptions(seed=1),
                                guide=base_layer.encode(img, 40).reconstruction)
     rc.write_bytes(codec.encode_adapted(img, rc_result, mode="rc", quality=40))
-    return img, {"base": base, "adapted": adapted, "rc": rc}
+    fast = folder / "fast.lcz"  # pixel streams without the bit refinement (format v10's fast flag)
+    fast.write_bytes(lora_codec.compress(img, fast=True))
+    return img, {"base": base, "adapted": adapted, "rc": rc, "fast": fast}
 
 
 @pytest.mark.parametrize("env, threads", VARIANTS)
-@pytest.mark.parametrize("kind", ["base", "adapted", "rc"])
+@pytest.mark.parametrize("kind", ["base", "adapted", "rc", "fast"])
 def test_fresh_process_decodes_identically(files, env, threads, kind):
     img, paths = files
     full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",

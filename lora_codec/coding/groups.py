@@ -54,7 +54,8 @@ class StreamFormat:
     rc mode on an engine model, whose online engine reads the reconstruction (v6+), rc
     base layers with deflated container boxes (v7+, base layer payload version 2),
     stripes of 256 rows (v8+), adapters naming their layers by number (v9+, adapter
-    payload version 2). The one place that maps versions to these features."""
+    payload version 2), and the header's fast flag, which codes without the bit
+    refinement (v10+). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -67,10 +68,12 @@ class StreamFormat:
     shortest_last_stripe: int = STRIPE_ROWS // 2
 
     @classmethod
-    def of(cls, version: int = container.VERSION) -> "StreamFormat":
+    def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
+        """The streams of a file of this version whose header has these flags (from
+        version 10, :data:`container.FLAG_FAST` turns the bit refinement off)."""
         v8 = version >= 8
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
-                   refined=version >= 5, guided_engine=version >= 6,
+                   refined=version >= 5 and not flags & container.FLAG_FAST, guided_engine=version >= 6,
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
@@ -215,12 +218,13 @@ def _check_tile(model: LoadedModel, fmt: StreamFormat) -> None:
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
-                 threads: int = 1) -> tuple[bytes, bytes]:
+                 threads: int = 1, fast: bool = False) -> tuple[bytes, bytes]:
     """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order,
     in the current format; ``latents`` from :func:`group_latents` (computed here if None);
     ``guide`` is the base layer's reconstruction (rc models only). Stripes are coded on up
-    to ``threads`` threads."""
-    fmt = StreamFormat.of()
+    to ``threads`` threads; ``fast`` codes them without the bit refinement (the file's
+    header must then carry :data:`container.FLAG_FAST`)."""
+    fmt = StreamFormat.of(flags=container.FLAG_FAST if fast else 0)
     _check_tile(model, fmt)
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape

@@ -38,7 +38,7 @@ def file_size(groups: dict[str, GroupCode], adapters: bytes | None) -> int:
 
 def pack(header: Header, groups: dict[str, GroupCode], adapters: bytes | None,
          extra: dict[bytes, bytes] | None = None) -> bytes:
-    flags = container.FLAG_ADAPTERS if adapters is not None else 0
+    flags = (header.flags & ~container.FLAG_ADAPTERS) | (container.FLAG_ADAPTERS if adapters is not None else 0)
     header = Header(**{**header.__dict__, "flags": flags})
     return container.pack(Container(header, sections_of(groups, adapters, extra)))
 
@@ -77,6 +77,7 @@ def section_stats(data: bytes) -> dict:
         "metadata": items,
         "hevc_quality": qualities,
         "mode": h.mode, "model_id": h.model_id.hex(), "format_version": h.version,
+        "fast": bool(h.flags & container.FLAG_FAST),
         "bytes": total, "bpsp": 8 * total / subpixels,
         "sections": sizes,
         "split_bytes": parts,
