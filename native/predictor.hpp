@@ -244,79 +244,53 @@ __attribute__((target("avx2"))) inline void matvec16_avx2(const PackedMatrix& m,
 }
 #endif
 
-// A hidden layer's activations from its sums: h[r] = clamp(round_shift(bias[r] + acc[r],
-// kHiddenShift), 0, kPredHiddenMax), into h32 and (narrowed, always in range) h16.
-inline void hidden_scalar(const int64_t* acc, const int32_t* bias, int n, int32_t* h32, int16_t* h16) {
+// A layer's outputs from its sums: out[r] = clamp(round_shift(bias[r] + acc[r], kShift), lo,
+// hi), and their int16 copies into out16 when it is given (then -32768 <= lo <= hi <= 32767).
+// For any sums whose rounded value fits in int64.
+template <int kShift>
+inline void requantize_scalar(const int64_t* acc, const int32_t* bias, int n, int32_t lo, int32_t hi, int32_t* out,
+                              int16_t* out16) {
   for (int r = 0; r < n; ++r) {
-    h32[r] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(bias[r] + acc[r], kHiddenShift), 0, layout::kPredHiddenMax));
-    h16[r] = static_cast<int16_t>(h32[r]);
+    out[r] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(bias[r] + acc[r], kShift), lo, hi));
+    if (out16) out16[r] = static_cast<int16_t>(out[r]);
   }
 }
 
 #if defined(LORA_CODEC_AVX2_KERNELS)
-// hidden_scalar 4 rows at a time. A negative sum (after the rounding bias) floors to a
-// negative value and clamps to 0, so it is zeroed first; a non-negative one floors by a
-// logical shift.
-__attribute__((target("avx2"))) inline void hidden_avx2(const int64_t* acc, const int32_t* bias, int n, int32_t* h32,
-                                                        int16_t* h16) {
-  const __m256i round = _mm256_set1_epi64x(int64_t{1} << (kHiddenShift - 1)), top = _mm256_set1_epi64x(layout::kPredHiddenMax);
-  const __m256i minus_one = _mm256_set1_epi64x(-1), evens = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-  int r = 0;
-  for (; r + 4 <= n; r += 4) {
-    const __m256i b = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bias + r)));
-    __m256i v = _mm256_add_epi64(_mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r)), b), round);
-    v = _mm256_srli_epi64(_mm256_and_si256(v, _mm256_cmpgt_epi64(v, minus_one)), kHiddenShift);
-    v = _mm256_blendv_epi8(v, top, _mm256_cmpgt_epi64(v, top));
-    const __m128i low = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, evens));  // 4 x int32
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(h32 + r), low);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(h16 + r), _mm_packs_epi32(low, low));
-  }
-  hidden_scalar(acc + r, bias + r, n - r, h32 + r, h16 + r);
-}
-#endif
-
-// A head's outputs from their sums: out[r] = clamp(round_shift(bias[r] + acc[r], kOutShift),
-// -kOutputMax, kOutputMax).
-inline void outputs_scalar(const int64_t* acc, const int32_t* bias, int n, int32_t* out) {
-  for (int r = 0; r < n; ++r)
-    out[r] = static_cast<int32_t>(std::clamp<int64_t>(round_shift(bias[r] + acc[r], kOutShift), -layout::kOutputMax,
-                                                      layout::kOutputMax));
-}
-
-#if defined(LORA_CODEC_AVX2_KERNELS)
-// Bounds every sum of the int16 kernels (at most kMaxStageInputs products of |x| <= 4095 and
-// |w| <= 32767), plus an int32 bias.
-inline constexpr int64_t kPackedSumBound = int64_t{kMaxStageInputs} * 4095 * 32767 + (int64_t{1} << 31);
-static_assert(kPackedSumBound < (int64_t{1} << 40), "sums of the int16 kernels lie within +-2^40");
-
-// outputs_scalar 4 rows at a time, for sums of the int16 kernels (|bias + acc| < 2^40):
-// offset by 2^40 the sum is non-negative, so the floor is a logical shift, and the offset
-// comes back off exactly (2^40 is a multiple of 2^kOutShift).
-__attribute__((target("avx2"))) inline void outputs_avx2(const int64_t* acc, const int32_t* bias, int n, int32_t* out) {
-  const __m256i offset = _mm256_set1_epi64x((int64_t{1} << 40) + (int64_t{1} << (kOutShift - 1)));
-  const __m256i back = _mm256_set1_epi64x(int64_t{1} << (40 - kOutShift));
-  const __m256i top = _mm256_set1_epi64x(layout::kOutputMax), bottom = _mm256_set1_epi64x(-layout::kOutputMax);
+// requantize_scalar 4 rows at a time. AVX2 shifts 64-bit lanes only logically, so the
+// floor of v / 2^kShift is taken as ~((~v) >> kShift) where v < 0 (~v = -v - 1 >= 0) and
+// as v >> kShift elsewhere: an exact floor for every int64.
+template <int kShift>
+__attribute__((target("avx2"))) inline void requantize_avx2(const int64_t* acc, const int32_t* bias, int n, int32_t lo,
+                                                            int32_t hi, int32_t* out, int16_t* out16) {
+  const __m256i round = _mm256_set1_epi64x(int64_t{1} << (kShift - 1));
+  const __m256i top = _mm256_set1_epi64x(hi), bottom = _mm256_set1_epi64x(lo), zero = _mm256_setzero_si256();
   const __m256i evens = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
   int r = 0;
   for (; r + 4 <= n; r += 4) {
     const __m256i b = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bias + r)));
-    const __m256i v = _mm256_add_epi64(_mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r)), b), offset);
-    __m256i q = _mm256_sub_epi64(_mm256_srli_epi64(v, kOutShift), back);
+    const __m256i v = _mm256_add_epi64(_mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + r)), b), round);
+    const __m256i sign = _mm256_cmpgt_epi64(zero, v);  // all ones where v < 0
+    __m256i q = _mm256_xor_si256(_mm256_srli_epi64(_mm256_xor_si256(v, sign), kShift), sign);
     q = _mm256_blendv_epi8(q, top, _mm256_cmpgt_epi64(q, top));
     q = _mm256_blendv_epi8(q, bottom, _mm256_cmpgt_epi64(bottom, q));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(q, evens)));
+    const __m128i low = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(q, evens));  // 4 x int32
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + r), low);
+    if (out16) _mm_storel_epi64(reinterpret_cast<__m128i*>(out16 + r), _mm_packs_epi32(low, low));
   }
-  outputs_scalar(acc + r, bias + r, n - r, out + r);
+  requantize_scalar<kShift>(acc + r, bias + r, n - r, lo, hi, out + r, out16 ? out16 + r : nullptr);
 }
 #endif
 
-// hidden_scalar, on AVX2 when `avx2`.
-inline void hidden(const int64_t* acc, const int32_t* bias, int n, int32_t* h32, int16_t* h16, bool avx2) {
+// requantize_scalar, on AVX2 when `avx2`.
+template <int kShift>
+inline void requantize(const int64_t* acc, const int32_t* bias, int n, int32_t lo, int32_t hi, int32_t* out,
+                       int16_t* out16, bool avx2) {
 #if defined(LORA_CODEC_AVX2_KERNELS)
-  if (avx2) return hidden_avx2(acc, bias, n, h32, h16);
+  if (avx2) return requantize_avx2<kShift>(acc, bias, n, lo, hi, out, out16);
 #endif
   (void)avx2;
-  hidden_scalar(acc, bias, n, h32, h16);
+  requantize_scalar<kShift>(acc, bias, n, lo, hi, out, out16);
 }
 
 // y[r] = sum_k w[r][k] x[k] for r < m.rows, exactly, for int16 inputs (zero-padded to an
@@ -408,7 +382,8 @@ inline int32_t mean_stage(const PlaneWeights& pw, const int32_t* in_a, int32_t r
   if (pw.packed && narrow(in_a, pw.in_a, x16)) {
     int64_t acc[64];
     matvec16(pw.p_a, x16, acc);
-    hidden(acc, pw.b_a.data(), pw.hidden_a, h_a, x16 + pw.in_a, pw.p_a.wide);  // <= kPredHiddenMax
+    requantize<kHiddenShift>(acc, pw.b_a.data(), pw.hidden_a, 0, layout::kPredHiddenMax, h_a, x16 + pw.in_a,
+                             pw.p_a.wide);
     for (int k = pw.in_a + pw.hidden_a; k < padded(pw.in_a + pw.hidden_a); ++k) x16[k] = 0;  // pad for dot16
     matvec16(pw.p_m, x16, acc);
     acc_m = pw.b_m[0] + acc[0];
@@ -434,23 +409,17 @@ inline void shape_stage(const PlaneWeights& pw, const int32_t* in_b, int32_t mu,
   } else {
     for (int h = 0; h < pw.hidden_b; ++h) sums[h] = dot_scalar(&pw.w_b[h * pw.in_b], in_b, pw.in_b);
   }
-  hidden(sums, pw.b_b.data(), pw.hidden_b, h_b, h16, pw.p_b.wide);  // 0 <= h_b <= kPredHiddenMax
+  requantize<kHiddenShift>(sums, pw.b_b.data(), pw.hidden_b, 0, layout::kPredHiddenMax, h_b, h16, pw.p_b.wide);
   if (pw.packed) {
     for (int k = pw.hidden_b; k < padded(pw.hidden_b); ++k) h16[k] = 0;  // pad, as narrow() did
     matvec16(pw.p_o, h16, sums);
   }
   const int K = pw.components;
   int32_t val[3 * kMaxComponents];
-#if defined(LORA_CODEC_AVX2_KERNELS)
-  if (pw.p_o.wide) {
-    outputs_avx2(sums, pw.b_o.data(), 3 * K, val);
-  } else
-#endif
-  {
-    if (!pw.packed)
-      for (int o = 0; o < 3 * K; ++o) sums[o] = dot_scalar(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
-    outputs_scalar(sums, pw.b_o.data(), 3 * K, val);
-  }
+  if (!pw.packed)
+    for (int o = 0; o < 3 * K; ++o) sums[o] = dot_scalar(&pw.w_o[o * pw.hidden_b], h_b, pw.hidden_b);
+  requantize<kOutShift>(sums, pw.b_o.data(), 3 * K, -layout::kOutputMax, layout::kOutputMax, val, nullptr,
+                        pw.p_o.wide);
   for (int k = 0; k < K; ++k) out.mean[k] = std::clamp<int32_t>(mu + val[k], -32 * 16, 287 * 16);
   for (int k = 0; k < K; ++k) out.log_scale[k] = std::clamp<int32_t>(val[K + k], tables::kLogScaleMin, tables::kLogScaleMax);
   for (int k = 0; k < K; ++k) out.logit[k] = val[2 * K + k];

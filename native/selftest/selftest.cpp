@@ -219,38 +219,34 @@ void simd_kernels(std::mt19937& rng) {
   }
 }
 
-// The heads' hidden-layer activations and outputs on AVX2 against the scalar forms: sums of either sign
-// far beyond the clamp, sums near the rounding and clamp edges, every length up to 64.
-void hidden_activations(std::mt19937& rng) {
-  if (choose_kernel("") != Kernel::kAvx2) return;  // no AVX2 on this CPU
-  constexpr int64_t edge = int64_t{layout::kPredHiddenMax} << kHiddenShift;
+// The heads' requantization (bias, rounding shift, clamp, int16 copy) on AVX2 against the
+// scalar form, for one layer's shift and clamp: sums of either sign up to 2^50, and sums
+// near both ends of the clamp, every length up to 64.
+template <int kShift>
+void requantization(std::mt19937& rng, int32_t lo, int32_t hi) {
   for (int n = 1; n <= 64; ++n) {
     for (int round = 0; round < 40; ++round) {
       std::vector<int64_t> acc(static_cast<size_t>(n));
-      std::vector<int32_t> bias(static_cast<size_t>(n)), h32a(acc.size()), h32b(acc.size());
-      std::vector<int16_t> h16a(acc.size()), h16b(acc.size());
+      std::vector<int32_t> bias(acc.size()), a32(acc.size()), b32(acc.size());
+      std::vector<int16_t> a16(acc.size()), b16(acc.size());
       for (int r = 0; r < n; ++r) {
-        const int64_t wide = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % (uint64_t{1} << 41)) - (int64_t{1} << 40);
-        const int64_t near = (round % 2 ? edge : 0) + static_cast<int64_t>(rng() % 1025) - 512;  // the clamp's ends
-        acc[r] = round % 3 == 0 ? wide : near;
+        const int64_t far = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % (uint64_t{1} << 51)) - (int64_t{1} << 50);
+        const int64_t edge = int64_t{(rng() & 1) ? hi : lo} * (int64_t{1} << kShift) + static_cast<int64_t>(rng() % 1025) - 512;
+        acc[r] = round % 3 == 0 ? far : edge;
         bias[r] = round % 3 == 0 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 257) - 128;
       }
-      detail::hidden(acc.data(), bias.data(), n, h32a.data(), h16a.data(), true);
-      detail::hidden_scalar(acc.data(), bias.data(), n, h32b.data(), h16b.data());
-      check(h32a == h32b && h16a == h16b, "AVX2 hidden activations");
-      // The outputs: sums up to the int16 kernels' bound, and near both ends of the clamp.
-      const int64_t out_edge = int64_t{layout::kOutputMax} << kOutShift, bound = detail::kPackedSumBound - (int64_t{1} << 31);
-      for (int r = 0; r < n; ++r) {
-        const int64_t far = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) % uint64_t(2 * bound + 1)) - bound;
-        const int64_t sign = (rng() & 1) ? 1 : -1;
-        acc[r] = round % 4 == 0 ? (rng() & 1 ? bound : -bound)
-                                : (round % 2 ? far : sign * out_edge + static_cast<int64_t>(rng() % 4097) - 2048);
-      }
-      detail::outputs_avx2(acc.data(), bias.data(), n, h32a.data());
-      detail::outputs_scalar(acc.data(), bias.data(), n, h32b.data());
-      check(h32a == h32b, "AVX2 head outputs");
+      detail::requantize<kShift>(acc.data(), bias.data(), n, lo, hi, a32.data(), a16.data(), true);
+      detail::requantize_scalar<kShift>(acc.data(), bias.data(), n, lo, hi, b32.data(), b16.data());
+      check(a32 == b32 && a16 == b16, "AVX2 requantization");
     }
   }
+}
+
+// Both layers the heads requantize: hidden (Q2, clamped to [0, 4095]) and outputs.
+void requantization(std::mt19937& rng) {
+  if (choose_kernel("") != Kernel::kAvx2) return;  // no AVX2 on this CPU
+  requantization<kHiddenShift>(rng, 0, layout::kPredHiddenMax);
+  requantization<kOutShift>(rng, -layout::kOutputMax, layout::kOutputMax);
 }
 
 // The calibration's division by multiplication against plain division, at its bounds
@@ -300,7 +296,7 @@ int main() {
   std::mt19937 rng(1234);
   divisor(rng);
   simd_kernels(rng);
-  hidden_activations(rng);
+  requantization(rng);
   convolutions(rng);
   mixtures(rng);
   table_coding(rng);
