@@ -75,10 +75,11 @@ def _check_steps(steps) -> int:
     return int(steps)
 
 
-def _check_fast(fast) -> bool:
+def _stream_format(fast) -> StreamFormat:
+    """The current version's streams, with or without the bit refinement."""
     if not isinstance(fast, bool):
         raise ValueError(f"fast must be True or False, got {fast!r}")
-    return fast
+    return StreamFormat.of(flags=container.FLAG_FAST if fast else 0)
 
 
 def _check_quality(quality, m: Mode) -> None:
@@ -199,7 +200,7 @@ class Codec:
             steps = BUDGET_ONLY_STEPS
         m = mode_named(mode)
         _check_quality(quality, m)
-        fast = _check_fast(fast)
+        fmt = _stream_format(fast)
         pixels, colour, meta = read_image_with_metadata(image, max_pixels)
         meta = meta if metadata is None else metadata
         extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else {}
@@ -219,7 +220,7 @@ class Codec:
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
         planning = time.monotonic()
-        plan = self._plan(model, m, pixels, colour, quality, fast, palette=few_colours is None)
+        plan = self._plan(model, m, pixels, colour, quality, fmt, palette=few_colours is None)
         coding_seconds = time.monotonic() - planning
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
@@ -239,11 +240,11 @@ class Codec:
             guide = groups["colour"].base.reconstruction if m.base_layer else None
             result = adapt_to_image(model, coded, coded_colour, steps, adaptation, progress, guide=guide,
                                     latents=latents["colour"], time_budget=adapt_budget)
-            adapted = self._recode(model, planes, latents, groups, result.deltas, fast)
+            adapted = self._recode(model, planes, latents, groups, result.deltas, fmt)
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
-        learned = sections.pack(self._header(model, m, pixels, colour, fast), groups, adapters, extra)
+        learned = sections.pack(self._header(model, m, pixels, colour, fmt), groups, adapters, extra)
         if fallback:  # never worse than the stored pixels (nor the indexed file, if tried)
             return min((f for f in (learned, few_colours, stored) if f is not None), key=len)
         return learned
@@ -285,16 +286,16 @@ class Codec:
         normal entry point)."""
         m = mode_named(mode)
         _check_quality(quality, m)
-        fast = _check_fast(fast)
+        fmt = _stream_format(fast)
         pixels, colour = read_image(image)
         model = self.model_for(m)
-        plan = self._plan(model, m, pixels, colour, quality, fast)
+        plan = self._plan(model, m, pixels, colour, quality, fmt)
         extra = {transforms.TAG: transforms.pack(plan.chosen)} if plan.chosen else {}
-        adapted = self._recode(model, plan.planes, plan.latents, plan.groups, adapters.deltas, fast)
-        return sections.pack(self._header(model, m, pixels, colour, fast), adapted, adapters.payload, extra)
+        adapted = self._recode(model, plan.planes, plan.latents, plan.groups, adapters.deltas, fmt)
+        return sections.pack(self._header(model, m, pixels, colour, fmt), adapted, adapters.payload, extra)
 
     def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | str | None,
-              fast: bool, palette: bool = True) -> "_Plan":
+              fmt: StreamFormat, palette: bool = True) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
         them smallest: with a palette (if ``palette`` allows it), the image is also coded
         without it. Each candidate runs the float encoder once, and its latents are kept
@@ -307,40 +308,40 @@ class Codec:
         for coded, coded_colour, chosen in candidates:
             planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
             latents = {g: group_latents(model, p) for g, p in planes.items()}
-            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality, fast) for g in planes}
+            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality, fmt) for g in planes}
             plan = _Plan(coded, coded_colour, chosen, planes, latents, groups)
             if best is None or plan.size < best.size:
                 best = plan
         return best
 
     @staticmethod
-    def _header(model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, fast: bool) -> Header:
+    def _header(model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, fmt: StreamFormat) -> Header:
         return Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=m.name,
                       model_id=model.model_id, pixel_crc=container.pixel_crc(pixels),
-                      flags=container.FLAG_FAST if fast else 0)
+                      flags=fmt.header_flags)
 
     def _recode(self, model: LoadedModel, planes: dict, latents: dict, groups: dict[str, GroupCode],
-                deltas: dict, fast: bool) -> dict[str, GroupCode]:
+                deltas: dict, fmt: StreamFormat) -> dict[str, GroupCode]:
         """The groups coded again with adapted weights (same latents, same base layers)."""
         weights = CodingWeights.of(model, deltas)
         out = {}
         for g, code in groups.items():
             guide = None if code.base is None else code.base.reconstruction
             out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide, threads=self.threads,
-                                             fast=fast), code.base)
+                                             fmt=fmt), code.base)
         return out
 
     def _code_group(self, model: LoadedModel, weights: CodingWeights, m: Mode, planes: np.ndarray,
-                    latents: list[np.ndarray], quality: int | str | None, fast: bool) -> GroupCode:
+                    latents: list[np.ndarray], quality: int | str | None, fmt: StreamFormat) -> GroupCode:
         """One group coded in mode ``m``; a base-layer mode takes the given quality, the
         classifier's (None) or the best of a search ("search")."""
         def with_quality(q: int) -> GroupCode:
             base = base_layer.encode(planes, q)
             return GroupCode(*encode_group(model, weights, planes, latents, base.reconstruction,
-                                           threads=self.threads, fast=fast), base)
+                                           threads=self.threads, fmt=fmt), base)
 
         if not m.base_layer:
-            return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads, fast=fast))
+            return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads, fmt=fmt))
         if quality is None:
             quality = load_quality_classifier().predict(planes)
         if quality != "search":

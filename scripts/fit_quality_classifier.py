@@ -35,7 +35,7 @@ def label_one(path: str) -> dict:
     torch.set_num_threads(1)
     from lora_codec import transforms
     from lora_codec.codec import Codec
-    from lora_codec.coding.groups import CodingWeights, group_latents, group_planes
+    from lora_codec.coding.groups import CodingWeights, StreamFormat, group_latents, group_planes
     from lora_codec.coding.modes import MODES
     from lora_codec.images import read_image
     from lora_codec.quality_choice import features
@@ -48,8 +48,9 @@ def label_one(path: str) -> dict:
     name, idx = group_planes(coded_colour)[0]
     planes = np.ascontiguousarray(coded[:, :, list(idx)])
     latents = group_latents(model, planes)
-    sizes = {q: codec._code_group(model, weights, m, planes, latents, q, False).size for q in m.qualities}
-    default = codec._code_group(model, weights, MODES["learned"], planes, latents, None, False).size
+    fmt = StreamFormat.of()
+    sizes = {q: codec._code_group(model, weights, m, planes, latents, q, fmt).size for q in m.qualities}
+    default = codec._code_group(model, weights, MODES["learned"], planes, latents, None, fmt).size
     return {"image": Path(path).name, "group": name, "subpixels": int(planes.size),
             "features": features(planes).tolist(), "sizes": {str(q): s for q, s in sizes.items()},
             "default_size": default}

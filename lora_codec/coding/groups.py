@@ -66,18 +66,26 @@ class StreamFormat:
     adapter_payload: int = 1
     stripe_rows: int = STRIPE_ROWS
     shortest_last_stripe: int = STRIPE_ROWS // 2
+    fast: bool = False  # the header's fast flag (v10+): refined is then False
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
         """The streams of a file of this version whose header has these flags (from
         version 10, :data:`container.FLAG_FAST` turns the bit refinement off)."""
         v8 = version >= 8
+        fast = version >= 10 and bool(flags & container.FLAG_FAST)
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
-                   refined=version >= 5 and not flags & container.FLAG_FAST, guided_engine=version >= 6,
+                   refined=version >= 5 and not fast, fast=fast, guided_engine=version >= 6,
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0)
+
+    @property
+    def header_flags(self) -> int:
+        """The header flags that say how this format codes its streams (the adapter flag
+        is the sections' business)."""
+        return container.FLAG_FAST if self.fast else 0
 
     def fits_tile(self, tile: int) -> bool:
         """Whether a model of ``tile``-row tiles can code in this format (its stripes must
@@ -218,13 +226,12 @@ def _check_tile(model: LoadedModel, fmt: StreamFormat) -> None:
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
-                 threads: int = 1, fast: bool = False) -> tuple[bytes, bytes]:
+                 threads: int = 1, fmt: StreamFormat = StreamFormat.of()) -> tuple[bytes, bytes]:
     """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order,
     in the current format; ``latents`` from :func:`group_latents` (computed here if None);
     ``guide`` is the base layer's reconstruction (rc models only). Stripes are coded on up
-    to ``threads`` threads; ``fast`` codes them without the bit refinement (the file's
-    header must then carry :data:`container.FLAG_FAST`)."""
-    fmt = StreamFormat.of(flags=container.FLAG_FAST if fast else 0)
+    to ``threads`` threads, in ``fmt``, a :class:`StreamFormat` of the current version
+    (whose :attr:`~StreamFormat.header_flags` the file's header must carry)."""
     _check_tile(model, fmt)
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
