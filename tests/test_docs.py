@@ -12,6 +12,7 @@ import lora_codec.entropy
 import lora_codec.coding.analysis
 import lora_codec.coding.indexed
 import lora_codec.entropy.convolution
+import lora_codec.exact.evaluate
 import lora_codec.entropy.indexes
 import lora_codec.entropy.kernels
 import lora_codec.lora.crops
@@ -20,7 +21,7 @@ import lora_codec.metadata
 import lora_codec.quality_choice
 
 MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution,
-           lora_codec.entropy.kernels,
+           lora_codec.entropy.kernels, lora_codec.exact.evaluate,
            lora_codec.entropy.indexes, lora_codec.coding.analysis, lora_codec.coding.indexed, lora_codec.base_layer,
            lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit,
            lora_codec.lora.payload,

@@ -4,6 +4,8 @@ the exact path with the training path."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lora_codec import entropy
 from lora_codec import exact
@@ -36,6 +38,51 @@ def test_exact_decoder_is_invariant_to_threads(model):
         outs.append(exact.decode_features(model.decoder_integers, z, 3, 70, 50))
     assert np.array_equal(outs[0], outs[1])
     assert outs[0].dtype == np.int16 and np.abs(outs[0]).max() <= 255
+
+
+def _random_decoder(seed: int) -> exact.DecoderIntegers:
+    """A decoder whose features change wherever a latent does (the shipped one barely
+    reacts to its latents, so it would not show a window too small)."""
+    rng = np.random.default_rng(seed)
+    return exact.DecoderIntegers(
+        inp_w=rng.integers(-300, 300, (16, 4, 1, 1)), inp_b=rng.integers(-2000, 2000, 16),
+        up_w=rng.integers(-40, 40, (64, 16, 3, 3)), up_b=rng.integers(-4000, 6000, 64),
+        head_w=rng.integers(-100, 100, (8, 16, 1, 1)), head_b=rng.integers(-2000, 2000, 8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), levels=st.integers(0, 3), height=st.integers(1, 200),
+       width=st.integers(1, 200), nonzero=st.integers(0, 6))
+def test_features_near_the_non_zero_latents_are_the_whole_decoders(seed, levels, height, width, nonzero):
+    """decode_features_near recomputes windows around the non-zero latents only: it must
+    give decode_features' integers for any tile size, depth and latent positions (edges
+    included)."""
+    ints, rng, cell = _random_decoder(seed), np.random.default_rng(seed), 1 << levels
+    z = np.zeros((4, -(-height // cell), -(-width // cell)), np.int32)
+    for _ in range(nonzero):
+        z[rng.integers(4), rng.integers(z.shape[1]), rng.integers(z.shape[2])] = rng.integers(-8, 9)
+    zero = exact.decode_features(ints, np.zeros_like(z), levels, height, width)
+    whole = exact.decode_features(ints, z, levels, height, width)
+    assert np.array_equal(exact.decode_features_near(ints, z, levels, height, width, zero), whole)
+    if z.any() and levels:
+        assert not np.array_equal(whole, zero)  # the latents do change this decoder's features
+
+
+def test_tile_features_match_the_whole_decoder_on_the_shipped_model(model):
+    from lora_codec.coding.groups import CodingWeights, ExactTileFeatures, group_latents
+    from lora_codec.coding.latents import latent_shape
+    from lora_codec.coding.tiles import tile_grid
+
+    img = smooth_image(300, 520, planes=3, seed=5)
+    weights = CodingWeights.of(model)
+    tiles = ExactTileFeatures(weights.decoder)
+    latents = group_latents(model, img)
+    latents[0][1, 3, 4] = 5  # at least one tile with a non-zero latent
+    grid = [t for band in tile_grid(300, 520, model.cfg.tile) for t in band]
+    for t, z in zip(grid, latents):
+        levels, rows, width = latent_shape(model, t)[0], t.y1 - t.y0, t.x1 - t.x0
+        expected = exact.decode_features(weights.decoder, z, levels, rows, width)
+        assert np.array_equal(tiles(z, levels, rows, width), expected)
 
 
 def test_float_model_and_exact_path_agree_on_the_whole_model(model):
