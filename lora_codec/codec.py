@@ -441,7 +441,8 @@ class Codec:
     def _unindex(c: container.Container) -> np.ndarray:
         header = c.header
         try:
-            out = indexed.decode(c.sections, header.height, header.width, header.planes)
+            out = indexed.decode(c.sections, header.height, header.width, header.planes,
+                                 StreamFormat.of(header.version, header.flags).indexed_v11)
         except (indexed.PaletteError, entropy.CorruptStreamError) as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)

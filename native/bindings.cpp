@@ -296,7 +296,7 @@ Array<int32_t> engine_outputs(Array<uint8_t> pixels, const std::optional<Array<u
   return out;
 }
 
-py::bytes encode_indexes_py(Array<uint16_t> plane, int colours) {
+py::bytes encode_indexes_py(Array<uint16_t> plane, int colours, bool match) {
   require(plane.ndim() == 2, "plane must be (H, W)");
   require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
   const int64_t h = plane.shape(0), wd = plane.shape(1);
@@ -305,12 +305,12 @@ py::bytes encode_indexes_py(Array<uint16_t> plane, int colours) {
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    out = encode_indexes(p, h, wd, colours);
+    out = encode_indexes(p, h, wd, colours, match);
   }
   return to_bytes(out);
 }
 
-py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours) {
+py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, bool match) {
   require(h >= 0 && wd >= 0, "bad shape");
   require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
   std::string buf = data;
@@ -319,7 +319,7 @@ py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours) 
   bool corrupt;
   {
     py::gil_scoped_release release;
-    corrupt = decode_indexes(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), h, wd, colours, o);
+    corrupt = decode_indexes(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), h, wd, colours, match, o);
   }
   return py::make_tuple(out, corrupt);
 }
@@ -341,9 +341,9 @@ PYBIND11_MODULE(_native, m) {
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"), py::arg("guide") = py::none());
-  m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"));
+  m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"), py::arg("match"));
   m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
-        py::arg("colours"));
+        py::arg("colours"), py::arg("match"));
   m.def("kernel_in_use", &kernel_in_use);
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));

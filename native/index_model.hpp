@@ -8,12 +8,20 @@
 // paq8px) and refined by an adaptive probability map. Everything is integer arithmetic
 // on a fixed schedule, so the encoder and decoder stay in lockstep on every machine.
 //
+// From format v11 a match model joins them (as in lpaq and paq8px): the last earlier pixel
+// whose 8 nearest causal neighbours were this one's predicts its index, and the pixels
+// after it the next indexes for as long as they are right. The prediction is one more
+// mixer input, through counters by match length, and its state picks the second mixer's
+// weights. Repeated glyphs, icons and patches then cost little.
+//
 // Tree branches that lead only to indexes >= the palette size are never coded, so a
 // decoder can never produce an index outside the palette.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "binary_models.hpp"
@@ -31,15 +39,18 @@ using binary::squash;
 using binary::update_counter;
 
 inline constexpr int kContexts = 16;
-inline constexpr int kInputs = kContexts + 1;  // + a bias input
+inline constexpr int kInputs = kContexts + 2;  // + a bias input + the match model's
 inline constexpr int kCounterLimit = 255;
 
 // Predicts the binary decisions of each index in raster order; `set_pixel` before the
 // first decision of a pixel, then `p1` / `update` per decision.
 class IndexModel {
  public:
-  IndexModel(int64_t width, int64_t height, int colours)
-      : width_(width), colours_(colours), mixer_a_(16 * 16), mixer_b_(16 * 6) {
+  // `match`: with the match model (format v11+). Without it the model is format v5's
+  // exactly: the match input stays 0, so no weight moves, and the second mixer's weights
+  // are chosen as before.
+  IndexModel(int64_t width, int64_t height, int colours, bool match)
+      : width_(width), colours_(colours), mixer_a_(16 * 16), mixer_b_(16 * 6 * 3), match_(match) {
     bits_ = 0;
     while ((1 << bits_) < colours) ++bits_;
     int table_bits = 8;
@@ -47,6 +58,8 @@ class IndexModel {
     while (table_bits < 18 && (int64_t{1} << table_bits) < pixels / 2) ++table_bits;
     table_mask_ = (uint32_t{1} << table_bits) - 1;
     for (auto& t : tables_) t.assign(size_t{1} << table_bits, Bucket{});
+    match_bits_ = table_bits + 2;
+    if (match_) match_table_.assign(size_t{1} << match_bits_, 0);
     apm_.resize(size_t{kApmContexts} * 33);
     for (int c = 0; c < kApmContexts; ++c)
       for (int j = 0; j < 33; ++j) apm_[size_t(c) * 33 + j] = static_cast<uint16_t>(squash((j - 16) * 128) * 16);
@@ -97,6 +110,7 @@ class IndexModel {
     apm_select_ = w == none ? 0 : static_cast<int>(w & 63) + 1;
     prefix_ = 1;
     done_ = 0;
+    if (match_) find_match(plane, y * width_ + x, {w, ww, www, n, nw, ne, nn, nee});
   }
 
   // True when the next decision can only be 0 (its 1-branch holds no palette index).
@@ -124,8 +138,18 @@ class IndexModel {
       inputs_[i] = stretch_(p);
     }
     inputs_[kContexts] = 256;
+    expected_ = -1;
+    inputs_[kContexts + 1] = 0;
+    if (match_value_ >= 0 && (static_cast<uint32_t>(match_value_) >> (bits_ - done_) | (uint32_t{1} << done_)) == prefix_) {
+      expected_ = (match_value_ >> (bits_ - 1 - done_)) & 1;
+      match_slot_ = std::min(match_len_, 15) * 16 + (done_ & 15);
+      int p = match_counters_[match_slot_].p >> 4;
+      p = p < 1 ? 1 : p > 4095 ? 4095 : p;
+      inputs_[kContexts + 1] = expected_ ? stretch_(p) : -stretch_(p);
+    }
+    const int state = expected_ < 0 ? 0 : (match_len_ < 16 ? 1 : 2);  // 0 without the match model
     const int d = (mixer_a_.mix(inputs_.data(), mixer_select_ * 16 + done_) +
-                   mixer_b_.mix(inputs_.data(), distinct_ * 16 + done_)) >> 1;
+                   mixer_b_.mix(inputs_.data(), (state * 6 + distinct_) * 16 + done_)) >> 1;
     mixed_ = squash(d);
     // Adaptive probability map over (decision, W's index): interpolate between buckets.
     const int pos = (d + 2048) * 32;
@@ -142,6 +166,7 @@ class IndexModel {
     for (int i = 0; i < kContexts; ++i) update_counter(bucket_[i]->c[node_], bit, kCounterLimit, rates_);
     mixer_a_.update(inputs_.data(), bit);
     mixer_b_.update(inputs_.data(), bit);
+    if (expected_ >= 0) update_counter(match_counters_[match_slot_], bit == expected_, kCounterLimit, rates_);
     const int target = bit ? 65535 : 0;
     uint16_t& a = apm_[apm_ctx_ + apm_low_ + (apm_w_ >> 11)];
     a = static_cast<uint16_t>(a + ((target - a) >> 6));
@@ -163,6 +188,25 @@ class IndexModel {
 
   static constexpr int kApmContexts = 65 * 16;
 
+  // The match model: the last earlier pixel whose causal neighbourhood `key` was the same
+  // as this one's predicts this pixel's index, and the pixels after it the next ones for
+  // as long as they keep being right.
+  void find_match(const uint16_t* plane, int64_t pos, std::initializer_list<uint32_t> key) {
+    if (match_ptr_ >= 0) {
+      if (plane[pos - 1] == plane[match_ptr_]) {
+        ++match_ptr_;
+        match_len_ = std::min(match_len_ + 1, 1 << 16);
+      } else {
+        match_ptr_ = -1;
+        match_len_ = 0;
+      }
+    }
+    const uint32_t h = hash_values(key.begin(), static_cast<int>(key.size()), 99u) >> (32 - match_bits_);
+    if (match_ptr_ < 0 && match_table_[h] != 0) match_ptr_ = static_cast<int64_t>(match_table_[h]) - 1;
+    match_table_[h] = static_cast<uint32_t>(pos + 1);
+    match_value_ = match_ptr_ >= 0 ? plane[match_ptr_] : -1;
+  }
+
   int64_t width_;
   int colours_;
   int bits_;
@@ -179,6 +223,12 @@ class IndexModel {
   int apm_low_ = 0, apm_w_ = 0, apm_ctx_ = 0;
   uint32_t prefix_ = 1;
   int node_ = 1, done_ = 0;
+  bool match_;
+  int match_bits_ = 0;
+  std::vector<uint32_t> match_table_;
+  int64_t match_ptr_ = -1;
+  int match_len_ = 0, match_value_ = -1, expected_ = -1, match_slot_ = 0;
+  std::array<Counter, 256> match_counters_{};
 };
 
 }  // namespace index_model

@@ -45,6 +45,12 @@ def golden_case(recipe: dict) -> np.ndarray:
         colours = np.array([[250, 250, 250, 255], [30, 60, 200, 255], [200, 40, 40, 128], [0, 0, 0, 255],
                             [0, 0, 0, 0]], np.uint8)
         img = colours[np.minimum(label, 4)][:, :, :img.shape[2]]
+    elif recipe.get("variant") == "repeats":  # a glyph-like hashed tile of 4 colours, repeated: matches
+        y, x = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.int64)
+        ty, tx = y % 9, (x + 3 * (y // 9)) % 11
+        label = ((ty * 2654435761 + tx * 40503 + recipe["seed"]) >> 7) % 4
+        colours = np.array([[255, 255, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)
+        img = colours[label][:, :, :img.shape[2]]
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

@@ -26,7 +26,7 @@ def read(data: bytes) -> dict:
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
     known = 0x03 if header["version"] >= 10 else 0x01  # bit 1 (fast) from version 10
-    if header["version"] not in range(1, 11) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 12) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["flags"] & 0x02 and header["mode"] not in (0, 1):
         raise SpecError("the fast flag in a mode without pixel streams")
@@ -56,11 +56,18 @@ def stream_capacity(stream: bytes) -> int:
     raise SpecError("varint")
 
 
-def indexed_palette(payload: bytes, planes: int) -> list[tuple[int, ...]]:
+def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int, ...]]:
     """The colours of an ``IPAL`` section (mode 3) in index order, as docs/format.md
-    defines them: value-sorted colours from planar differences, ranked by luma."""
+    defines them: value-sorted colours from planar differences, ranked by luma. The
+    differences are zlib'd before version 11; from it they are coded by mode 3's model,
+    whose native code is normative, so that part is read with it."""
     (k,) = struct.unpack("<I", payload[:4])
-    raw = zlib.decompress(payload[4:])
+    if version >= 11:
+        from lora_codec import entropy
+
+        raw = entropy.decode_indexes(payload[4:], planes, k, 256).astype("uint8").tobytes()
+    else:
+        raw = zlib.decompress(payload[4:])
     if not 1 <= k <= 65536 or len(raw) != k * planes:
         raise SpecError("palette size")
     columns = []

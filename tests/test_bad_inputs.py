@@ -347,7 +347,7 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
 
         colours = indexed.unpack_palette(ref.sections[b"IPAL"], ref.header.planes)
         inindex_order = colours[indexed.index_order(colours)]
-        assert spec_reader.indexed_palette(spec["sections"][b"IPAL"], ref.header.planes) == [
+        assert spec_reader.indexed_palette(spec["sections"][b"IPAL"], ref.header.planes, ref.header.version) == [
             tuple(int(v) for v in c) for c in inindex_order]
 
 

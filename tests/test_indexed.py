@@ -1,6 +1,7 @@
-"""Mode ``indexed`` (palette + context-mixed indexes, format v5): exact round trips for
-every colour type and palette size, the encoder's choice, and clean errors on damaged
-palettes and index streams."""
+"""Mode ``indexed`` (palette + context-mixed indexes, format v5; with a match model from
+v11): exact round trips for every colour type and palette size, with and without the
+match model, the encoder's choice, and clean errors on damaged palettes and index
+streams."""
 
 import struct
 import zlib
@@ -36,15 +37,63 @@ def test_indexed_sections_round_trip_exactly(h, w, colour, colours, seed):
     assert np.array_equal(indexed.decode(sections, h, w, planes), img)
 
 
-@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 70000), st.integers(0, 2**32 - 1))
-@settings(max_examples=40, deadline=None)
-def test_index_planes_round_trip_for_any_palette_size(h, w, colours, seed):
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 70000), st.integers(0, 2**32 - 1), st.booleans(),
+       st.integers(1, 5))
+@settings(max_examples=60, deadline=None)
+def test_index_planes_round_trip_for_any_palette_size(h, w, colours, seed, match, period):
+    """Random planes, some repeating every ``period`` pixels so that the match model finds
+    matches and loses them."""
     colours = min(colours, entropy.MAX_COLOURS)
-    plane = np.random.default_rng(seed).integers(0, colours, (h, w)).astype(np.uint16)
-    data = entropy.encode_indexes(plane, colours)
-    assert np.array_equal(entropy.decode_indexes(data, h, w, colours), plane)
+    rng = np.random.default_rng(seed)
+    plane = rng.integers(0, colours, (h, w)).astype(np.uint16)
+    if period > 1:
+        flat = np.resize(rng.integers(0, colours, period), h * w)
+        flat[rng.integers(0, h * w, max(1, h * w // 10))] = rng.integers(0, colours)
+        plane = flat.reshape(h, w).astype(np.uint16)
+    data = entropy.encode_indexes(plane, colours, match)
+    assert np.array_equal(entropy.decode_indexes(data, h, w, colours, match), plane)
 
 
+def glyphs(h: int = 90, w: int = 132) -> np.ndarray:
+    """Text-like indexes: one 9 x 11 tile of hashed "glyph" pixels, repeated with a shift
+    on every row of tiles."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.int64)
+    return (((y % 9) * 2654435761 + ((x + 3 * (y // 9)) % 11) * 40503) >> 7 & 3).astype(np.uint16)
+
+
+def test_the_match_model_makes_repeated_content_cheaper():
+    plane = glyphs()
+    without, with_match = (entropy.encode_indexes(plane, 4, match) for match in (False, True))
+    assert len(with_match) < 0.9 * len(without)
+    assert np.array_equal(entropy.decode_indexes(with_match, *plane.shape, 4, True), plane)
+
+
+def test_files_before_version_11_decode_as_they_were_coded():
+    """A version-10 indexed file (zlib'd palette, no match model) must still decode, and
+    its sections differ from version 11's."""
+    img = np.array([[255, 255, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)[glyphs()]
+    data = lora_codec.compress(img)
+    c = container.unpack(data)
+    assert c.header.mode == "indexed" and c.header.version == container.VERSION >= 11
+    old = {**c.sections, **indexed.encode(img, v11=False)}
+    assert all(old[tag] != c.sections[tag] for tag in (indexed.PALETTE_TAG, indexed.INDEX_TAG))
+    assert np.array_equal(indexed.decode(old, *img.shape, v11=False), img)
+    v10 = bytearray(container.pack(container.Container(c.header, old)))
+    v10[8] = 10
+    v10[container._HEADER.size : container._HEADER.size + 4] = (
+        zlib.crc32(bytes(v10[: container._HEADER.size])) & 0xFFFFFFFF).to_bytes(4, "little")
+    assert np.array_equal(lora_codec.decompress(bytes(v10)), img)
+
+
+def test_a_modelled_palette_is_smaller_and_reads_back():
+    rng = np.random.default_rng(4)
+    ramp = np.linspace(0, 255, 300).astype(np.int64)
+    colours = np.unique(np.stack([ramp, 255 - ramp, (ramp * 3 + rng.integers(0, 2, 300)) % 256], 1), axis=0)
+    colours = colours[np.argsort((colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2])].astype(np.uint8)
+    modelled, zlibbed = indexed.pack_palette(colours), indexed.pack_palette(colours, modelled=False)
+    assert len(modelled) < len(zlibbed)
+    for payload, flag in ((modelled, True), (zlibbed, False)):
+        assert np.array_equal(indexed.unpack_palette(payload, 3, flag), colours)
 def test_a_drawing_is_coded_indexed_and_below_half_the_stored_pixels():
     img = drawing(planes=4)
     data = lora_codec.compress(img)
@@ -97,7 +146,7 @@ def _with_sections(data: bytes, **replace) -> bytes:
 
 
 @pytest.mark.parametrize("damage", ["cut stream", "flipped stream", "empty palette", "short palette",
-                                    "unsorted palette", "bad zlib", "huge count"])
+                                    "unsorted palette", "bad palette stream", "flipped palette", "huge count"])
 def test_damaged_indexed_files_fail_cleanly(damage):
     data = lora_codec.compress(drawing(), mode="indexed")
     sections = container.unpack(data).sections
@@ -113,10 +162,12 @@ def test_damaged_indexed_files_fail_cleanly(damage):
         bad = _with_sections(data, IPAL=palette[:-3])
     elif damage == "unsorted palette":
         bad = _with_sections(data, IPAL=indexed.pack_palette(colours[::-1].copy()))
-    elif damage == "bad zlib":
+    elif damage == "bad palette stream":
         bad = _with_sections(data, IPAL=palette[:4] + b"\x00" * 12)
+    elif damage == "flipped palette":
+        bad = _with_sections(data, IPAL=palette[:6] + bytes([palette[6] ^ 0x21]) + palette[7:])
     else:
-        bad = _with_sections(data, IPAL=struct.pack("<I", 1 << 20) + zlib.compress(b""))
+        bad = _with_sections(data, IPAL=struct.pack("<I", 1 << 20) + palette[4:])
     with pytest.raises(DecodeError, match="corrupt"):
         lora_codec.decompress(bad)
 

@@ -55,8 +55,10 @@ class StreamFormat:
     rc mode on an engine model, whose online engine reads the reconstruction (v6+), rc
     base layers with deflated container boxes (v7+, base layer payload version 2),
     stripes of 256 rows (v8+), adapters naming their layers by number (v9+, adapter
-    payload version 2), and the header's fast flag, which codes without the bit
-    refinement (v10+). The one place that maps versions to these features."""
+    payload version 2), the header's fast flag, which codes without the bit
+    refinement (v10+), and mode indexed's palette coded by its context-mixing model and
+    indexes coded with a match model (v11+). The one place that maps versions to these
+    features."""
 
     framed: bool
     calibrated: bool
@@ -68,6 +70,7 @@ class StreamFormat:
     stripe_rows: int = STRIPE_ROWS
     shortest_last_stripe: int = STRIPE_ROWS // 2
     fast: bool = False  # the header's fast flag (v10+): refined is then False
+    indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
@@ -80,7 +83,7 @@ class StreamFormat:
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
-                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0)
+                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11)
 
     @property
     def header_flags(self) -> int:

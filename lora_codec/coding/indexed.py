@@ -3,9 +3,11 @@ coded by online context mixing (:func:`lora_codec.entropy.encode_indexes`), with
 learned model. Charts, text, screenshots and GIF-like palette images cost a fraction of
 what a model trained on photographs gives them.
 
-The palette is stored sorted by colour value (``u32 count | zlib(per plane: the
-differences of consecutive colours)``); the index of a colour is its rank when the
-palette is sorted by luma (ties by value), which both sides derive from the palette.
+The palette is stored sorted by colour value: ``u32 count``, then per plane the
+differences of consecutive colours, coded from format v11 as a (planes, count) plane of
+256 "colours" by the same context-mixing model as the indexes (zlib'd before). The index
+of a colour is its rank when the palette is sorted by luma (ties by value), which both
+sides derive from the palette.
 
 >>> import numpy as np
 >>> image = np.zeros((8, 10, 3), np.uint8); image[2:5, 3:7] = (200, 30, 30)
@@ -79,47 +81,60 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
 
 
-def pack_palette(colours: np.ndarray) -> bytes:
-    """``u32 k | zlib(planar first differences of the value-sorted colours, mod 256)``."""
-    deltas = np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8)
-    return struct.pack("<I", len(colours)) + zlib.compress(np.ascontiguousarray(deltas.T).tobytes(), 9)
+def pack_palette(colours: np.ndarray, modelled: bool = True) -> bytes:
+    """``u32 k`` and the planar first differences (mod 256) of the value-sorted colours:
+    one index stream of a (planes, k) plane of 256 colours when ``modelled`` (format
+    v11+), else zlib'd."""
+    deltas = np.ascontiguousarray(np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8).T)
+    coded = entropy.encode_indexes(deltas, 256) if modelled else zlib.compress(deltas.tobytes(), 9)
+    return struct.pack("<I", len(colours)) + coded
 
 
-def unpack_palette(payload: bytes, planes: int) -> np.ndarray:
-    """The value-sorted palette of a palette section; :class:`PaletteError` if malformed."""
+def unpack_palette(payload: bytes, planes: int, modelled: bool = True) -> np.ndarray:
+    """The value-sorted palette of a palette section (``modelled`` as packed);
+    :class:`PaletteError` if malformed."""
     if len(payload) < 4:
         raise PaletteError("truncated palette section")
     (k,) = struct.unpack_from("<I", payload, 0)
     if not 1 <= k <= MAX_COLOURS:
         raise PaletteError(f"a palette of {k} colours")
-    try:
-        inflater = zlib.decompressobj()
-        raw = inflater.decompress(payload[4:], k * planes + 1)
-    except zlib.error as exc:
-        raise PaletteError(f"palette: {exc}") from None
-    if len(raw) != k * planes or not inflater.eof or inflater.unused_data:
-        raise PaletteError("the palette has the wrong size")
-    deltas = np.frombuffer(raw, np.uint8).reshape(planes, k).T
+    if modelled:
+        try:
+            deltas = entropy.decode_indexes(payload[4:], planes, k, 256).T
+        except entropy.CorruptStreamError as exc:
+            raise PaletteError(f"palette: {exc}") from None
+    else:
+        try:
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(payload[4:], k * planes + 1)
+        except zlib.error as exc:
+            raise PaletteError(f"palette: {exc}") from None
+        if len(raw) != k * planes or not inflater.eof or inflater.unused_data:
+            raise PaletteError("the palette has the wrong size")
+        deltas = np.frombuffer(raw, np.uint8).reshape(planes, k).T
     colours = (np.cumsum(deltas.astype(np.int64), axis=0) & 255).astype(np.uint8)
     if k > 1 and not (np.diff(pack_colours(colours).astype(np.int64)) > 0).all():
         raise PaletteError("the palette is not sorted")
     return colours
 
 
-def encode(pixels: np.ndarray) -> dict[bytes, bytes] | None:
-    """The sections coding an (H, W, C) uint8 image, or None if it has too many colours."""
+def encode(pixels: np.ndarray, v11: bool = True) -> dict[bytes, bytes] | None:
+    """The sections coding an (H, W, C) uint8 image, or None if it has too many colours;
+    ``v11``: as format v11 codes them (the palette modelled, the indexes with the match
+    model), else as formats v5 to v10 did."""
     found = palette_of(pixels)
     if found is None:
         return None
     indexes, colours = found
-    return {PALETTE_TAG: pack_palette(colours), INDEX_TAG: entropy.encode_indexes(indexes, len(colours))}
+    return {PALETTE_TAG: pack_palette(colours, v11), INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11)}
 
 
-def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int) -> np.ndarray:
-    """The (height, width, planes) pixels of an indexed file's sections. Raises
-    :class:`PaletteError` or :class:`lora_codec.entropy.CorruptStreamError`."""
+def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True) -> np.ndarray:
+    """The (height, width, planes) pixels of an indexed file's sections (``v11`` as
+    they were encoded with). Raises :class:`PaletteError` or
+    :class:`lora_codec.entropy.CorruptStreamError`."""
     if PALETTE_TAG not in sections or INDEX_TAG not in sections:
         raise PaletteError("the palette or index section is missing")
-    colours = unpack_palette(sections[PALETTE_TAG], planes)
-    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours))
+    colours = unpack_palette(sections[PALETTE_TAG], planes, v11)
+    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11)
     return np.ascontiguousarray(colours[index_order(colours)][indexes])

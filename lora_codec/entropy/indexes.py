@@ -25,24 +25,26 @@ def _check_colours(colours: int) -> int:
     return int(colours)
 
 
-def encode_indexes(plane, colours: int) -> bytes:
-    """A framed stream coding the (H, W) plane of indexes, each in [0, colours)."""
+def encode_indexes(plane, colours: int, match: bool = True) -> bytes:
+    """A framed stream coding the (H, W) plane of indexes, each in [0, colours); with
+    the match model (format v11+) unless ``match`` is False (format v5 to v10)."""
     colours = _check_colours(colours)
     arr = np.asarray(plane)
     if arr.ndim != 2 or arr.dtype.kind not in "iu":
         raise ValueError(f"plane must be a 2-D integer array, got {arr.dtype} of shape {arr.shape}")
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= colours):
         raise ValueError(f"an index is outside [0, {colours})")
-    return _native.encode_indexes(np.ascontiguousarray(arr, dtype=np.uint16), colours)
+    return _native.encode_indexes(np.ascontiguousarray(arr, dtype=np.uint16), colours, bool(match))
 
 
-def decode_indexes(data: bytes, height: int, width: int, colours: int) -> np.ndarray:
-    """The (height, width) uint16 plane a stream of :func:`encode_indexes` codes; raises
-    :class:`CorruptStreamError` when the stream is inconsistent or too short."""
+def decode_indexes(data: bytes, height: int, width: int, colours: int, match: bool = True) -> np.ndarray:
+    """The (height, width) uint16 plane a stream of :func:`encode_indexes` codes (with
+    the same ``match``); raises :class:`CorruptStreamError` when the stream is
+    inconsistent or too short."""
     colours = _check_colours(colours)
     if height < 0 or width < 0:
         raise ValueError(f"bad plane shape {height}x{width}")
-    plane, corrupt = _native.decode_indexes(bytes(data), int(height), int(width), colours)
+    plane, corrupt = _native.decode_indexes(bytes(data), int(height), int(width), colours, bool(match))
     if corrupt:
         raise CorruptStreamError("the index stream is corrupt or truncated")
     return plane
