@@ -180,8 +180,8 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
 
 class PixelEncoder {
  public:
-  PixelEncoder(std::shared_ptr<PredictorWeights> w, bool calibrate, bool refine)
-      : w_(w), enc_(std::move(w), calibrate, refine) {}
+  PixelEncoder(std::shared_ptr<PredictorWeights> w, bool calibrate, bool refine, bool match)
+      : w_(w), enc_(std::move(w), calibrate, refine, match) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
@@ -197,8 +197,9 @@ class PixelEncoder {
 
 class PixelDecoder {
  public:
-  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed, bool calibrate, bool refine)
-      : w_(w), dec_(std::move(w), bytes_of(data), framed, calibrate, refine) {}
+  PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed, bool calibrate, bool refine,
+               bool match)
+      : w_(w), dec_(std::move(w), bytes_of(data), framed, calibrate, refine, match) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
@@ -348,14 +349,15 @@ PYBIND11_MODULE(_native, m) {
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, bool, bool>(), py::arg("weights"), py::arg("calibrate") = false,
-           py::arg("refine") = false)
+      .def(py::init<std::shared_ptr<PredictorWeights>, bool, bool, bool>(), py::arg("weights"),
+           py::arg("calibrate") = false, py::arg("refine") = false, py::arg("match") = false)
       .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def("finish", &PixelEncoder::finish);
   py::class_<PixelDecoder>(m, "PixelDecoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool, bool, bool>(), py::arg("weights"),
-           py::arg("data"), py::arg("framed") = true, py::arg("calibrate") = false, py::arg("refine") = false)
+      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool, bool, bool, bool>(), py::arg("weights"),
+           py::arg("data"), py::arg("framed") = true, py::arg("calibrate") = false, py::arg("refine") = false,
+           py::arg("match") = false)
       .def("code_rows", &PixelDecoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def_property_readonly("corrupt", &PixelDecoder::corrupt);

@@ -9,7 +9,8 @@
 // network does not see (the exact values of the neighbours, of the earlier planes of the
 // pixel and of the prediction), in two gated online logistic mixers that start as the
 // identity on p_model (an adaptive probability map after them was tried and gained
-// nothing). A decision the model is nearly sure of (p_model beyond 8/65536 of 0 or 1) is
+// nothing). From format v11 the match model's prediction (pixel_match.hpp) is one more
+// input of the mixers. A decision the model is nearly sure of (p_model beyond 8/65536 of 0 or 1) is
 // coded with p_model as it is and not learned from. All integer; encoder and decoder
 // update identical state.
 #pragma once
@@ -38,6 +39,8 @@ struct RefineContext {
   // engine's weighted predictor and first NLMS predictor (-1 without the engine).
   static constexpr int kPredictions = 9;
   int32_t predictions[kPredictions] = {};
+  int32_t match = -1;  // the match model's prediction of x (-1: none; format v11)
+  int match_length = 0;
 
   // The context of sub-pixel (i, j, c) of `v`, whose earlier sub-pixels are coded.
   static RefineContext of(const PlaneView& v, int64_t c, int64_t i, int64_t j, int32_t pred, int scale_bucket,
@@ -79,8 +82,9 @@ struct RefineContext {
 class BitRefinement {
  public:
   static constexpr int kContexts = 9;
-  static constexpr int kInputs = kContexts + 2;  // + the model + a bias
+  static constexpr int kInputs = kContexts + 3;  // + the model + a bias + the match model
   static constexpr int kCounterLimit = 60;
+  static constexpr int kMatchLimit = 255;
   static constexpr int kRate = 1;
   static constexpr int kLearnShift = 13;
   static constexpr int kLevels = 8;
@@ -217,7 +221,18 @@ class BitRefinement {
       const int p = std::clamp(bucket_[i]->c[node_].p >> 4, 1, 4095);
       inputs_[1 + i] = stretch_(p);
     }
-    inputs_[kInputs - 1] = 256;
+    inputs_[kContexts + 1] = 256;
+    // The match model's prediction, for the decisions whose interval holds it: the
+    // probability that it is right, by match length and level (0 without a match, so that
+    // files before format v11 code as they did: no weight moves with a zero input).
+    inputs_[kContexts + 2] = 0;
+    expected_ = -1;
+    if (ctx_.match >= lo && ctx_.match < lo + 2 * (128 >> level)) {
+      expected_ = ctx_.match >= lo + (128 >> level);
+      match_slot_ = std::min(ctx_.match_length, 15) * kLevels + level;
+      const int p = std::clamp(match_counters_[match_slot_].p >> 4, 1, 4095);
+      inputs_[kContexts + 2] = expected_ ? stretch_(p) : -stretch_(p);
+    }
     const int set = ctx_.plane * kLevels + level;
     // Where the prediction lies against the split, in half-widths: (pred - lo - half) /
     // half, clamped to -2..2. The quotient is a shift (floor instead of the division's
@@ -231,6 +246,7 @@ class BitRefinement {
   void learn(int bit) {
     if (sure_) return;
     for (int i = 0; i < kContexts; ++i) binary::update_counter(bucket_[i]->c[node_], bit, kCounterLimit, rates_);
+    if (expected_ >= 0) binary::update_counter(match_counters_[match_slot_], bit == expected_, kMatchLimit, rates_);
     by_level_.update(inputs_.data(), bit);
     by_scale_.update(inputs_.data(), bit);
   }
@@ -250,6 +266,8 @@ class BitRefinement {
   binary::CounterRates rates_;
   RefineContext ctx_;
   int node_ = 1;
+  int expected_ = -1, match_slot_ = 0;  // the match model's bit for this decision (-1: none), its counter
+  std::array<binary::Counter, 16 * kLevels> match_counters_{};
   bool sure_ = false;
   bool prepared_ = false;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bit_refinement.hpp"
+#include "pixel_match.hpp"
 #include "calibration.hpp"
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
@@ -99,7 +100,8 @@ class StreamPredictor {
 
 // The distribution a pixel stream codes each sub-pixel with: the predictor's mixture,
 // through the online CDF calibration when `calibrate` (format v4), then decision by
-// decision through the bit refinement when `refine` (format v5; needs `calibrate`).
+// decision through the bit refinement when `refine` (format v5; needs `calibrate`), which
+// also reads the match model's prediction when `match` (format v11; needs `refine`).
 // Encoder and decoder share it, so both sides update the online stages identically.
 class PixelDistribution {
   // The calibrated cumulative frequencies as the refinement's walk asks for them, keeping
@@ -116,8 +118,8 @@ class PixelDistribution {
   };
 
  public:
-  PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine)
-      : w_(w), calibrate_(calibrate || refine), refine_(refine) {}
+  PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine, bool match)
+      : w_(w), calibrate_(calibrate || refine), refine_(refine), match_(match && refine) {}
 
   template <class Encoder>
   void encode(Encoder& enc, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j, int32_t x) {
@@ -175,28 +177,30 @@ class PixelDistribution {
                                int64_t j) {
     const int32_t pred = static_cast<int32_t>(mix_.guess(256));
     const int bucket = ctx % CdfCalibration::kScaleBuckets;
-    if (!has_early_) return RefineContext::of(v, c, i, j, pred, bucket, p.hints, p.hint);
+    RefineContext r = has_early_ ? early_ : RefineContext::of(v, c, i, j, pred, bucket, p.hints, p.hint);
     has_early_ = false;
-    RefineContext r = early_;
     r.pred = pred;
     r.scale_bucket = bucket;
+    if (match_) r.match = matches_.predict(v, c, i, j, &r.match_length);
     return r;
   }
 
   const PredictorWeights& w_;
-  bool calibrate_, refine_;
+  bool calibrate_, refine_, match_;
   LogisticMixture mix_;
   std::unique_ptr<CdfCalibration> cal_;
   std::unique_ptr<BitRefinement> ref_;
   RefineContext early_;     // ahead()'s context of the next sub-pixel
+  PixelMatch matches_;      // format v11's match model
   bool has_early_ = false;
 };
 
 // Codes bands of rows of one colour group into a single range-coded stream.
 class PixelStreamEncoder {
  public:
-  PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate, bool refine = false)
-      : pred_(w), dist_(*w, calibrate, refine) {}
+  PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate, bool refine = false,
+                     bool match = false)
+      : pred_(w), dist_(*w, calibrate, refine, match) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     pred_.run(
@@ -223,8 +227,9 @@ class PixelStreamEncoder {
 class PixelStreamDecoder {
  public:
   PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed,
-                     bool calibrate, bool refine = false)
-      : pred_(w), dist_(*w, calibrate, refine), buf_(std::move(data)), dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
+                     bool calibrate, bool refine = false, bool match = false)
+      : pred_(w), dist_(*w, calibrate, refine, match), buf_(std::move(data)),
+        dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     pred_.run(

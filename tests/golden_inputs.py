@@ -51,6 +51,9 @@ def golden_case(recipe: dict) -> np.ndarray:
         label = ((ty * 2654435761 + tx * 40503 + recipe["seed"]) >> 7) % 4
         colours = np.array([[255, 255, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)
         img = colours[label][:, :, :img.shape[2]]
+    elif recipe.get("variant") == "patch_copies":  # screen-like: one 20 x 24 patch copied twice
+        img[24:44, 30:54] = img[2:22, 4:28]
+        img[30:50, 2:26] = img[2:22, 4:28]
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

@@ -56,9 +56,9 @@ class StreamFormat:
     base layers with deflated container boxes (v7+, base layer payload version 2),
     stripes of 256 rows (v8+), adapters naming their layers by number (v9+, adapter
     payload version 2), the header's fast flag, which codes without the bit
-    refinement (v10+), and mode indexed's palette coded by its context-mixing model and
-    indexes coded with a match model (v11+). The one place that maps versions to these
-    features."""
+    refinement (v10+), and the match models (v11+): the bit refinement's, and mode
+    indexed's, whose palette is also coded by its context-mixing model. The one place that
+    maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -71,6 +71,7 @@ class StreamFormat:
     shortest_last_stripe: int = STRIPE_ROWS // 2
     fast: bool = False  # the header's fast flag (v10+): refined is then False
     indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
+    matched: bool = False  # the bit refinement reads its match model (v11+, refined streams)
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
@@ -83,7 +84,8 @@ class StreamFormat:
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
-                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11)
+                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11,
+                   matched=version >= 11 and not fast)
 
     @property
     def header_flags(self) -> int:
@@ -278,7 +280,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
         y0, y1 = rows
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated, fmt.refined)
+        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated, fmt.refined, fmt.matched)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide, tiles)
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
@@ -320,7 +322,8 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
         (y0, y1), data = job
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated, fmt.refined)
+        decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated, fmt.refined,
+                                       fmt.matched)
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide, tiles)
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)

@@ -74,9 +74,12 @@ def _check_rows(pixels: np.ndarray, errors: np.ndarray, features: np.ndarray, we
 class PixelEncoder:
     """Codes bands of rows of one colour group into a single range-coded stream."""
 
-    def __init__(self, weights: PredictorWeights, calibrate: bool = False, refine: bool = False) -> None:
+    def __init__(self, weights: PredictorWeights, calibrate: bool = False, refine: bool = False,
+                 match: bool = False) -> None:
+        """``calibrate``, ``refine`` and ``match``: the online CDF calibration (format
+        v4+), the bit refinement (v5+) and its match model (v11+, with ``refine``)."""
         self.weights = weights
-        self._enc = _native.PixelEncoder(weights.native, bool(calibrate), bool(refine))
+        self._enc = _native.PixelEncoder(weights.native, bool(calibrate), bool(refine), bool(match))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         """Encode rows [row0, row1) of ``pixels`` (H, W, C); ``errors`` (H, W, C) int16 is
@@ -96,9 +99,10 @@ class PixelDecoder:
     then raises. ``framed=False`` reads a format v1 stream (no read limit)."""
 
     def __init__(self, weights: PredictorWeights, data: bytes, framed: bool = True, calibrate: bool = False,
-                 refine: bool = False) -> None:
+                 refine: bool = False, match: bool = False) -> None:
         self.weights = weights
-        self._dec = _native.PixelDecoder(weights.native, bytes(data), framed, bool(calibrate), bool(refine))
+        self._dec = _native.PixelDecoder(weights.native, bytes(data), framed, bool(calibrate), bool(refine),
+                                         bool(match))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)

@@ -103,8 +103,9 @@ PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
 
 // kind 0 (MED) or kind 1 (the online engine), `guided` (rc mode) with a random lossy
 // reconstruction, border reads included, coded in two bands as the codec does, with or
-// without the online CDF calibration, and through the bit refinement (format v5).
-void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false) {
+// without the online CDF calibration, through the bit refinement (format v5) and its
+// match model (format v11; the image repeats a patch, so that matches are found and lost).
+void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false, bool match = false) {
   auto weights = std::make_shared<PredictorWeights>();
   weights->features = 8;
   weights->kind = kind;
@@ -113,12 +114,14 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
   const int64_t h = 37, w = 29, planes = 3, split = 20;
   std::vector<uint8_t> img(h * w * planes), out(img.size());
   for (size_t k = 0; k < img.size(); ++k) img[k] = static_cast<uint8_t>((k % 7 == 0) ? rng() : 100 + (k / 3) % 40);
+  for (int64_t i = 10; i < h; ++i)  // rows 10.. repeat rows 0.. in part: copies for the match model
+    for (int64_t k = 0; k < 12 * planes; ++k) img[(i * w + 3) * planes + k] = img[((i - 10) * w + 3) * planes + k];
   std::vector<int16_t> errors(img.size()), feats(h * w * weights->features);
   for (auto& f : feats) f = static_cast<int16_t>(int(rng() % 511) - 255);
   std::vector<uint8_t> guide(img.size());
   for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
   const uint8_t* g = guided ? guide.data() : nullptr;
-  PixelStreamEncoder enc(weights, calibrate, refine);
+  PixelStreamEncoder enc(weights, calibrate, refine, match);
   PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
@@ -129,7 +132,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
     pack_weights(*packed, kernel);
     check(packed->planes[0].packed, "random weights are packed");
     std::vector<int16_t> errors2(img.size());
-    PixelStreamEncoder enc2(packed, calibrate, refine);
+    PixelStreamEncoder enc2(packed, calibrate, refine, match);
     PlaneView v2{img.data(), errors2.data(), feats.data(), h, w, planes, 0, g};
     enc2.code_rows(v2, 0, split);
     enc2.code_rows(v2, split, h);
@@ -144,7 +147,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
     if (round == 2) copy.resize(copy.size() / 4);
     std::fill(errors.begin(), errors.end(), 0);
     std::fill(out.begin(), out.end(), 0);
-    PixelStreamDecoder dec(weights, copy, true, calibrate, refine);
+    PixelStreamDecoder dec(weights, copy, true, calibrate, refine, match);
     PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
     dec.code_rows(dv, 0, split);
     dec.code_rows(dv, split, h);
@@ -313,6 +316,9 @@ int main() {
   predictor(rng, 0, true, true, true);
   predictor(rng, 1, false, true, true);
   predictor(rng, 1, true, true, true);  // format v6: rc mode on the engine
+  predictor(rng, 0, false, true, true, true);  // format v11: the refinement's match model
+  predictor(rng, 1, false, true, true, true);
+  predictor(rng, 1, true, true, true, true);
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else
