@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "bit_refinement.hpp"
-#include "pixel_match.hpp"
 #include "calibration.hpp"
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
 #include "index_model.hpp"
+#include "pixel_match.hpp"
 #include "predictor.hpp"
 #include "range_coder.hpp"
 
