@@ -59,13 +59,27 @@ def files(tmp_path_factory):
     rc.write_bytes(codec.encode_adapted(img, rc_result, mode="rc", quality=40))
     fast = folder / "fast.lcz"  # pixel streams without the bit refinement (format v10's fast flag)
     fast.write_bytes(lora_codec.compress(img, fast=True))
-    return img, {"base": base, "adapted": adapted, "rc": rc, "fast": fast}
+    # Copies of a patch in both stripes: the pixel streams' match model at work (format v11).
+    copies_img = img.copy()
+    for y, x in ((90, 150), (180, 20), (300, 160), (320, 10)):
+        copies_img[y : y + 60, x : x + 100] = img[10:70, 20:120]
+    copies = folder / "copies.lcz"
+    copies.write_bytes(lora_codec.compress(copies_img))
+    # Mode indexed: repeated glyph-like tiles of 4 colours (its match model, format v11).
+    yy, xx = np.mgrid[0:120, 0:150]
+    glyphs = ((yy % 9) * 2654435761 + ((xx + 3 * (yy // 9)) % 11) * 40503) >> 7 & 3
+    indexed_img = np.array([[250, 250, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)[glyphs]
+    indexed = folder / "indexed.lcz"
+    indexed.write_bytes(lora_codec.compress(indexed_img))
+    images = {"base": img, "adapted": img, "rc": img, "fast": img, "copies": copies_img, "indexed": indexed_img}
+    return images, {"base": base, "adapted": adapted, "rc": rc, "fast": fast, "copies": copies, "indexed": indexed}
 
 
 @pytest.mark.parametrize("env, threads", VARIANTS)
-@pytest.mark.parametrize("kind", ["base", "adapted", "rc", "fast"])
+@pytest.mark.parametrize("kind", ["base", "adapted", "rc", "fast", "copies", "indexed"])
 def test_fresh_process_decodes_identically(files, env, threads, kind):
-    img, paths = files
+    images, paths = files
+    img = images[kind]
     full_env = {k: v for k, v in os.environ.items() if k not in {"ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
                                                                        "LORA_CODEC_SCALAR_HEAD", "LORA_CODEC_HEAD_KERNEL",
                                                                        "LORA_CODEC_KERNEL"}}
