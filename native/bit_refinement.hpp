@@ -9,7 +9,7 @@
 // network does not see (the exact values of the neighbours, of the earlier planes of the
 // pixel and of the prediction), in two gated online logistic mixers that start as the
 // identity on p_model (an adaptive probability map after them was tried and gained
-// nothing). From format v11 the match model's prediction (pixel_match.hpp) is one more
+// nothing). From format v11 the match model's prediction (match_model.hpp) is one more
 // input of the mixers. A decision the model is nearly sure of (p_model beyond 8/65536 of 0 or 1) is
 // coded with p_model as it is and not learned from. All integer; encoder and decoder
 // update identical state.

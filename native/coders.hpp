@@ -14,7 +14,7 @@
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
 #include "index_model.hpp"
-#include "pixel_match.hpp"
+#include "match_model.hpp"
 #include "predictor.hpp"
 #include "range_coder.hpp"
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "binary_models.hpp"
+#include "match_model.hpp"
 
 namespace lora_codec {
 namespace index_model {
@@ -50,16 +51,12 @@ class IndexModel {
   // exactly: the match input stays 0, so no weight moves, and the second mixer's weights
   // are chosen as before.
   IndexModel(int64_t width, int64_t height, int colours, bool match)
-      : width_(width), colours_(colours), mixer_a_(16 * 16), mixer_b_(16 * 6 * 3), match_(match) {
+      : width_(width), colours_(colours), mixer_a_(16 * 16), mixer_b_(16 * 6 * 3), match_(match),
+        matches_(table_bits(width * height) + 2) {
     bits_ = 0;
     while ((1 << bits_) < colours) ++bits_;
-    int table_bits = 8;
-    const int64_t pixels = width * height;
-    while (table_bits < 18 && (int64_t{1} << table_bits) < pixels / 2) ++table_bits;
-    table_mask_ = (uint32_t{1} << table_bits) - 1;
-    for (auto& t : tables_) t.assign(size_t{1} << table_bits, Bucket{});
-    match_bits_ = table_bits + 2;
-    if (match_) match_table_.assign(size_t{1} << match_bits_, 0);
+    table_mask_ = (uint32_t{1} << table_bits(width * height)) - 1;
+    for (auto& t : tables_) t.assign(size_t{table_mask_} + 1, Bucket{});
     apm_.resize(size_t{kApmContexts} * 33);
     for (int c = 0; c < kApmContexts; ++c)
       for (int j = 0; j < 33; ++j) apm_[size_t(c) * 33 + j] = static_cast<uint16_t>(squash((j - 16) * 128) * 16);
@@ -142,12 +139,12 @@ class IndexModel {
     inputs_[kContexts + 1] = 0;
     if (match_value_ >= 0 && (static_cast<uint32_t>(match_value_) >> (bits_ - done_) | (uint32_t{1} << done_)) == prefix_) {
       expected_ = (match_value_ >> (bits_ - 1 - done_)) & 1;
-      match_slot_ = std::min(match_len_, 15) * 16 + (done_ & 15);
+      match_slot_ = std::min(matches_.length(), 15) * 16 + (done_ & 15);
       int p = match_counters_[match_slot_].p >> 4;
       p = p < 1 ? 1 : p > 4095 ? 4095 : p;
       inputs_[kContexts + 1] = expected_ ? stretch_(p) : -stretch_(p);
     }
-    const int state = expected_ < 0 ? 0 : (match_len_ < 16 ? 1 : 2);  // 0 without the match model
+    const int state = expected_ < 0 ? 0 : (matches_.length() < 16 ? 1 : 2);  // 0 without the match model
     const int d = (mixer_a_.mix(inputs_.data(), mixer_select_ * 16 + done_) +
                    mixer_b_.mix(inputs_.data(), (state * 6 + distinct_) * 16 + done_)) >> 1;
     mixed_ = squash(d);
@@ -188,23 +185,20 @@ class IndexModel {
 
   static constexpr int kApmContexts = 65 * 16;
 
-  // The match model: the last earlier pixel whose causal neighbourhood `key` was the same
-  // as this one's predicts this pixel's index, and the pixels after it the next ones for
-  // as long as they keep being right.
+  // The context tables' size: 2^8 to 2^18 buckets, about one for every two pixels.
+  static int table_bits(int64_t pixels) {
+    int bits = 8;
+    while (bits < 18 && (int64_t{1} << bits) < pixels / 2) ++bits;
+    return bits;
+  }
+
+  // The match model (match_model.hpp): the last earlier pixel whose causal neighbourhood
+  // `key` was the same as this one's predicts this pixel's index.
   void find_match(const uint16_t* plane, int64_t pos, std::initializer_list<uint32_t> key) {
-    if (match_ptr_ >= 0) {
-      if (plane[pos - 1] == plane[match_ptr_]) {
-        ++match_ptr_;
-        match_len_ = std::min(match_len_ + 1, 1 << 16);
-      } else {
-        match_ptr_ = -1;
-        match_len_ = 0;
-      }
-    }
-    const uint32_t h = hash_values(key.begin(), static_cast<int>(key.size()), 99u) >> (32 - match_bits_);
-    if (match_ptr_ < 0 && match_table_[h] != 0) match_ptr_ = static_cast<int64_t>(match_table_[h]) - 1;
-    match_table_[h] = static_cast<uint32_t>(pos + 1);
-    match_value_ = match_ptr_ >= 0 ? plane[match_ptr_] : -1;
+    const int64_t p = matches_.pointer();
+    matches_.follow(p >= 0 && plane[pos - 1] == plane[p]);
+    matches_.look_up(hash_values(key.begin(), static_cast<int>(key.size()), 99u), pos);
+    match_value_ = matches_.pointer() >= 0 ? plane[matches_.pointer()] : -1;
   }
 
   int64_t width_;
@@ -224,10 +218,8 @@ class IndexModel {
   uint32_t prefix_ = 1;
   int node_ = 1, done_ = 0;
   bool match_;
-  int match_bits_ = 0;
-  std::vector<uint32_t> match_table_;
-  int64_t match_ptr_ = -1;
-  int match_len_ = 0, match_value_ = -1, expected_ = -1, match_slot_ = 0;
+  MatchPointer matches_;
+  int match_value_ = -1, expected_ = -1, match_slot_ = 0;
   std::array<Counter, 256> match_counters_{};
 };
 
