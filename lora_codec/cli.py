@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "smallest file (default: the quality classifier's choice, one coding)")
     c.add_argument("--fast", action="store_true",
                    help="modes learned and rc: code without the bit refinement, for files that decode in about "
-                        "half the time and are a few percent larger (format version 10)")
+                        "half the time and are a few percent larger (a header flag since format version 10)")
     c.add_argument("--rank", type=int, default=None, help="LoRA rank")
     c.add_argument("--lr", type=float, default=None, help="LoRA learning rate")
     c.add_argument("--targets", default=None,

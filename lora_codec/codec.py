@@ -261,7 +261,7 @@ class Codec:
     @staticmethod
     def _indexed(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes | None:
         """The file of mode ``indexed`` (None for images of too many colours)."""
-        coded = indexed.encode(pixels)
+        coded = indexed.encode(pixels, StreamFormat.of().indexed_v11)  # as the version written codes them
         if coded is None:
             return None
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="indexed",
