@@ -146,25 +146,39 @@ struct CalibratedMixture {
   }
 };
 
-// Codes x under the calibrated mixture of context ctx, then lets the context learn from it.
+// The calibrated cumulative frequencies of a sub-pixel (alphabet 256), keeping the
+// uncalibrated CDF at every point asked (0 and 256 filled in): a coder asks at both ends
+// of the coded value's interval, and the calibration's update needs the CDF there, so it
+// is not evaluated twice.
+struct RecordingCdf {
+  static constexpr int64_t kAlphabet = 256;
+  CalibratedMixture m;
+  uint64_t raw[kAlphabet + 1];
+  RecordingCdf(const LogisticMixture& mix, const CdfCalibration& cal, int ctx) : m{mix, cal, ctx, kAlphabet} {
+    raw[0] = 0;
+    raw[kAlphabet] = uint64_t{1} << 30;
+  }
+  uint32_t operator()(int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); }  // 0 <= s <= 256
+};
+
+// Codes x in [0, 256) under the calibrated mixture of context ctx, then lets the context
+// learn from it.
 template <class Encoder>
-inline void encode_calibrated(Encoder& enc, const LogisticMixture& mix, CdfCalibration& cal, int ctx, int64_t x,
-                              int64_t alphabet) {
-  const CalibratedMixture m{mix, cal, ctx, alphabet};
-  const uint32_t lo = m.cumulative(x), hi = m.cumulative(x + 1);
+inline void encode_calibrated(Encoder& enc, const LogisticMixture& mix, CdfCalibration& cal, int ctx, int64_t x) {
+  RecordingCdf cum{mix, cal, ctx};
+  const uint32_t lo = cum(x), hi = cum(x + 1);
   enc.encode(lo, hi - lo, kMixturePrecision);
-  cal.update(ctx, m.raw_q30(x), m.raw_q30(x + 1));
+  cal.update(ctx, cum.raw[x], cum.raw[x + 1]);
 }
 
 template <class Decoder>
-inline int64_t decode_calibrated(Decoder& dec, const LogisticMixture& mix, CdfCalibration& cal, int ctx,
-                                 int64_t alphabet) {
-  const CalibratedMixture m{mix, cal, ctx, alphabet};
+inline int64_t decode_calibrated(Decoder& dec, const LogisticMixture& mix, CdfCalibration& cal, int ctx) {
+  RecordingCdf cum{mix, cal, ctx};
   const uint32_t v = dec.peek(kMixturePrecision);
   uint32_t lo, hi;
-  const int64_t x = find_symbol(v, alphabet, mix.guess(alphabet), [&](int64_t s) { return m.cumulative(s); }, lo, hi);
+  const int64_t x = find_symbol(v, RecordingCdf::kAlphabet, mix.guess(RecordingCdf::kAlphabet), cum, lo, hi);
   dec.consume(lo, hi - lo);
-  cal.update(ctx, m.raw_q30(x), m.raw_q30(x + 1));
+  cal.update(ctx, cum.raw[x], cum.raw[x + 1]);
   return x;
 }
 

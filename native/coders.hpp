@@ -104,19 +104,6 @@ class StreamPredictor {
 // also reads the match model's prediction when `match` (format v11; needs `refine`).
 // Encoder and decoder share it, so both sides update the online stages identically.
 class PixelDistribution {
-  // The calibrated cumulative frequencies as the refinement's walk asks for them, keeping
-  // the uncalibrated CDF at every point asked: the walk asks at both ends of the coded
-  // value's interval (except 0 and 256, filled in), which the calibration's update needs.
-  struct WalkCdf {
-    CalibratedMixture m;
-    uint64_t raw[257];
-    explicit WalkCdf(const CalibratedMixture& mixture) : m(mixture) {
-      raw[0] = 0;
-      raw[256] = uint64_t{1} << 30;
-    }
-    uint32_t operator()(int64_t s) { return m.from_raw(s, raw[s] = m.raw_q30(s)); }
-  };
-
  public:
   PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine, bool match)
       : w_(w), calibrate_(calibrate || refine), refine_(refine), match_(match && refine) {}
@@ -125,11 +112,11 @@ class PixelDistribution {
   void encode(Encoder& enc, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j, int32_t x) {
     set(c, p, v.planes);
     if (ref_) {
-      WalkCdf cum{CalibratedMixture{mix_, *cal_, context(c, p), 256}};
+      RecordingCdf cum{mix_, *cal_, context(c, p)};
       ref_->encode(enc, cum, refine_context(cum.m.ctx, p, v, c, i, j), x);
       cal_->update(cum.m.ctx, cum.raw[x], cum.raw[x + 1]);
     } else if (cal_) {
-      encode_calibrated(enc, mix_, *cal_, context(c, p), x, 256);
+      encode_calibrated(enc, mix_, *cal_, context(c, p), x);
     } else {
       encode_mixture_symbol(enc, mix_, x, 256);
     }
@@ -148,12 +135,12 @@ class PixelDistribution {
   int32_t decode(Decoder& dec, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j) {
     set(c, p, v.planes);
     if (ref_) {
-      WalkCdf cum{CalibratedMixture{mix_, *cal_, context(c, p), 256}};
+      RecordingCdf cum{mix_, *cal_, context(c, p)};
       const int32_t x = ref_->decode(dec, cum, refine_context(cum.m.ctx, p, v, c, i, j));
       cal_->update(cum.m.ctx, cum.raw[x], cum.raw[x + 1]);
       return x;
     }
-    return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p), 256)
+    return static_cast<int32_t>(cal_ ? decode_calibrated(dec, mix_, *cal_, context(c, p))
                                      : decode_mixture_symbol(dec, mix_, 256));
   }
 
