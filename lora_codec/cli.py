@@ -433,7 +433,8 @@ def _info(args) -> int:
 
     console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
     console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}, mode {stats['mode']}, "
-                  f"model {stats['model_id']}, format v{stats['format_version']}" + (", fast" if stats["fast"] else ""))
+                  f"model {stats['model_id']}, format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
+                  + (", one stripe" if stats["one_stripe"] else ""))
     for group, quality in stats["hevc_quality"].items():
         console.print(f"HEVC base layer ({group}): quality {quality}")
     table = Table("part", "bytes", "bpsp", "share")

@@ -33,7 +33,7 @@ import numpy as np
 from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
-from .coding import indexed, sections
+from .coding import indexed, sections, stripe_layout
 from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
                             StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
@@ -220,7 +220,7 @@ class Codec:
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
         planning = time.monotonic()
-        plan = self._plan(model, m, pixels, colour, quality, fmt, palette=few_colours is None)
+        plan, fmt = self._plan_layout(model, m, pixels, colour, quality, fmt, palette=few_colours is None)
         coding_seconds = time.monotonic() - planning
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
@@ -313,6 +313,22 @@ class Codec:
             if best is None or plan.size < best.size:
                 best = plan
         return best
+
+    def _plan_layout(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str,
+                     quality: int | str | None, fmt: StreamFormat, palette: bool) -> tuple["_Plan", StreamFormat]:
+        """:meth:`_plan` in stripes and, where copies lie across stripes (streams with the
+        match model, :func:`stripe_layout.cross_stripe_repeats`), also in one stripe, which
+        is kept when it is :data:`stripe_layout.ONE_STRIPE_GAIN` smaller; and its format."""
+        plan = self._plan(model, m, pixels, colour, quality, fmt, palette=palette)
+        bounds = fmt.stripes(pixels.shape[0])
+        if (m.base_layer or not fmt.matched or len(bounds) < 2
+                or stripe_layout.cross_stripe_repeats(pixels, bounds) < stripe_layout.TRY_ONE_STRIPE):
+            return plan, fmt
+        single = fmt.in_one_stripe()
+        other = self._plan(model, m, pixels, colour, quality, single, palette=palette)
+        if other.size < (1 - stripe_layout.ONE_STRIPE_GAIN) * plan.size:
+            return other, single
+        return plan, fmt
 
     @staticmethod
     def _header(model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, fmt: StreamFormat) -> Header:

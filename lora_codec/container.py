@@ -13,8 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 11                   # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # read
+VERSION = 12                   # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -35,13 +35,15 @@ SECTION_HEADER_BYTES = _SECTION.size             # 12
 
 FLAG_ADAPTERS = 1
 FLAG_FAST = 2  # version 10+, modes learned and rc: pixel streams without the bit refinement
-FAST_MODES = ("learned", "rc")
+FLAG_ONE_STRIPE = 4  # version 12+, modes learned and rc: each group's pixels in one stream
+FAST_MODES = ("learned", "rc")  # the modes with pixel streams, which the two flags above describe
+STREAM_FLAGS = FLAG_FAST | FLAG_ONE_STRIPE
 
 
 def known_flags(version: int) -> int:
     """The header flag bits a file of this version may set; the others are reserved and
     must be zero."""
-    return FLAG_ADAPTERS | (FLAG_FAST if version >= 10 else 0)
+    return FLAG_ADAPTERS | (FLAG_FAST if version >= 10 else 0) | (FLAG_ONE_STRIPE if version >= 12 else 0)
 
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
@@ -94,7 +96,7 @@ def pack(container: Container) -> bytes:
         raise ValueError(f"unknown colour type {h.colour!r}")
     if len(h.model_id) != 8:
         raise ValueError("model id must be 8 bytes")
-    if h.flags & ~known_flags(VERSION) or (h.flags & FLAG_FAST and h.mode not in FAST_MODES):
+    if h.flags & ~known_flags(VERSION) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES):
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     head = _HEADER.pack(MAGIC, VERSION, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
                         h.bit_depth, len(container.sections), h.width, h.height, h.model_id, h.pixel_crc)
@@ -133,6 +135,8 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"unknown coding mode {mode}")
     if flags & FLAG_FAST and _MODE_BY_CODE[mode] not in FAST_MODES:
         raise FormatError(f"the fast flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams to refine")
+    if flags & FLAG_ONE_STRIPE and _MODE_BY_CODE[mode] not in FAST_MODES:
+        raise FormatError(f"the one-stripe flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams")
     if colour not in _COLOUR_BY_CODE:
         raise FormatError(f"unknown colour type {colour}")
     if depth != 8:

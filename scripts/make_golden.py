@@ -45,6 +45,7 @@ RECIPES = {
     "fast_rc_RGB": ({"shape": [48, 64, 3], "seed": 9, "fast": True}, "rc", False),
     "indexed_repeats_RGB": ({"shape": [45, 66, 3], "seed": 4, "variant": "repeats"}, "learned", True),  # version 11
     "learned_copies_RGB": ({"shape": [52, 60, 3], "seed": 8, "variant": "patch_copies"}, "learned", True),  # v11
+    "one_stripe_copies_RGB": ({"shape": [600, 24, 3], "seed": 14, "variant": "stripe_copies"}, "learned", True),  # v12
 }
 
 

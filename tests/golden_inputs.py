@@ -54,6 +54,9 @@ def golden_case(recipe: dict) -> np.ndarray:
     elif recipe.get("variant") == "patch_copies":  # screen-like: one 20 x 24 patch copied twice
         img[24:44, 30:54] = img[2:22, 4:28]
         img[30:50, 2:26] = img[2:22, 4:28]
+    elif recipe.get("variant") == "stripe_copies":  # rows of stripe 0 copied into stripe 1: one stripe
+        img[300:360] = img[20:80]
+        img[440:500] = img[100:160]
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

@@ -25,11 +25,12 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    known = 0x03 if header["version"] >= 10 else 0x01  # bit 1 (fast) from version 10
-    if header["version"] not in range(1, 12) or header["flags"] & ~known & 0xFF:
+    # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12
+    known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
+    if header["version"] not in range(1, 13) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
-    if header["flags"] & 0x02 and header["mode"] not in (0, 1):
-        raise SpecError("the fast flag in a mode without pixel streams")
+    if header["flags"] & 0x06 and header["mode"] not in (0, 1):
+        raise SpecError("the fast or one-stripe flag in a mode without pixel streams")
     pos, sections = 38, {}
     for _ in range(header["sections"]):
         tag = data[pos : pos + 4]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import lora_codec
-from lora_codec import base_layer
+from lora_codec import base_layer, container
 from lora_codec.codec import Codec
 
 from helpers import smooth_image
@@ -59,24 +59,34 @@ def files(tmp_path_factory):
     rc.write_bytes(codec.encode_adapted(img, rc_result, mode="rc", quality=40))
     fast = folder / "fast.lcz"  # pixel streams without the bit refinement (format v10's fast flag)
     fast.write_bytes(lora_codec.compress(img, fast=True))
-    # Copies of a patch in both stripes: the pixel streams' match model at work (format v11).
+    # Copies of a patch within each stripe: the pixel streams' match model at work (format v11).
     copies_img = img.copy()
-    for y, x in ((90, 150), (180, 20), (300, 160), (320, 10)):
-        copies_img[y : y + 60, x : x + 100] = img[10:70, 20:120]
+    for (y, x), source in (((90, 150), 10), ((180, 20), 10), ((336, 150), 262), ((330, 10), 262)):
+        copies_img[y : y + 60, x : x + 100] = img[source : source + 60, 20:120]
     copies = folder / "copies.lcz"
     copies.write_bytes(lora_codec.compress(copies_img))
+    assert container.unpack(copies.read_bytes()).header.flags == 0
+    # Copies across the stripes: coded in one stripe (format v12's flag).
+    across_img = img.copy()
+    for y, x in ((90, 150), (180, 20), (300, 160), (320, 10)):
+        across_img[y : y + 60, x : x + 100] = img[10:70, 20:120]
+    across = folder / "one_stripe.lcz"
+    across.write_bytes(lora_codec.compress(across_img))
+    assert container.unpack(across.read_bytes()).header.flags == container.FLAG_ONE_STRIPE
     # Mode indexed: repeated glyph-like tiles of 4 colours (its match model, format v11).
     yy, xx = np.mgrid[0:120, 0:150]
     glyphs = ((yy % 9) * 2654435761 + ((xx + 3 * (yy // 9)) % 11) * 40503) >> 7 & 3
     indexed_img = np.array([[250, 250, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)[glyphs]
     indexed = folder / "indexed.lcz"
     indexed.write_bytes(lora_codec.compress(indexed_img))
-    images = {"base": img, "adapted": img, "rc": img, "fast": img, "copies": copies_img, "indexed": indexed_img}
-    return images, {"base": base, "adapted": adapted, "rc": rc, "fast": fast, "copies": copies, "indexed": indexed}
+    images = {"base": img, "adapted": img, "rc": img, "fast": img, "copies": copies_img, "one_stripe": across_img,
+              "indexed": indexed_img}
+    return images, {"base": base, "adapted": adapted, "rc": rc, "fast": fast, "copies": copies, "one_stripe": across,
+                    "indexed": indexed}
 
 
 @pytest.mark.parametrize("env, threads", VARIANTS)
-@pytest.mark.parametrize("kind", ["base", "adapted", "rc", "fast", "copies", "indexed"])
+@pytest.mark.parametrize("kind", ["base", "adapted", "rc", "fast", "copies", "one_stripe", "indexed"])
 def test_fresh_process_decodes_identically(files, env, threads, kind):
     images, paths = files
     img = images[kind]

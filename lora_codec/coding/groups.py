@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,8 +56,9 @@ class StreamFormat:
     base layers with deflated container boxes (v7+, base layer payload version 2),
     stripes of 256 rows (v8+), adapters naming their layers by number (v9+, adapter
     payload version 2), the header's fast flag, which codes without the bit
-    refinement (v10+), and the match models (v11+): the bit refinement's, and mode
-    indexed's, whose palette is also coded by its context-mixing model. The one place that
+    refinement (v10+), the match models (v11+): the bit refinement's, and mode
+    indexed's, whose palette is also coded by its context-mixing model, and the header's
+    one-stripe flag, which codes each group as a single stream (v12+). The one place that
     maps versions to these features."""
 
     framed: bool
@@ -72,11 +73,13 @@ class StreamFormat:
     fast: bool = False  # the header's fast flag (v10+): refined is then False
     indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
     matched: bool = False  # the bit refinement reads its match model (v11+, refined streams)
+    one_stripe: bool = False  # the header's one-stripe flag (v12+): a group is one stream
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
         """The streams of a file of this version whose header has these flags (from
-        version 10, :data:`container.FLAG_FAST` turns the bit refinement off)."""
+        version 10, :data:`container.FLAG_FAST` turns the bit refinement off; from version
+        12, :data:`container.FLAG_ONE_STRIPE` makes each group one stream)."""
         v8 = version >= 8
         fast = version >= 10 and bool(flags & container.FLAG_FAST)
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
@@ -85,22 +88,28 @@ class StreamFormat:
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11,
-                   matched=version >= 11 and not fast)
+                   matched=version >= 11 and not fast,
+                   one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE))
 
     @property
     def header_flags(self) -> int:
         """The header flags that say how this format codes its streams (the adapter flag
         is the sections' business)."""
-        return container.FLAG_FAST if self.fast else 0
+        return (container.FLAG_FAST if self.fast else 0) | (container.FLAG_ONE_STRIPE if self.one_stripe else 0)
+
+    def in_one_stripe(self) -> "StreamFormat":
+        """This format with each group coded as a single stream (the one-stripe flag of
+        version 12)."""
+        return replace(self, one_stripe=True)
 
     def fits_tile(self, tile: int) -> bool:
         """Whether a model of ``tile``-row tiles can code in this format (its stripes must
         be whole bands of tiles)."""
-        return not self.striped or self.stripe_rows % tile == 0
+        return not self.striped or self.one_stripe or self.stripe_rows % tile == 0
 
     def stripes(self, height: int) -> list[tuple[int, int]]:
         """The [y0, y1) rows of each independently coded pixel stream of a group."""
-        if not self.striped:
+        if not self.striped or self.one_stripe:
             return [(0, height)]
         return stripes(height, self.stripe_rows, self.shortest_last_stripe)
 

@@ -1,0 +1,82 @@
+"""Whether an image's pixel streams should be one stripe: the encoder's test for copies
+that lie across stripes, which the match model of a stripe cannot reach.
+
+Stripes of 256 rows decode on parallel threads, so each stripe's match model sees only
+its own rows. Screen content that repeats a patch in another stripe loses the copy. From
+format version 12 the header's one-stripe flag codes each colour group as a single
+stream instead; the encoder tries that only where :func:`cross_stripe_repeats` finds
+enough such copies, and keeps it only where it pays (:data:`ONE_STRIPE_GAIN`).
+
+>>> import numpy as np
+>>> tile = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+>>> image = np.zeros((512, 64, 3), np.uint8)
+>>> image[32:96], image[320:384] = tile, tile  # one copy in each stripe of 256 rows
+>>> round(cross_stripe_repeats(image, [(0, 256), (256, 512)]), 3)
+0.122
+>>> cross_stripe_repeats(image, [(0, 512)])
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Try one stripe when at least this share of the pixels repeats across stripes only.
+TRY_ONE_STRIPE = 0.02
+# Keep one stripe only when the file is at least this much smaller (a single stream
+# decodes on one thread, however many cores there are).
+ONE_STRIPE_GAIN = 0.02
+
+# The match model's key: W, WW, N, NW and NE (pixel_match.hpp), then the pixel itself.
+_NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-1, -1), (-1, 1), (0, 0))
+# One key in this many is looked at (by value, so that a copy is sampled where its
+# original is).
+_SAMPLE = 8
+
+
+def neighbourhood_keys(pixels: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per pixel (raster order) of its causal neighbours in every plane and
+    of its own value (outside the image: 256)."""
+    image = pixels.reshape(pixels.shape[0], pixels.shape[1], -1).astype(np.uint64)
+    height, width, planes = image.shape
+    padded = np.full((height + 1, width + 3, planes), 256, np.uint64)
+    padded[1:, 2:-1] = image
+    key = np.zeros((height, width), np.uint64)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        for dy, dx in _NEIGHBOURS:
+            window = padded[1 + dy : 1 + dy + height, 2 + dx : 2 + dx + width]
+            for c in range(planes):
+                key = (key ^ window[:, :, c]) * multiplier
+                key ^= key >> np.uint64(29)
+    return key.reshape(-1)
+
+
+def cross_stripe_repeats(pixels: np.ndarray, stripes: list[tuple[int, int]]) -> float:
+    """The share of pixels whose neighbourhood and value (:func:`neighbourhood_keys`)
+    occur in an earlier stripe but not earlier in their own: the copies a match model
+    confined to its stripe cannot follow. Estimated on the pixels whose key is 0 modulo
+    :data:`_SAMPLE` (a copy's pixels are sampled where their original's are)."""
+    keys = neighbourhood_keys(pixels)
+    total = keys.size
+    if len(stripes) < 2 or total == 0:
+        return 0.0
+    width = pixels.shape[1]
+    stripe_of = np.repeat(np.arange(len(stripes), dtype=np.uint64),
+                          [(y1 - y0) * width for y0, y1 in stripes])
+    sampled = keys % np.uint64(_SAMPLE) == 0
+    if not sampled.any():
+        return 0.0
+    keys, stripe_of = keys[sampled], stripe_of[sampled]
+    first_seen = _first_index(keys)
+    with np.errstate(over="ignore"):
+        own = keys ^ (stripe_of * np.uint64(0xD6E8FEB86659FD93))
+    first_in_stripe = _first_index(own)
+    index = np.arange(keys.size)
+    return min(1.0, float(np.count_nonzero((first_in_stripe == index) & (first_seen < index))) * _SAMPLE / total)
+
+
+def _first_index(keys: np.ndarray) -> np.ndarray:
+    """For every position, the first position holding the same key."""
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first[inverse.reshape(-1)]

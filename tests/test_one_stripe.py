@@ -1,0 +1,106 @@
+"""The one-stripe flag (format version 12): copies across stripes, which a stripe's match
+model cannot reach, coded as one stream; when the encoder sets it, and what readers
+refuse."""
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lora_codec
+from lora_codec import container
+from lora_codec.cli import main
+from lora_codec.coding import stripe_layout
+from lora_codec.coding.groups import StreamFormat
+from lora_codec.coding.modes import mode
+from lora_codec.coding.sections import section_stats
+from lora_codec.container import FLAG_FAST, FLAG_ONE_STRIPE, FormatError
+
+from golden_inputs import golden_case
+from helpers import smooth_image
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _set_flags(data: bytes, flags: int) -> bytes:
+    """The file with these header flags and a header CRC that matches them."""
+    raw = bytearray(data)
+    raw[9] = flags
+    size = struct.calcsize("<8sBBBBBBII8sI")
+    raw[size : size + 4] = struct.pack("<I", zlib.crc32(bytes(raw[:size])))
+    return bytes(raw)
+
+
+@pytest.fixture(scope="module")
+def copies():
+    """600 rows (stripes of 256 and 344): two bands of stripe 0 copied into stripe 1."""
+    return golden_case({"shape": [600, 24, 3], "seed": 14, "variant": "stripe_copies"})
+
+
+def test_the_format_of_the_flag_has_one_stripe_of_every_row():
+    fmt = StreamFormat.of(12, FLAG_ONE_STRIPE)
+    assert fmt.one_stripe and fmt.stripes(1000) == [(0, 1000)] and fmt.header_flags == FLAG_ONE_STRIPE
+    assert StreamFormat.of(12).stripes(1000) == [(0, 256), (256, 512), (512, 768), (768, 1000)]
+    assert not StreamFormat.of(11, FLAG_ONE_STRIPE).one_stripe  # the bit means nothing before version 12
+    both = StreamFormat.of(12, FLAG_FAST | FLAG_ONE_STRIPE)
+    assert both.fast and both.one_stripe and both.header_flags == FLAG_FAST | FLAG_ONE_STRIPE
+
+
+def test_copies_across_stripes_are_coded_in_one_stripe(copies):
+    bounds = StreamFormat.of().stripes(copies.shape[0])
+    assert stripe_layout.cross_stripe_repeats(copies, bounds) >= stripe_layout.TRY_ONE_STRIPE
+    data = lora_codec.compress(copies)
+    assert data[9] == FLAG_ONE_STRIPE and section_stats(data)["one_stripe"]
+    assert np.array_equal(lora_codec.decompress(data), copies)
+    codec = lora_codec.Codec()
+    striped = codec._plan(codec.model, mode("learned"), copies, "RGB", None, StreamFormat.of())
+    assert len(data) < (1 - stripe_layout.ONE_STRIPE_GAIN) * striped.size
+
+
+def test_images_without_such_copies_keep_their_stripes():
+    photo_like = smooth_image(600, 24, planes=3, seed=14)
+    assert stripe_layout.cross_stripe_repeats(photo_like, StreamFormat.of().stripes(600)) < 0.005
+    assert lora_codec.compress(photo_like)[9] == 0
+
+
+def test_fast_files_keep_their_stripes(copies):
+    # without the bit refinement there is no match model to reach the copies
+    assert lora_codec.compress(copies, fast=True, fallback=False)[9] == FLAG_FAST
+
+
+def test_stored_and_indexed_files_never_carry_the_flag():
+    noise = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)  # coded as stored
+    data = lora_codec.compress(noise)
+    assert container.unpack(data).header.mode == "stored"
+    with pytest.raises(FormatError, match="one-stripe flag"):
+        container.unpack(_set_flags(data, FLAG_ONE_STRIPE))
+    header = container.unpack(data).header
+    with pytest.raises(ValueError, match="not valid in mode stored"):
+        container.pack(container.Container(container.Header(**{**header.__dict__, "flags": FLAG_ONE_STRIPE})))
+
+
+def test_a_version_11_file_with_the_flag_is_refused():
+    path = GOLDEN / "v11-9d16e6feea080739" / "learned_RGB.lcz"
+    with pytest.raises(FormatError, match="reserved header flag"):
+        container.unpack(_set_flags(path.read_bytes(), FLAG_ONE_STRIPE))
+
+
+def test_a_striped_file_read_as_one_stripe_fails_cleanly():
+    image = smooth_image(600, 24, planes=3, seed=3)
+    data = lora_codec.compress(image)
+    assert data[9] == 0
+    with pytest.raises(ValueError):  # a corrupt stream or a pixel CRC mismatch, never wrong pixels
+        lora_codec.decompress(_set_flags(data, FLAG_ONE_STRIPE))
+
+
+def test_the_command_line_reports_one_stripe_files(tmp_path, copies, capsys):
+    from PIL import Image
+
+    src, out = tmp_path / "in.png", tmp_path / "in.lcz"
+    Image.fromarray(copies).save(src)
+    assert main(["compress", str(src), "-o", str(out), "--quiet", "--verify"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert ", one stripe" in capsys.readouterr().out
