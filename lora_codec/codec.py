@@ -33,7 +33,7 @@ import numpy as np
 from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
-from .coding import indexed, sections, stripe_layout
+from .coding import enlargement, indexed, sections, stripe_layout
 from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
                             StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
@@ -189,7 +189,8 @@ class Codec:
         it (for arrays, which carry none). The stored pixels (mode ``stored``) and, for
         images of few colours, the palette and context-mixed indexes (mode ``indexed``)
         replace the coded file whenever they are smaller, unless ``fallback=False`` (for
-        measurements). ``fast`` codes the pixel streams of modes learned and rc without the
+        measurements); with it, mode learned also codes an exact nearest-neighbour
+        enlargement as its smaller original (mode ``upscaled``, which ``mode`` may ask for). ``fast`` codes the pixel streams of modes learned and rc without the
         bit refinement: they decode in about half the time, and the file is a few percent
         larger.
         """
@@ -207,6 +208,20 @@ class Codec:
         stored = self._stored(pixels, colour, extra)
         if m.stored:
             return stored
+        if m.enlarged or (m.name == "learned" and fallback):
+            fy, fx = enlargement.factors(pixels)
+            small = enlargement.shrink(pixels, fy, fx)
+            if (fy, fx) != (1, 1) and enlargement.factors(small) == (1, 1):  # never one inside another
+                inner = self.compress(small, steps, adaptation=adaptation, progress=progress, strip=True,
+                                      time_budget=time_budget, fast=fast)
+                header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="upscaled",
+                                model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
+                file = container.pack(container.Container(
+                    header, {enlargement.TAG: enlargement.pack(fy, fx, inner), **extra}))
+                return min(file, stored, key=len)
+            if m.enlarged:
+                raise ValueError("mode upscaled codes exact nearest-neighbour enlargements (every block of "
+                                 "f x g pixels one colour); this image is not one")
         if m.indexed:
             file = self._indexed(pixels, colour, extra)
             if file is None:
@@ -395,6 +410,8 @@ class Codec:
             return self._unstore(c)
         if m.indexed:
             return self._unindex(c)
+        if m.enlarged:
+            return self._unenlarge(c, max_pixels)
         try:
             chosen = (transforms.unpack(c.sections[transforms.TAG], header.colour) if transforms.TAG in c.sections
                       else transforms.Transforms())
@@ -452,6 +469,24 @@ class Codec:
         except transforms.TransformError as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)
+
+    def _unenlarge(self, c: container.Container, max_pixels: int) -> np.ndarray:
+        """Mode upscaled: the smaller original's file, decoded and enlarged."""
+        header = c.header
+        if enlargement.TAG not in c.sections:
+            raise FormatError("the enlargement section is missing")
+        try:
+            fy, fx, inner = enlargement.unpack(c.sections[enlargement.TAG])
+            inner_header = container.unpack(inner).header
+        except (enlargement.EnlargementError, FormatError) as exc:
+            raise DecodeError(f"corrupt .lcz file: its enlarged image: {exc}") from None
+        if (inner_header.mode == "upscaled" or inner_header.colour != header.colour
+                or (inner_header.height * fy, inner_header.width * fx) != (header.height, header.width)):
+            raise DecodeError(f"corrupt .lcz file: its enlarged image ({inner_header.width}x{inner_header.height} "
+                              f"{inner_header.colour}, mode {inner_header.mode}) enlarged {fx} x {fy} is not "
+                              f"the {header.width}x{header.height} {header.colour} image of its header")
+        small = self.decompress(inner, max_pixels=max_pixels)
+        return _checked(enlargement.enlarge(small, fy, fx), header)
 
     @staticmethod
     def _unindex(c: container.Container) -> np.ndarray:

@@ -22,7 +22,7 @@ MAX_SECTIONS = 32
 # Colour types: name -> (code, planes).
 COLOUR_TYPES = {"L": (0, 1), "LA": (1, 2), "RGB": (2, 3), "RGBA": (3, 4)}
 _COLOUR_BY_CODE = {code: (name, planes) for name, (code, planes) in COLOUR_TYPES.items()}
-MODES = {"learned": 0, "rc": 1, "stored": 2, "indexed": 3}
+MODES = {"learned": 0, "rc": 1, "stored": 2, "indexed": 3, "upscaled": 4}  # upscaled: version 12+
 _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 
 # magic, version, flags, mode, colour, bit depth, section count, width, height,
@@ -47,7 +47,8 @@ def known_flags(version: int) -> int:
 
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
-CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP", b"XFRM", b"RAWP", b"IPAL", b"IIDX"})
+CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP", b"XFRM", b"RAWP", b"IPAL", b"IIDX",
+                           b"UPSC"})
 # Ancillary sections this version knows (and keeps): the image's metadata.
 ANCILLARY_TAGS = frozenset({b"meta"})
 
@@ -131,7 +132,7 @@ def unpack(data: bytes) -> Container:
         raise FormatError("corrupt .lcz header: header CRC mismatch")
     if flags & ~known_flags(version):
         raise FormatError(f"reserved header flag bits are set (flags 0x{flags:02x})")
-    if mode not in _MODE_BY_CODE:
+    if mode not in _MODE_BY_CODE or (_MODE_BY_CODE[mode] == "upscaled" and version < 12):
         raise FormatError(f"unknown coding mode {mode}")
     if flags & FLAG_FAST and _MODE_BY_CODE[mode] not in FAST_MODES:
         raise FormatError(f"the fast flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams to refine")

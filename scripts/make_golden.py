@@ -46,6 +46,7 @@ RECIPES = {
     "indexed_repeats_RGB": ({"shape": [45, 66, 3], "seed": 4, "variant": "repeats"}, "learned", True),  # version 11
     "learned_copies_RGB": ({"shape": [52, 60, 3], "seed": 8, "variant": "patch_copies"}, "learned", True),  # v11
     "one_stripe_copies_RGB": ({"shape": [600, 24, 3], "seed": 14, "variant": "stripe_copies"}, "learned", True),  # v12
+    "upscaled_RGB": ({"shape": [48, 40, 3], "seed": 15, "variant": "enlarged"}, "learned", True),  # v12, mode 4
 }
 
 

@@ -57,6 +57,9 @@ def golden_case(recipe: dict) -> np.ndarray:
     elif recipe.get("variant") == "stripe_copies":  # rows of stripe 0 copied into stripe 1: one stripe
         img[300:360] = img[20:80]
         img[440:500] = img[100:160]
+    elif recipe.get("variant") == "enlarged":  # nearest-neighbour enlargement 3 x 2: mode upscaled
+        small = img[: img.shape[0] // 3, : img.shape[1] // 2]
+        img = np.repeat(np.repeat(small, 3, axis=0), 2, axis=1)
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

@@ -29,6 +29,8 @@ def read(data: bytes) -> dict:
     known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
     if header["version"] not in range(1, 13) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
+    if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
+        raise SpecError("mode")
     if header["flags"] & 0x06 and header["mode"] not in (0, 1):
         raise SpecError("the fast or one-stripe flag in a mode without pixel streams")
     pos, sections = 38, {}

@@ -1,8 +1,6 @@
 """The fast flag (format version 10): pixel streams coded without the bit refinement,
 in modes learned and rc, with and without adapters; what readers refuse."""
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +14,14 @@ from lora_codec.coding.groups import StreamFormat
 from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_ADAPTERS, FLAG_FAST, FormatError
 
-from helpers import smooth_image
+from helpers import smooth_image, with_header_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def _set_flags(data: bytes, flags: int) -> bytes:
-    """The file with these header flags and a header CRC that matches them."""
-    raw = bytearray(data)
-    raw[9] = flags
-    size = struct.calcsize("<8sBBBBBBII8sI")
-    raw[size : size + 4] = struct.pack("<I", zlib.crc32(bytes(raw[:size])))
-    return bytes(raw)
+    """The file with these header flags (and a header CRC that matches them)."""
+    return with_header_bytes(data, 9, bytes([flags]))
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 model cannot reach, coded as one stream; when the encoder sets it, and what readers
 refuse."""
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +17,14 @@ from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_FAST, FLAG_ONE_STRIPE, FormatError
 
 from golden_inputs import golden_case
-from helpers import smooth_image
+from helpers import smooth_image, with_header_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def _set_flags(data: bytes, flags: int) -> bytes:
-    """The file with these header flags and a header CRC that matches them."""
-    raw = bytearray(data)
-    raw[9] = flags
-    size = struct.calcsize("<8sBBBBBBII8sI")
-    raw[size : size + 4] = struct.pack("<I", zlib.crc32(bytes(raw[:size])))
-    return bytes(raw)
+    """The file with these header flags (and a header CRC that matches them)."""
+    return with_header_bytes(data, 9, bytes([flags]))
 
 
 @pytest.fixture(scope="module")

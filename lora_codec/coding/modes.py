@@ -15,6 +15,7 @@ class Mode:
     base_layer: bool = False           # a lossy HEVC base layer per group, coded first
     stored: bool = False               # the pixels stored (zlib), the fallback no file is ever worse than
     indexed: bool = False              # palette + context-mixed indexes (images of few colours)
+    enlarged: bool = False             # an exact enlargement: the smaller image's own file inside
     qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
     summary: str = ""
 
@@ -28,6 +29,9 @@ MODES: dict[str, Mode] = {
         Mode("stored", "", stored=True, summary="the pixels, zlib-compressed (chosen when smaller)"),
         Mode("indexed", "", indexed=True,
              summary="palette + online context mixing of the indexes (few colours; chosen when smaller)"),
+        Mode("upscaled", "", enlarged=True,
+             summary="an exact nearest-neighbour enlargement: its smaller original's file and the factors "
+                     "(chosen by itself)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"
