@@ -208,20 +208,22 @@ class Codec:
         stored = self._stored(pixels, colour, extra)
         if m.stored:
             return stored
+        enlarged = None  # the file of mode upscaled, for an enlargement
         if m.enlarged or (m.name == "learned" and fallback):
-            fy, fx = enlargement.factors(pixels)
-            small = enlargement.shrink(pixels, fy, fx)
-            if (fy, fx) != (1, 1) and enlargement.factors(small) == (1, 1):  # never one inside another
-                inner = self.compress(small, steps, adaptation=adaptation, progress=progress, strip=True,
-                                      time_budget=time_budget, fast=fast)
+            rows, columns = enlargement.repeats(pixels)
+            share = enlargement.share_repeated(rows, columns)
+            if share < enlargement.MIN_REPEATED and m.enlarged:
+                raise ValueError("mode upscaled codes exact nearest-neighbour enlargements (a quarter or more "
+                                 "of the rows or columns equal to the one before); this image is not one")
+            if share >= enlargement.MIN_REPEATED:  # the original repeats no line: never one inside another
+                inner = self.compress(enlargement.shrink(pixels, rows, columns), steps, adaptation=adaptation,
+                                      progress=progress, strip=True, time_budget=time_budget, fast=fast)
                 header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="upscaled",
                                 model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
-                file = container.pack(container.Container(
-                    header, {enlargement.TAG: enlargement.pack(fy, fx, inner), **extra}))
-                return min(file, stored, key=len)
-            if m.enlarged:
-                raise ValueError("mode upscaled codes exact nearest-neighbour enlargements (every block of "
-                                 "f x g pixels one colour); this image is not one")
+                enlarged = container.pack(container.Container(
+                    header, {enlargement.TAG: enlargement.pack(rows, columns, inner), **extra}))
+                if m.enlarged or share >= enlargement.CLEARLY_REPEATED:
+                    return min(enlarged, stored, key=len)
         if m.indexed:
             file = self._indexed(pixels, colour, extra)
             if file is None:
@@ -260,8 +262,8 @@ class Codec:
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
         learned = sections.pack(self._header(model, m, pixels, colour, fmt), groups, adapters, extra)
-        if fallback:  # never worse than the stored pixels (nor the indexed file, if tried)
-            return min((f for f in (learned, few_colours, stored) if f is not None), key=len)
+        if fallback:  # never worse than the stored pixels (nor the indexed or enlarged file, if tried)
+            return min((f for f in (learned, few_colours, enlarged, stored) if f is not None), key=len)
         return learned
 
     @staticmethod
@@ -476,17 +478,18 @@ class Codec:
         if enlargement.TAG not in c.sections:
             raise FormatError("the enlargement section is missing")
         try:
-            fy, fx, inner = enlargement.unpack(c.sections[enlargement.TAG])
+            rows, columns, inner = enlargement.unpack(c.sections[enlargement.TAG], header.height, header.width)
             inner_header = container.unpack(inner).header
         except (enlargement.EnlargementError, FormatError) as exc:
             raise DecodeError(f"corrupt .lcz file: its enlarged image: {exc}") from None
+        shape = (int(np.count_nonzero(~rows)), int(np.count_nonzero(~columns)))
         if (inner_header.mode == "upscaled" or inner_header.colour != header.colour
-                or (inner_header.height * fy, inner_header.width * fx) != (header.height, header.width)):
+                or (inner_header.height, inner_header.width) != shape):
             raise DecodeError(f"corrupt .lcz file: its enlarged image ({inner_header.width}x{inner_header.height} "
-                              f"{inner_header.colour}, mode {inner_header.mode}) enlarged {fx} x {fy} is not "
-                              f"the {header.width}x{header.height} {header.colour} image of its header")
+                              f"{inner_header.colour}, mode {inner_header.mode}) is not the {shape[1]}x{shape[0]} "
+                              f"{header.colour} original of its {header.width}x{header.height} image")
         small = self.decompress(inner, max_pixels=max_pixels)
-        return _checked(enlargement.enlarge(small, fy, fx), header)
+        return _checked(enlargement.enlarge(small, rows, columns), header)
 
     @staticmethod
     def _unindex(c: container.Container) -> np.ndarray:

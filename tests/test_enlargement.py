@@ -1,6 +1,9 @@
 """Mode upscaled (format version 12): exact nearest-neighbour enlargements coded as their
 smaller original's file; when the encoder chooses it, and what readers refuse."""
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -22,28 +25,42 @@ def _repack(data: bytes, payload: bytes) -> bytes:
     return container.pack(container.Container(c.header, {**c.sections, enlargement.TAG: payload}))
 
 
+def _nearest(small: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``small`` enlarged to height x width by nearest neighbour (any factor, as PIL does)."""
+    rows = (np.arange(height) * small.shape[0]) // height
+    columns = (np.arange(width) * small.shape[1]) // width
+    return np.ascontiguousarray(small[rows][:, columns])
+
+
 @pytest.fixture(scope="module")
 def sprite():
     """A 24 x 20 photo-like original enlarged 4 x 3 (many colours: not mode indexed)."""
     small = smooth_image(24, 20, planes=3, seed=2)
-    return small, enlargement.enlarge(small, 4, 3)
+    return small, _nearest(small, 96, 60)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 5), st.integers(1, 5), st.integers(1, 4),
-       st.integers(0, 2**32 - 1))
-def test_factors_find_the_enlargement_and_the_original_has_none(h, w, fy, fx, planes, seed):
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 30), st.integers(1, 30), st.integers(1, 4),
+       st.integers(0, 3), st.integers(0, 3), st.integers(0, 2**32 - 1))
+def test_an_enlargement_by_any_factor_or_its_crop_shrinks_to_its_original(h, w, height, width, planes, top, left,
+                                                                        seed):
     small = np.random.default_rng(seed).integers(0, 256, (h, w, planes), dtype=np.uint8)
-    big = enlargement.enlarge(small, fy, fx)
-    gy, gx = enlargement.factors(big)
-    assert gy % fy == 0 and gx % fx == 0  # at least the factors used (more where the original repeats)
-    original = enlargement.shrink(big, gy, gx)
-    assert np.array_equal(enlargement.enlarge(original, gy, gx), big)
-    assert enlargement.factors(original) == (1, 1)
+    y, x = np.mgrid[0:h, 0:w]
+    small[:, :, 0] = (7 * y + 13 * x + small[0, 0, 0]) % 256  # no two neighbouring lines equal
+    big = _nearest(small, max(h, height), max(w, width))[top:, left:]
+    if big.size == 0:
+        return
+    rows, columns = enlargement.repeats(big)
+    original = enlargement.shrink(big, rows, columns)
+    assert original.shape[0] <= h and original.shape[1] <= w
+    assert np.array_equal(enlargement.enlarge(original, rows, columns), big)
+    assert not enlargement.repeats(original)[0].any() and not enlargement.repeats(original)[1].any()
+    again = enlargement.unpack(enlargement.pack(rows, columns, b"x"), *big.shape[:2])
+    assert np.array_equal(again[0], rows) and np.array_equal(again[1], columns) and again[2] == b"x"
 
 
-def test_photographs_are_no_enlargement():
-    assert enlargement.factors(smooth_image(64, 48, seed=1)) == (1, 1)
+def test_photographs_repeat_no_line():
+    assert enlargement.share_repeated(*enlargement.repeats(smooth_image(64, 48, seed=1))) == 0
 
 
 def test_an_enlargement_is_coded_as_its_original(sprite):
@@ -51,17 +68,17 @@ def test_an_enlargement_is_coded_as_its_original(sprite):
     data = lora_codec.compress(big)
     assert container.unpack(data).header.mode == "upscaled" and section_stats(data)["mode"] == "upscaled"
     assert np.array_equal(lora_codec.decompress(data), big)
-    fy, fx, inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG])
-    assert (fy, fx) == (4, 3) and np.array_equal(lora_codec.decompress(inner), small)
+    rows, columns, inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG], 96, 60)
+    assert rows.sum() == 72 and columns.sum() == 40 and np.array_equal(lora_codec.decompress(inner), small)
     assert len(data) < len(lora_codec.compress(big, fallback=False)) / 2
 
 
 def test_grey_and_alpha_enlargements_round_trip():
-    grey = enlargement.enlarge(smooth_image(10, 12, planes=1, seed=3), 2, 2)[:, :, 0]
+    grey = _nearest(smooth_image(10, 12, planes=1, seed=3), 15, 23)[:, :, 0]  # 1.5 x, 1.9 x
     data = lora_codec.compress(grey)
     assert container.unpack(data).header.mode == "upscaled"
     assert np.array_equal(lora_codec.decompress(data)[:, :, 0], grey)
-    rgba = enlargement.enlarge(smooth_image(10, 12, planes=4, seed=4), 1, 5)
+    rgba = _nearest(smooth_image(10, 12, planes=4, seed=4), 10, 60)
     assert np.array_equal(lora_codec.decompress(lora_codec.compress(rgba)), rgba)
 
 
@@ -75,15 +92,28 @@ def test_the_mode_asked_for_refuses_other_images_and_other_modes_do_not_enlarge(
 def test_metadata_stays_in_the_outer_file(sprite):
     data = lora_codec.compress(sprite[1], metadata={"text": {"Title": "sprite"}})
     assert lora_codec.read_metadata(data) == {"text": {"Title": "sprite"}}
-    inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG])[2]
+    inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG], 96, 60)[2]
     assert lora_codec.read_metadata(inner) == {}
+
+
+def _payload(maps: bytes, inner: bytes = b"", version: int = 1, length: int | None = None) -> bytes:
+    deflated = zlib.compress(maps)
+    return struct.pack("<BI", version, len(deflated) if length is None else length) + deflated + inner
+
+
+_ROWS = np.packbits(np.arange(96) % 4 != 0).tobytes()  # the sprite's maps: 96 rows, 60 columns
+_COLUMNS = np.packbits(np.arange(60) % 3 != 0).tobytes()
 
 
 @pytest.mark.parametrize("payload, message", [
     (b"\x01\x04", "truncated"),
-    (b"\x02\x04\x00\x03\x00", "payload version"),
-    (b"\x01\x01\x00\x01\x00", "implausible enlargement factors"),
-    (b"\x01\x04\x00\x03\x00not a file", "enlarged image"),
+    (_payload(_ROWS + _COLUMNS, version=2), "payload version"),
+    (_payload(_ROWS + _COLUMNS, length=10**6), "line maps are truncated"),
+    (struct.pack("<BI", 1, 4) + b"\x00\x01\x02\x03", "corrupt"),
+    (_payload(_ROWS), "not those of a 60x96 image"),
+    (_payload(_ROWS + _COLUMNS + b"\x00"), "not those of a 60x96 image"),
+    (_payload(b"\x80" + _ROWS[1:] + _COLUMNS), "first line"),
+    (_payload(_ROWS + _COLUMNS, b"not a file"), "enlarged image"),
 ])
 def test_damaged_enlargement_sections_fail_in_one_line(sprite, payload, message):
     data = _repack(lora_codec.compress(sprite[1]), payload)
@@ -94,12 +124,14 @@ def test_damaged_enlargement_sections_fail_in_one_line(sprite, payload, message)
 def test_an_original_of_the_wrong_size_or_an_enlargement_inside_is_refused(sprite):
     small, big = sprite
     data = lora_codec.compress(big)
-    inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG])[2]
+    inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG], 96, 60)[2]
+    halves = np.arange(96) % 2 == 1, np.arange(60) % 2 == 1  # 48 x 30 lines kept: not 24 x 20
     with pytest.raises(DecodeError, match="is not the"):
-        lora_codec.decompress(_repack(data, enlargement.pack(2, 3, inner)))
-    nested = lora_codec.compress(enlargement.enlarge(small, 2, 1))  # itself mode upscaled
+        lora_codec.decompress(_repack(data, enlargement.pack(*halves, inner)))
+    nested = lora_codec.compress(_nearest(small, 48, 30))  # itself mode upscaled, 48 x 30
+    assert container.unpack(nested).header.mode == "upscaled"
     with pytest.raises(DecodeError, match="mode upscaled"):
-        lora_codec.decompress(_repack(data, enlargement.pack(2, 3, nested)))
+        lora_codec.decompress(_repack(data, enlargement.pack(*halves, nested)))
 
 
 def test_mode_4_is_unknown_before_version_12(sprite):

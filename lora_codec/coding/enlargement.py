@@ -1,29 +1,40 @@
-"""Exact nearest-neighbour enlargements (pixel art, sprites, screenshots doubled for a
-high-density screen): every fy x fx block of the image is one colour, so the image is its
-``fy`` x ``fx`` smaller original repeated. Mode ``upscaled`` (format version 12) stores
-that original's own .lcz file and the two factors.
+"""Exact nearest-neighbour enlargements (pixel art, sprites, screenshots scaled for a
+high-density screen by any factor, 1.5 as well as 2, and crops of them): many rows equal
+the row above and many columns the column to their left. Dropping those lines leaves the
+smaller original; mode ``upscaled`` (format version 12) stores the original's own .lcz
+file and, per axis, which lines repeat the one before.
 
 >>> import numpy as np
->>> small = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
->>> big = enlarge(small, 3, 2)
->>> big.shape, factors(big)
-((15, 14, 3), (3, 2))
->>> bool(np.array_equal(shrink(big, *factors(big)), small))
+>>> small = np.random.default_rng(0).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+>>> big = small[[0, 0, 1, 2, 2, 3]][:, [0, 1, 1, 2, 3, 3, 4, 5, 5]]  # 1.5 x across and down
+>>> rows, columns = repeats(big)
+>>> rows.astype(int).tolist(), columns.astype(int).tolist()
+([0, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 1, 0, 0, 1])
+>>> bool(np.array_equal(shrink(big, rows, columns), small))
 True
->>> payload = pack(3, 2, b"inner file")
->>> unpack(payload)
-(3, 2, b'inner file')
+>>> bool(np.array_equal(enlarge(small, rows, columns), big))
+True
+>>> again = unpack(pack(rows, columns, b"inner file"), 6, 9)
+>>> bool(np.array_equal(again[0], rows)), again[2]
+(True, b'inner file')
 """
 
 from __future__ import annotations
 
 import struct
+import zlib
 
 import numpy as np
 
 TAG = b"UPSC"
-MAX_FACTOR = 65535  # along each axis (a u16 in the payload)
-_PAYLOAD = struct.Struct("<BHH")  # payload version (1), fy, fx; then the smaller image's .lcz file
+# Try coding an image as its original when at least this share of its rows, or of its
+# columns, repeat the line before (an enlargement by 4/3 or more); with at least
+# CLEARLY_REPEATED, do not code the image itself as well (an enlargement by 2 or more).
+MIN_REPEATED = 0.25
+CLEARLY_REPEATED = 0.5
+# payload version (1), length of the deflated line maps; then the maps, then the
+# smaller image's .lcz file
+_PAYLOAD = struct.Struct("<BI")
 _PAYLOAD_VERSION = 1
 
 
@@ -31,48 +42,65 @@ class EnlargementError(ValueError):
     """An ``UPSC`` section that cannot be read."""
 
 
-def factors(pixels: np.ndarray) -> tuple[int, int]:
-    """The largest (fy, fx), each dividing the image's height and width (and at most
-    :data:`MAX_FACTOR`), for which the image is an exact nearest-neighbour enlargement;
-    (1, 1) for most images (a photograph is refused after comparing two rows). The
-    largest, so that the smaller original is no enlargement itself."""
-    return _largest_factor(pixels, 0), _largest_factor(pixels, 1)
+def repeats(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and per column of the image, whether it equals the one before (never the
+    first)."""
+    return _repeated_lines(pixels, 0), _repeated_lines(pixels, 1)
 
 
-def _largest_factor(pixels: np.ndarray, axis: int) -> int:
-    n = pixels.shape[axis]
-    if n < 2 or not np.array_equal(np.take(pixels, 0, axis), np.take(pixels, 1, axis)):
-        return 1
-    for f in range(min(MAX_FACTOR, n), 1, -1):
-        if n % f == 0 and np.array_equal(pixels, np.repeat(np.take(pixels, np.arange(0, n, f), axis), f, axis)):
-            return f
-    return 1
+def _repeated_lines(pixels: np.ndarray, axis: int) -> np.ndarray:
+    lines = np.moveaxis(pixels, axis, 0).reshape(pixels.shape[axis], -1)
+    same = np.zeros(len(lines), bool)
+    same[1:] = np.all(lines[1:] == lines[:-1], axis=1)
+    return same
 
 
-def shrink(pixels: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    """The original of an enlargement by (fy, fx): one pixel of every block."""
-    return np.ascontiguousarray(pixels[::fy, ::fx])
+def share_repeated(rows: np.ndarray, columns: np.ndarray) -> float:
+    """The larger share of repeated lines of the two axes (compare with
+    :data:`MIN_REPEATED` and :data:`CLEARLY_REPEATED`)."""
+    return float(max(rows.mean(), columns.mean()))
 
 
-def enlarge(pixels: np.ndarray, fy: int, fx: int) -> np.ndarray:
-    """Each pixel repeated fy times down and fx times across."""
-    return np.ascontiguousarray(np.repeat(np.repeat(pixels, fy, axis=0), fx, axis=1))
+def shrink(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The original: the image without its repeated lines (no two of its neighbouring
+    lines are equal)."""
+    return np.ascontiguousarray(pixels[~rows][:, ~columns])
 
 
-def pack(fy: int, fx: int, inner: bytes) -> bytes:
-    """The ``UPSC`` payload: version, factors, and the smaller image's .lcz file."""
-    if not (1 <= fy <= MAX_FACTOR and 1 <= fx <= MAX_FACTOR) or (fy, fx) == (1, 1):
-        raise ValueError(f"enlargement factors must be 1..{MAX_FACTOR} and not both 1, got {fy}, {fx}")
-    return _PAYLOAD.pack(_PAYLOAD_VERSION, fy, fx) + bytes(inner)
+def enlarge(small: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The image whose lines repeat the original's where ``rows`` and ``columns`` say so."""
+    if small.shape[:2] != (int(np.count_nonzero(~rows)), int(np.count_nonzero(~columns))):
+        raise EnlargementError(f"a {small.shape[1]}x{small.shape[0]} original does not fit the line maps")
+    return np.ascontiguousarray(small[np.cumsum(~rows) - 1][:, np.cumsum(~columns) - 1])
 
 
-def unpack(payload: bytes) -> tuple[int, int, bytes]:
-    """(fy, fx, the smaller image's .lcz file) of an ``UPSC`` payload."""
+def pack(rows: np.ndarray, columns: np.ndarray, inner: bytes) -> bytes:
+    """The ``UPSC`` payload: version, the deflated line maps, the original's .lcz file."""
+    maps = zlib.compress(np.packbits(rows).tobytes() + np.packbits(columns).tobytes(), 9)
+    return _PAYLOAD.pack(_PAYLOAD_VERSION, len(maps)) + maps + bytes(inner)
+
+
+def unpack(payload: bytes, height: int, width: int) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """(rows, columns, the original's .lcz file) of the ``UPSC`` payload of a
+    ``height`` x ``width`` image."""
     if len(payload) < _PAYLOAD.size:
         raise EnlargementError("the enlargement section is truncated")
-    version, fy, fx = _PAYLOAD.unpack_from(payload)
+    version, length = _PAYLOAD.unpack_from(payload)
     if version != _PAYLOAD_VERSION:
         raise EnlargementError(f"unknown enlargement payload version {version}")
-    if fy < 1 or fx < 1 or (fy, fx) == (1, 1):
-        raise EnlargementError(f"implausible enlargement factors {fy} x {fx}")
-    return fy, fx, bytes(payload[_PAYLOAD.size:])
+    if length > len(payload) - _PAYLOAD.size:
+        raise EnlargementError("the enlargement section's line maps are truncated")
+    expected = (height + 7) // 8 + (width + 7) // 8
+    inflate = zlib.decompressobj()
+    try:
+        maps = inflate.decompress(payload[_PAYLOAD.size : _PAYLOAD.size + length], expected + 1)
+    except zlib.error as exc:
+        raise EnlargementError(f"the enlargement section's line maps are corrupt ({exc})") from None
+    if len(maps) != expected or not inflate.eof or inflate.unused_data:
+        raise EnlargementError(f"the line maps are not those of a {width}x{height} image")
+    bits = np.unpackbits(np.frombuffer(maps, np.uint8))
+    rows = bits[:height].astype(bool)
+    columns = bits[(height + 7) // 8 * 8 :][:width].astype(bool)
+    if rows[0] or columns[0]:
+        raise EnlargementError("the first line of an image cannot repeat the one before")
+    return rows, columns, bytes(payload[_PAYLOAD.size + length :])
