@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mode", choices=tuple(MODES), default="learned",
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed; "
-                        "upscaled: an exact nearest-neighbour enlargement, coded as its smaller original "
-                        "(learned falls back to stored, and to indexed when it applies, when smaller, and "
-                        "codes an enlargement as upscaled; rc falls back to stored and indexed)")
+                        "upscaled: a nearest-neighbour enlargement, coded as its original without its repeated "
+                        "rows and columns (learned and rc fall back to stored, and to indexed when it applies, "
+                        "when smaller; learned also tries upscaled where many lines repeat)")
     c.add_argument("--quality", type=_quality, default=None,
                    help="rc mode: HEVC quality 1..100, or 'search' to code several qualities and keep the "
                         "smallest file (default: the quality classifier's choice, one coding)")

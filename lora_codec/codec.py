@@ -189,9 +189,11 @@ class Codec:
         it (for arrays, which carry none). The stored pixels (mode ``stored``) and, for
         images of few colours, the palette and context-mixed indexes (mode ``indexed``)
         replace the coded file whenever they are smaller, unless ``fallback=False`` (for
-        measurements); with it, mode learned also codes an exact nearest-neighbour
-        enlargement as its smaller original (mode ``upscaled``, which ``mode`` may ask for). ``fast`` codes the pixel streams of modes learned and rc without the
-        bit refinement: they decode in about half the time, and the file is a few percent
+        measurements). With the fallbacks, mode learned also tries an image whose rows or
+        columns often repeat the one before (a nearest-neighbour enlargement) as its
+        original without them (mode ``upscaled``, which ``mode`` may also ask for).
+        ``fast`` codes the pixel streams of modes learned and rc without the bit
+        refinement: they decode in about half the time, and the file is a few percent
         larger.
         """
         started = time.monotonic()
@@ -222,6 +224,8 @@ class Codec:
                                 model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
                 enlarged = container.pack(container.Container(
                     header, {enlargement.TAG: enlargement.pack(rows, columns, inner), **extra}))
+                if m.enlarged and not fallback:
+                    return enlarged
                 if m.enlarged or share >= enlargement.CLEARLY_REPEATED:
                     return min(enlarged, stored, key=len)
         if m.indexed:

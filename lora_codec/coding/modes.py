@@ -15,7 +15,7 @@ class Mode:
     base_layer: bool = False           # a lossy HEVC base layer per group, coded first
     stored: bool = False               # the pixels stored (zlib), the fallback no file is ever worse than
     indexed: bool = False              # palette + context-mixed indexes (images of few colours)
-    enlarged: bool = False             # an exact enlargement: the smaller image's own file inside
+    enlarged: bool = False             # an enlargement: its original's own file inside, and the line maps
     qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
     summary: str = ""
 
@@ -30,8 +30,8 @@ MODES: dict[str, Mode] = {
         Mode("indexed", "", indexed=True,
              summary="palette + online context mixing of the indexes (few colours; chosen when smaller)"),
         Mode("upscaled", "", enlarged=True,
-             summary="an exact nearest-neighbour enlargement: its smaller original's file and the factors "
-                     "(chosen by itself)"),
+             summary="a nearest-neighbour enlargement: its original's own file, without the repeated lines, "
+                     "and where they were (chosen when smaller)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"
