@@ -213,11 +213,13 @@ class Codec:
         enlarged = None  # the file of mode upscaled, for an enlargement
         if m.enlarged or (m.name == "learned" and fallback):
             rows, columns = enlargement.repeats(pixels)
-            share = enlargement.share_repeated(rows, columns)
-            if share < enlargement.MIN_REPEATED and m.enlarged:
-                raise ValueError("mode upscaled codes exact nearest-neighbour enlargements (a quarter or more "
-                                 "of the rows or columns equal to the one before); this image is not one")
-            if share >= enlargement.MIN_REPEATED:  # the original repeats no line: never one inside another
+            clearly = enlargement.share_repeated(rows, columns) >= enlargement.CLEARLY_REPEATED
+            if m.enlarged and not rows.any() and not columns.any():
+                raise ValueError("mode upscaled codes nearest-neighbour enlargements (rows or columns equal to "
+                                 "the one before); this image has none")
+            if m.enlarged or clearly or (enlargement.share_repeated_detail(pixels, rows, columns)
+                                         >= enlargement.MIN_REPEATED):
+                # the original repeats no line: never one inside another
                 inner = self.compress(enlargement.shrink(pixels, rows, columns), steps, adaptation=adaptation,
                                       progress=progress, strip=True, time_budget=time_budget, fast=fast)
                 header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="upscaled",
@@ -226,7 +228,7 @@ class Codec:
                     header, {enlargement.TAG: enlargement.pack(rows, columns, inner), **extra}))
                 if m.enlarged and not fallback:
                     return enlarged
-                if m.enlarged or share >= enlargement.CLEARLY_REPEATED:
+                if m.enlarged or clearly:
                     return min(enlarged, stored, key=len)
         if m.indexed:
             file = self._indexed(pixels, colour, extra)

@@ -59,6 +59,17 @@ def test_an_enlargement_by_any_factor_or_its_crop_shrinks_to_its_original(h, w, 
     assert np.array_equal(again[0], rows) and np.array_equal(again[1], columns) and again[2] == b"x"
 
 
+def test_bars_of_one_colour_do_not_count_towards_trying_the_mode():
+    photo = smooth_image(40, 48, seed=6)
+    letterboxed = np.concatenate([np.zeros((10, 48, 3), np.uint8), photo, np.zeros((10, 48, 3), np.uint8)])
+    rows, columns = enlargement.repeats(letterboxed)
+    assert enlargement.share_repeated(rows, columns) == pytest.approx(18 / 60)
+    assert enlargement.share_repeated_detail(letterboxed, rows, columns) == 0
+    assert container.unpack(lora_codec.compress(letterboxed)).header.mode == "learned"
+    stretched = _nearest(photo, 60, 48)  # 1.5 x down: a third of the rows repeat, none of one colour
+    assert enlargement.share_repeated_detail(stretched, *enlargement.repeats(stretched)) == pytest.approx(20 / 60)
+
+
 def test_photographs_repeat_no_line():
     assert enlargement.share_repeated(*enlargement.repeats(smooth_image(64, 48, seed=1))) == 0
 

@@ -28,8 +28,10 @@ import numpy as np
 
 TAG = b"UPSC"
 # Try coding an image as its original when at least this share of its rows, or of its
-# columns, repeat the line before (an enlargement by 4/3 or more); with at least
-# CLEARLY_REPEATED, do not code the image itself as well (an enlargement by 2 or more).
+# columns, repeat the line before and are not of one colour (an enlargement by 4/3 or
+# more; a letterboxed photograph's bars would cost a second coding for nearly nothing);
+# when at least CLEARLY_REPEATED of them repeat, of one colour or not, do not code the
+# image itself as well (an enlargement by 2 or more).
 MIN_REPEATED = 0.25
 CLEARLY_REPEATED = 0.5
 # payload version (1), length of the deflated line maps; then the maps, then the
@@ -57,8 +59,21 @@ def _repeated_lines(pixels: np.ndarray, axis: int) -> np.ndarray:
 
 def share_repeated(rows: np.ndarray, columns: np.ndarray) -> float:
     """The larger share of repeated lines of the two axes (compare with
-    :data:`MIN_REPEATED` and :data:`CLEARLY_REPEATED`)."""
+    :data:`CLEARLY_REPEATED`)."""
     return float(max(rows.mean(), columns.mean()))
+
+
+def share_repeated_detail(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> float:
+    """The larger share, of the two axes, of lines that repeat the one before and are not
+    of one colour (compare with :data:`MIN_REPEATED`)."""
+    return float(max((rows & ~_uniform_lines(pixels, 0)).mean(), (columns & ~_uniform_lines(pixels, 1)).mean()))
+
+
+def _uniform_lines(pixels: np.ndarray, axis: int) -> np.ndarray:
+    """Per line, whether all its pixels are of one colour."""
+    lines = np.moveaxis(pixels, axis, 0)
+    lines = lines.reshape(lines.shape[0], lines.shape[1], -1)
+    return np.all(lines == lines[:, :1], axis=(1, 2))
 
 
 def shrink(pixels: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
