@@ -340,15 +340,18 @@ class Codec:
     def _plan_layout(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str,
                      quality: int | str | None, fmt: StreamFormat, palette: bool) -> tuple["_Plan", StreamFormat]:
         """:meth:`_plan` in stripes and, where copies lie across stripes (streams with the
-        match model, :func:`stripe_layout.cross_stripe_repeats`), also in one stripe, which
-        is kept when it is :data:`stripe_layout.ONE_STRIPE_GAIN` smaller; and its format."""
+        match model, :func:`stripe_layout.cross_stripe_repeats`), its groups also coded in
+        one stripe (same transforms and latents), kept when :data:`stripe_layout.ONE_STRIPE_GAIN`
+        smaller; and its format."""
         plan = self._plan(model, m, pixels, colour, quality, fmt, palette=palette)
         bounds = fmt.stripes(pixels.shape[0])
         if (m.base_layer or not fmt.matched or len(bounds) < 2
                 or stripe_layout.cross_stripe_repeats(pixels, bounds) < stripe_layout.TRY_ONE_STRIPE):
             return plan, fmt
-        single = fmt.in_one_stripe()
-        other = self._plan(model, m, pixels, colour, quality, single, palette=palette)
+        single, weights = fmt.in_one_stripe(), CodingWeights.of(model)
+        groups = {g: self._code_group(model, weights, m, plan.planes[g], plan.latents[g], quality, single)
+                  for g in plan.planes}
+        other = _Plan(plan.coded, plan.coded_colour, plan.chosen, plan.planes, plan.latents, groups)
         if other.size < (1 - stripe_layout.ONE_STRIPE_GAIN) * plan.size:
             return other, single
         return plan, fmt
