@@ -30,3 +30,8 @@ def with_header_bytes(data: bytes, offset: int, value: bytes) -> bytes:
     raw[offset : offset + len(value)] = value
     raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
     return bytes(raw)
+
+
+def with_header_flags(data: bytes, flags: int) -> bytes:
+    """A .lcz file with these header flags (byte 9) and the header CRC recomputed."""
+    return with_header_bytes(data, 9, bytes([flags]))

@@ -14,14 +14,9 @@ from lora_codec.coding.groups import StreamFormat
 from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_ADAPTERS, FLAG_FAST, FormatError
 
-from helpers import smooth_image, with_header_bytes
+from helpers import smooth_image, with_header_flags
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def _set_flags(data: bytes, flags: int) -> bytes:
-    """The file with these header flags (and a header CRC that matches them)."""
-    return with_header_bytes(data, 9, bytes([flags]))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +57,7 @@ def test_stored_and_indexed_files_never_carry_the_flag():
     data = lora_codec.compress(noise, fast=True)
     assert container.unpack(data).header.mode == "stored" and data[9] == 0
     with pytest.raises(FormatError, match="fast flag"):
-        container.unpack(_set_flags(data, FLAG_FAST))
+        container.unpack(with_header_flags(data, FLAG_FAST))
     header = container.unpack(data).header
     with pytest.raises(ValueError, match="not valid in mode stored"):
         container.pack(container.Container(container.Header(**{**header.__dict__, "flags": FLAG_FAST})))
@@ -71,11 +66,11 @@ def test_stored_and_indexed_files_never_carry_the_flag():
 def test_a_version_9_file_with_the_flag_is_refused():
     path = next((GOLDEN / "v9-9d16e6feea080739").glob("learned_RGB.lcz"))
     with pytest.raises(FormatError, match="reserved header flag"):
-        container.unpack(_set_flags(path.read_bytes(), FLAG_FAST))
+        container.unpack(with_header_flags(path.read_bytes(), FLAG_FAST))
 
 
 def test_a_refined_file_read_as_fast_fails_cleanly(image):
-    data = _set_flags(lora_codec.compress(image), FLAG_FAST)
+    data = with_header_flags(lora_codec.compress(image), FLAG_FAST)
     with pytest.raises(ValueError):  # a corrupt stream or a pixel CRC mismatch, never wrong pixels
         lora_codec.decompress(data)
 

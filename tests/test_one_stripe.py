@@ -17,14 +17,9 @@ from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_FAST, FLAG_ONE_STRIPE, FormatError
 
 from golden_inputs import golden_case
-from helpers import smooth_image, with_header_bytes
+from helpers import smooth_image, with_header_flags
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def _set_flags(data: bytes, flags: int) -> bytes:
-    """The file with these header flags (and a header CRC that matches them)."""
-    return with_header_bytes(data, 9, bytes([flags]))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +64,7 @@ def test_stored_and_indexed_files_never_carry_the_flag():
     data = lora_codec.compress(noise)
     assert container.unpack(data).header.mode == "stored"
     with pytest.raises(FormatError, match="one-stripe flag"):
-        container.unpack(_set_flags(data, FLAG_ONE_STRIPE))
+        container.unpack(with_header_flags(data, FLAG_ONE_STRIPE))
     header = container.unpack(data).header
     with pytest.raises(ValueError, match="not valid in mode stored"):
         container.pack(container.Container(container.Header(**{**header.__dict__, "flags": FLAG_ONE_STRIPE})))
@@ -78,7 +73,7 @@ def test_stored_and_indexed_files_never_carry_the_flag():
 def test_a_version_11_file_with_the_flag_is_refused():
     path = GOLDEN / "v11-9d16e6feea080739" / "learned_RGB.lcz"
     with pytest.raises(FormatError, match="reserved header flag"):
-        container.unpack(_set_flags(path.read_bytes(), FLAG_ONE_STRIPE))
+        container.unpack(with_header_flags(path.read_bytes(), FLAG_ONE_STRIPE))
 
 
 def test_a_striped_file_read_as_one_stripe_fails_cleanly():
@@ -86,7 +81,7 @@ def test_a_striped_file_read_as_one_stripe_fails_cleanly():
     data = lora_codec.compress(image)
     assert data[9] == 0
     with pytest.raises(ValueError):  # a corrupt stream or a pixel CRC mismatch, never wrong pixels
-        lora_codec.decompress(_set_flags(data, FLAG_ONE_STRIPE))
+        lora_codec.decompress(with_header_flags(data, FLAG_ONE_STRIPE))
 
 
 def test_the_command_line_reports_one_stripe_files(tmp_path, copies, capsys):
