@@ -109,8 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed; "
                         "upscaled: a nearest-neighbour enlargement, coded as its original without its repeated "
-                        "rows and columns (learned and rc fall back to stored, and to indexed when it applies, "
-                        "when smaller; learned also tries upscaled where many lines repeat)")
+                        "rows and columns; deep: 16 bits per sample, as one or two 8-bit images (learned and rc "
+                        "fall back to stored, and to indexed when it applies, when smaller; learned also tries "
+                        "upscaled where many lines repeat; a 16-bit image is always coded in mode deep, its top "
+                        "8 bits in the mode asked for)")
     c.add_argument("--quality", type=_quality, default=None,
                    help="rc mode: HEVC quality 1..100, or 'search' to code several qualities and keep the "
                         "smallest file (default: the quality classifier's choice, one coding)")
@@ -434,7 +436,8 @@ def _info(args) -> int:
     from rich.table import Table
 
     console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
-    console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}, mode {stats['mode']}, "
+    console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}"
+                  + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
                   f"model {stats['model_id']}, format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
                   + (", one stripe" if stats["one_stripe"] else ""))
     for group, quality in stats["hevc_quality"].items():

@@ -33,7 +33,7 @@ import numpy as np
 from . import base_layer, container, entropy, transforms
 from . import metadata as meta_section
 from .base_layer import BaseLayerError
-from .coding import enlargement, indexed, sections, stripe_layout
+from .coding import depth, enlargement, indexed, sections, stripe_layout
 from .coding.groups import (CodingWeights, GroupCode, decode_group, encode_group, group_latents, group_planes,
                             StreamFormat, split_streams)
 from .coding.modes import MODES, Mode, mode as mode_named
@@ -207,6 +207,9 @@ class Codec:
         pixels, colour, meta = read_image_with_metadata(image, max_pixels)
         meta = meta if metadata is None else metadata
         extra = {meta_section.TAG: meta_section.pack(meta)} if meta and not strip else {}
+        if pixels.dtype != np.uint8 or m.deep:
+            return self._deep(pixels, colour, extra, m, steps, adaptation=adaptation, progress=progress,
+                              time_budget=time_budget, fast=fast, quality=quality, fallback=fallback)
         stored = self._stored(pixels, colour, extra)
         if m.stored:
             return stored
@@ -272,6 +275,23 @@ class Codec:
             return min((f for f in (learned, few_colours, enlarged, stored) if f is not None), key=len)
         return learned
 
+    def _deep(self, pixels: np.ndarray, colour: str, extra: dict[bytes, bytes], m: Mode, steps: int,
+              **options) -> bytes:
+        """Mode deep: a 16-bit image as the .lcz files of its 8-bit parts
+        (:mod:`lora_codec.coding.depth`), the high part coded in mode ``m`` (learned for
+        mode deep itself), the low bits in mode learned."""
+        if pixels.dtype != np.uint16:
+            raise ValueError("mode deep codes 16-bit images; this one has 8 bits per sample")
+        layout, high, low = depth.split(pixels)
+        inner = MODES["learned"] if m.deep else m
+        high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
+        low_file = b"" if low is None else self.compress(low, strip=True, fast=options["fast"],
+                                                         fallback=options["fallback"])
+        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="deep",
+                        model_id=bytes(8), pixel_crc=container.pixel_crc(pixels), bit_depth=depth.BIT_DEPTH)
+        return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_file),
+                                                           **extra}))
+
     @staticmethod
     def _stored(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes:
         """The file of mode ``stored``: the pixels, zlib-compressed (never more than a few
@@ -311,6 +331,8 @@ class Codec:
         _check_quality(quality, m)
         fmt = _stream_format(fast)
         pixels, colour = read_image(image)
+        if pixels.dtype != np.uint8:
+            raise ValueError("adapters are fitted to 8-bit images; compress() codes 16-bit ones")
         model = self.model_for(m)
         plan = self._plan(model, m, pixels, colour, quality, fmt)
         extra = {transforms.TAG: transforms.pack(plan.chosen)} if plan.chosen else {}
@@ -423,6 +445,8 @@ class Codec:
             return self._unindex(c)
         if m.enlarged:
             return self._unenlarge(c, max_pixels)
+        if m.deep:
+            return self._undeep(c, max_pixels)
         try:
             chosen = (transforms.unpack(c.sections[transforms.TAG], header.colour) if transforms.TAG in c.sections
                       else transforms.Transforms())
@@ -499,6 +523,27 @@ class Codec:
                               f"{header.colour} original of its {header.width}x{header.height} image")
         small = self.decompress(inner, max_pixels=max_pixels)
         return _checked(enlargement.enlarge(small, rows, columns), header)
+
+    def _undeep(self, c: container.Container, max_pixels: int) -> np.ndarray:
+        """Mode deep: the 8-bit parts' files, decoded and joined into 16-bit samples."""
+        header = c.header
+        if depth.TAG not in c.sections:
+            raise FormatError("the 16-bit section is missing")
+        try:
+            layout, *files = depth.unpack(c.sections[depth.TAG])
+            parts = [container.unpack(f) if f else None for f in files]
+        except (depth.DepthError, FormatError) as exc:
+            raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None
+        for h in (part.header for part in parts if part is not None):
+            if h.mode == "deep" or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
+                raise DecodeError(f"corrupt .lcz file: its 16-bit image's part ({h.width}x{h.height} {h.colour}, "
+                                  f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} "
+                                  "image")
+        high, low = (self.decompress(f, max_pixels=max_pixels) if f else None for f in files)
+        try:
+            return _checked(depth.join(layout, high, low), header)
+        except depth.DepthError as exc:
+            raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None
 
     @staticmethod
     def _unindex(c: container.Container) -> np.ndarray:

@@ -12,9 +12,11 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 12                   # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)  # read
+VERSION = 13                   # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -22,7 +24,9 @@ MAX_SECTIONS = 32
 # Colour types: name -> (code, planes).
 COLOUR_TYPES = {"L": (0, 1), "LA": (1, 2), "RGB": (2, 3), "RGBA": (3, 4)}
 _COLOUR_BY_CODE = {code: (name, planes) for name, (code, planes) in COLOUR_TYPES.items()}
-MODES = {"learned": 0, "rc": 1, "stored": 2, "indexed": 3, "upscaled": 4}  # upscaled: version 12+
+MODES = {"learned": 0, "rc": 1, "stored": 2, "indexed": 3, "upscaled": 4, "deep": 5}
+_FIRST_VERSION = {"upscaled": 12, "deep": 13}  # modes newer than version 1
+DEEP_MODE, DEEP_BIT_DEPTH = "deep", 16  # 16-bit images: mode deep, and only it, has bit depth 16
 _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 
 # magic, version, flags, mode, colour, bit depth, section count, width, height,
@@ -48,7 +52,7 @@ def known_flags(version: int) -> int:
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
 CRITICAL_TAGS = frozenset({b"ZCOL", b"PCOL", b"ZALP", b"PALP", b"LORA", b"HEVC", b"HALP", b"XFRM", b"RAWP", b"IPAL", b"IIDX",
-                           b"UPSC"})
+                           b"UPSC", b"DEEP"})
 # Ancillary sections this version knows (and keeps): the image's metadata.
 ANCILLARY_TAGS = frozenset({b"meta"})
 
@@ -86,7 +90,10 @@ class Container:
 
 
 def pixel_crc(pixels) -> int:
-    """CRC32 of an (H, W, C) uint8 array in C order."""
+    """CRC32 of an (H, W, C) uint8 array in C order; of a uint16 array's samples as
+    little-endian 16-bit values."""
+    if pixels.dtype != "uint8":
+        pixels = np.ascontiguousarray(pixels, dtype="<u2")
     return zlib.crc32(memoryview(pixels).cast("B")) & 0xFFFFFFFF
 
 
@@ -99,6 +106,8 @@ def pack(container: Container) -> bytes:
         raise ValueError("model id must be 8 bytes")
     if h.flags & ~known_flags(VERSION) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES):
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
+    if h.bit_depth != (DEEP_BIT_DEPTH if h.mode == DEEP_MODE else 8):
+        raise ValueError(f"bit depth {h.bit_depth} is not valid in mode {h.mode}")
     head = _HEADER.pack(MAGIC, VERSION, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
                         h.bit_depth, len(container.sections), h.width, h.height, h.model_id, h.pixel_crc)
     parts = [head, _HEADER_CRC.pack(zlib.crc32(head) & 0xFFFFFFFF)]
@@ -132,7 +141,7 @@ def unpack(data: bytes) -> Container:
         raise FormatError("corrupt .lcz header: header CRC mismatch")
     if flags & ~known_flags(version):
         raise FormatError(f"reserved header flag bits are set (flags 0x{flags:02x})")
-    if mode not in _MODE_BY_CODE or (_MODE_BY_CODE[mode] == "upscaled" and version < 12):
+    if mode not in _MODE_BY_CODE or version < _FIRST_VERSION.get(_MODE_BY_CODE[mode], 1):
         raise FormatError(f"unknown coding mode {mode}")
     if flags & FLAG_FAST and _MODE_BY_CODE[mode] not in FAST_MODES:
         raise FormatError(f"the fast flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams to refine")
@@ -140,8 +149,8 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"the one-stripe flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams")
     if colour not in _COLOUR_BY_CODE:
         raise FormatError(f"unknown colour type {colour}")
-    if depth != 8:
-        raise FormatError(f"unsupported bit depth {depth}")
+    if depth != (DEEP_BIT_DEPTH if _MODE_BY_CODE[mode] == DEEP_MODE else 8):
+        raise FormatError(f"unsupported bit depth {depth} in mode {_MODE_BY_CODE[mode]}")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
         raise FormatError(f"implausible image size {width}x{height} (limit {MAX_PIXELS} pixels)")
     if count > MAX_SECTIONS:

@@ -1,10 +1,12 @@
 """Reading images into arrays and writing them back, with the documented mode rules.
 
-* L, LA, RGB and RGBA are coded exactly as they are.
+* L, LA, RGB and RGBA are coded exactly as they are, with 8 bits per sample, and with 16
+  from PNG and TIFF files (read by imagecodecs: Pillow would rescale 16-bit colour to 8
+  bits) and uint16 arrays.
 * P (palette) becomes RGBA if it has transparency, else RGB; "1" (bilevel) becomes L.
-* 16-bit, float, CMYK and other modes are refused with a clear error, and so are files
-  whose samples Pillow would rescale to 8 bits (16-bit PNG, TIFF and PPM colour; PPM
-  with a maximum other than 255): nothing is ever truncated silently.
+* Float, 32-bit, CMYK and other modes are refused with a clear error, and so are other
+  files whose samples Pillow would rescale to 8 bits (16-bit PPM; PPM with a maximum
+  other than 255): nothing is ever truncated silently.
 * Animated and multi-page files are refused: no frame is ever dropped silently.
 * Only regular files are read (a FIFO, socket or device is refused, never waited on).
 """
@@ -130,10 +132,11 @@ def _from_pil(img: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[n
 
 
 def from_array(array: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
-    """(H, W), (H, W, 1|2|3|4) uint8 arrays."""
+    """(H, W), (H, W, 1|2|3|4) uint8 or uint16 arrays."""
     arr = np.asarray(array)
-    if arr.dtype != np.uint8:
-        raise ImageError(f"image arrays must be uint8, got {arr.dtype}")
+    if arr.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"image arrays must be uint8 or uint16, got {arr.dtype}")
+    arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
@@ -159,6 +162,8 @@ def read_image_with_metadata(source, max_pixels: int = DEFAULT_MAX_PIXELS) -> tu
     if isinstance(source, np.ndarray):
         return (*from_array(source, max_pixels), {})
     if isinstance(source, Image.Image):
+        if source.mode in ("I;16", "I;16L", "I;16B"):
+            return (*from_array(np.asarray(source).astype(np.uint16), max_pixels), from_pil(source))
         problem = _sample_layout_problem(source)
         if problem:
             raise ImageError(f"unsupported image: {problem}; lora-codec codes 8 bits per sample and "
@@ -184,8 +189,10 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
         with _pillow_limit(max_pixels), Image.open(source) as img:
             check_size(img.width, img.height, max_pixels)
             problem = _sample_layout_problem(img)
+            if problem and is_sixteen_bit(img):
+                return (*_read_sixteen_bit(img, source, max_pixels), from_pil(img))
             if problem:
-                raise ImageError(f"{path}: unsupported image: {problem}; lora-codec codes 8 bits per sample "
+                raise ImageError(f"{path}: unsupported image: {problem}; lora-codec codes 8 or 16 bits per sample "
                                  "and never truncates")
             img.load()
             return (*_from_pil(img, max_pixels), from_pil(img))
@@ -199,6 +206,38 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
                          "max_pixels= if you trust the file)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: truncated or corrupt image ({exc})") from None
+
+
+def is_sixteen_bit(img: Image.Image) -> bool:
+    """Whether the file is a PNG or TIFF of unsigned 16-bit samples (which imagecodecs
+    reads exactly)."""
+    rawmodes = [t.args if hasattr(t, "args") else t[3] for t in img.tile or []]
+    rawmodes = [r if isinstance(r, str) else (r[0] if isinstance(r, tuple) and r else "") for r in rawmodes]
+    return (img.format in ("PNG", "TIFF") and bool(rawmodes)
+            and all(isinstance(r, str) and r.split(";")[1:2] in (["16"], ["16B"], ["16L"], ["16N"])
+                    for r in rawmodes))
+
+
+def _read_sixteen_bit(img: Image.Image, source, max_pixels: int) -> tuple[np.ndarray, str]:
+    """The 16-bit samples of an opened PNG or TIFF, decoded by imagecodecs."""
+    import imagecodecs
+
+    frames = getattr(img, "n_frames", 1)
+    if frames > 1:
+        raise ImageError(f"the image has {frames} frames (animated or multi-page); only single images are "
+                         "coded, so it is refused rather than cut to its first frame")
+    if "transparency" in img.info:
+        raise ImageError("a 16-bit image with a transparent colour key is not supported "
+                         "(an alpha channel is)")
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    decode = imagecodecs.png_decode if img.format == "PNG" else imagecodecs.tiff_decode
+    try:
+        arr = decode(data)
+    except Exception as exc:  # imagecodecs' errors have no common base class
+        raise ImageError(f"truncated or corrupt image ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if arr.dtype != np.uint16 or arr.shape[:2] != (img.height, img.width):
+        raise ImageError(f"unsupported image: {arr.dtype} samples of shape {arr.shape}")
+    return from_array(arr, max_pixels)
 
 
 def to_pil(pixels: np.ndarray, colour: str) -> Image.Image:

@@ -125,7 +125,10 @@ def describe(meta: dict) -> dict[str, int]:
 
 
 def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
-    """A PNG of the pixels, carrying ``meta`` (ICC, EXIF, XMP, text, gAMA, cHRM, sRGB, pHYs)."""
+    """A PNG of the pixels (8 or 16 bits per sample), carrying ``meta`` (ICC, EXIF, XMP,
+    text, gAMA, cHRM, sRGB, pHYs)."""
+    if pixels.dtype == np.uint16:
+        return _encode_png16(pixels, colour, meta)
     arr = pixels[:, :, 0] if colour == "L" else pixels
     img = Image.fromarray(np.ascontiguousarray(arr), mode=colour)
     meta = meta or {}
@@ -151,3 +154,34 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
     buf = io.BytesIO()
     img.save(buf, format="PNG", **options)
     return buf.getvalue()
+
+
+def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
+    """A 16-bit PNG: imagecodecs writes the pixels (Pillow has no 16-bit colour), and the
+    metadata chunks Pillow writes for ``meta`` go between its header and its pixels."""
+    import imagecodecs
+
+    png = imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels), level=6)
+    if not meta:
+        return png
+    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", meta))
+    chunks = _png_chunks(png)
+    extra = [c for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
+    return _PNG_SIGNATURE + b"".join(_png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of each chunk of a PNG file."""
+    out, pos = [], len(_PNG_SIGNATURE)
+    while pos < len(png):
+        (length,) = struct.unpack_from(">I", png, pos)
+        out.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

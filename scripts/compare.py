@@ -85,10 +85,16 @@ def _peak_rss_mb() -> float:
 
 
 def _load(path: Path) -> np.ndarray:
+    """An image as RGB, or a 16-bit PNG or TIFF as its exact samples (grey (H, W))."""
     from PIL import Image
 
+    from lora_codec.images import is_sixteen_bit, read_image
+
     with Image.open(path) as img:
-        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        if not is_sixteen_bit(img):
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    pixels, _ = read_image(path)
+    return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
 
 
 def worker(codec: str, files: list[str], core: int | None, queue, model_file: str | None = None) -> None:

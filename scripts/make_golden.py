@@ -47,6 +47,8 @@ RECIPES = {
     "learned_copies_RGB": ({"shape": [52, 60, 3], "seed": 8, "variant": "patch_copies"}, "learned", True),  # v11
     "one_stripe_copies_RGB": ({"shape": [600, 24, 3], "seed": 14, "variant": "stripe_copies"}, "learned", True),  # v12
     "upscaled_RGB": ({"shape": [48, 40, 3], "seed": 15, "variant": "enlarged"}, "learned", True),  # v12, mode 4
+    "deep_ten_bit_RGB": ({"shape": [40, 48, 3], "seed": 16, "variant": "ten_bit"}, "learned", True),  # v13, mode 5
+    "deep_widened_L": ({"shape": [40, 48, 1], "seed": 17, "variant": "widened"}, "learned", True),  # v13, mode 5
 }
 
 

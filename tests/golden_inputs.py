@@ -60,6 +60,12 @@ def golden_case(recipe: dict) -> np.ndarray:
     elif recipe.get("variant") == "enlarged":  # nearest-neighbour enlargement 3 x 2: mode upscaled
         small = img[: img.shape[0] // 3, : img.shape[1] // 2]
         img = np.repeat(np.repeat(small, 3, axis=0), 2, axis=1)
+    elif recipe.get("variant") == "ten_bit":  # 16-bit samples holding 10 bits, MSB-aligned: mode deep, 2 low bits
+        y, x, c = np.indices(img.shape, dtype=np.int64)
+        low = ((x * 2654435761 + y * 40503 + c * 97) >> 11) % 4
+        img = (((img.astype(np.int64) << 2) | low) << 6).astype(np.uint16)
+    elif recipe.get("variant") == "widened":  # 8-bit samples widened to 16 bits (v * 257): mode deep, a table
+        img = img.astype(np.uint16) * 257
     elif recipe.get("variant") == "noise":
         i = np.arange(img.size, dtype=np.int64)
         img = (((i * 1103515245 + 12345) >> 16) % 256).astype(np.uint8).reshape(img.shape)

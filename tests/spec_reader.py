@@ -27,10 +27,14 @@ def read(data: bytes) -> dict:
         raise SpecError("header crc")
     # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12
     known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
-    if header["version"] not in range(1, 13) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 14) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")
+    if header["mode"] == 5 and header["version"] < 13:  # mode 5 (deep) from version 13
+        raise SpecError("mode")
+    if header["bit_depth"] != (16 if header["mode"] == 5 else 8):  # 16 in mode 5, and only there
+        raise SpecError("bit depth")
     if header["flags"] & 0x06 and header["mode"] not in (0, 1):
         raise SpecError("the fast or one-stripe flag in a mode without pixel streams")
     pos, sections = 38, {}
@@ -95,3 +99,18 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
         return 299 * colour[0] + 587 * colour[1] + 114 * colour[2] if planes >= 3 else colour[0]
 
     return sorted(colours, key=lambda colour: (luma(colour), packed(colour)))
+
+
+def deep_parts(payload: bytes) -> dict:
+    """The fields of a ``DEEP`` section (mode 5) as docs/format.md defines them; the two
+    embedded files are read with :func:`read`."""
+    version, shift, low_bits, has_table, length = struct.unpack("<BBBBI", payload[:8])
+    if version != 1 or has_table not in (0, 1):
+        raise SpecError("DEEP payload")
+    pos = 8 + 256 * has_table
+    table = payload[8:pos] if has_table else None
+    high, low = payload[pos : pos + length], payload[pos + length :]
+    if len(high) != length or bool(low) != bool(low_bits):
+        raise SpecError("DEEP files")
+    return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high),
+            "low": read(low) if low else None}

@@ -91,29 +91,31 @@ def test_decompress_never_writes_over_its_input(tmp_path, png, capsys):
     assert lcz.read_bytes() == before
 
 
-# 2. 16-bit samples are refused, never cut to 8 bits.
+# 2. Samples Pillow would cut to 8 bits are refused (16-bit PNG and TIFF files are read
+#    exactly, tests/test_depth.py).
 
-def _png16(tmp_path, planes: int) -> Path:
+def test_a_pil_image_of_a_16_bit_colour_png_is_refused(tmp_path):
     import imagecodecs
 
-    arr = (np.arange(6 * 7 * planes).reshape(6, 7, planes) * 997 % 65536).astype(np.uint16)
-    path = tmp_path / f"deep{planes}.png"
-    path.write_bytes(imagecodecs.png_encode(arr if planes > 1 else arr[:, :, 0]))
-    return path
-
-
-@pytest.mark.parametrize("planes", [1, 2, 3, 4])
-def test_16_bit_png_is_refused(tmp_path, capsys, planes):
-    src = _png16(tmp_path, planes)
-    assert main(["compress", str(src), "-o", str(tmp_path / "x.lcz")]) == 1
-    line = _one_error_line(capsys)
-    assert "16" in line and ("bits per sample" in line or "unsupported image mode" in line)
-    assert not (tmp_path / "x.lcz").exists()
-    with pytest.raises(ImageError):
-        lora_codec.compress(src)
-    with Image.open(src) as img:  # the same through a PIL image
-        with pytest.raises(ImageError):
+    path = tmp_path / "deep.png"
+    path.write_bytes(imagecodecs.png_encode(np.full((6, 7, 3), 40000, np.uint16)))
+    with Image.open(path) as img:  # Pillow holds 8 bits of each sample: the rest is gone
+        with pytest.raises(ImageError, match="16 or more bits"):
             lora_codec.compress(img)
+
+
+def test_a_16_bit_png_with_a_transparent_colour_key_is_refused(tmp_path, capsys):
+    from PIL import PngImagePlugin
+
+    img = Image.fromarray(np.full((6, 7), 40000, np.uint16))
+    info = PngImagePlugin.PngInfo()
+    path = tmp_path / "keyed.png"
+    img.save(path, transparency=40000, pnginfo=info)
+    with Image.open(path) as check:
+        assert "transparency" in check.info
+    assert main(["compress", str(path), "-o", str(tmp_path / "x.lcz")]) == 1
+    assert "colour key" in _one_error_line(capsys)
+    assert not (tmp_path / "x.lcz").exists()
 
 
 @pytest.mark.parametrize("maxval", [65535, 1023, 100])
@@ -125,12 +127,12 @@ def test_pnm_that_pillow_would_rescale_is_refused(tmp_path, maxval):
         lora_codec.compress(path)
 
 
-def test_16_bit_tiff_colour_is_refused(tmp_path):
+def test_signed_16_bit_tiff_is_refused(tmp_path):
     import imagecodecs
 
     path = tmp_path / "x.tif"
-    path.write_bytes(imagecodecs.tiff_encode(np.full((4, 5, 3), 40000, np.uint16)))
-    with pytest.raises(ImageError, match="16 or more bits"):
+    path.write_bytes(imagecodecs.tiff_encode(np.full((4, 5), -3, np.int16)))
+    with pytest.raises(ImageError):
         lora_codec.compress(path)
 
 
@@ -342,6 +344,14 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
         if tag in ref.sections:
             assert (spec_reader.stream_capacity(spec["sections"][tag])
                     == lora_codec.entropy.stream_capacity(ref.sections[tag]))
+    if b"DEEP" in ref.sections:  # mode 5: the layout and the two 8-bit files, as the spec defines them
+        from lora_codec.coding import depth
+
+        layout, high, low = depth.unpack(ref.sections[b"DEEP"])
+        parts = spec_reader.deep_parts(spec["sections"][b"DEEP"])
+        assert (parts["shift"], parts["low_bits"], parts["table"]) == (layout.shift, layout.low_bits, layout.table)
+        assert parts["high"]["sections"] == container.unpack(high).sections
+        assert (parts["low"] is None) == (not low)
     if b"IPAL" in ref.sections:  # mode 3: the palette in index order, as the spec defines it
         from lora_codec.coding import indexed
 

@@ -49,7 +49,7 @@ def _repack_header(data: bytes, offset: int, value: bytes) -> bytes:
         (lambda d: _repack_header(d, 14, struct.pack("<II", 60000, 60000)), "implausible image size"),
         (lambda d: _repack_header(d, 14, struct.pack("<II", 0, 3)), "implausible image size"),
         (lambda d: _repack_header(d, 11, b"\x07"), "colour type"),
-        (lambda d: _repack_header(d, 10, b"\x05"), "unknown coding mode"),
+        (lambda d: _repack_header(d, 10, b"\x06"), "unknown coding mode"),
         (lambda d: _repack_header(d, 12, b"\x10"), "bit depth"),
         (lambda d: d[:-3], "truncated"),
         (lambda d: d[:-1] + bytes([d[-1] ^ 1]), "CRC mismatch in section"),

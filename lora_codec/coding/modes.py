@@ -16,6 +16,7 @@ class Mode:
     stored: bool = False               # the pixels stored (zlib), the fallback no file is ever worse than
     indexed: bool = False              # palette + context-mixed indexes (images of few colours)
     enlarged: bool = False             # an enlargement: its original's own file inside, and the line maps
+    deep: bool = False                 # 16-bit samples: the files of their 8-bit parts inside
     qualities: tuple[int, ...] = ()    # HEVC qualities the per-image search tries, low to high
     summary: str = ""
 
@@ -32,6 +33,9 @@ MODES: dict[str, Mode] = {
         Mode("upscaled", "", enlarged=True,
              summary="a nearest-neighbour enlargement: its original's own file, without the repeated lines, "
                      "and where they were (chosen when smaller)"),
+        Mode("deep", "", deep=True,
+             summary="16-bit samples as one or two 8-bit images, each coded as any image is "
+                     "(every 16-bit image)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"

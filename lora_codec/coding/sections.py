@@ -73,7 +73,7 @@ def section_stats(data: bytes) -> dict:
     except metadata.MetadataError:
         items = {"(unreadable)": len(c.sections[metadata.TAG])}
     return {
-        "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes,
+        "width": h.width, "height": h.height, "colour": h.colour, "planes": h.planes, "bit_depth": h.bit_depth,
         "metadata": items,
         "hevc_quality": qualities,
         "mode": h.mode, "model_id": h.model_id.hex(), "format_version": h.version,

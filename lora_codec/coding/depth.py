@@ -1,0 +1,125 @@
+"""16-bit images as 8-bit ones: mode ``deep`` (format version 13).
+
+The learned model codes 8-bit samples. A 16-bit image is split into at most two 8-bit
+images that are coded as any image is (each its own .lcz file inside the ``DEEP``
+section), and joined again exactly:
+
+* **table**: each sample's low byte is a function of its high byte, as in 8-bit images
+  widened to 16 bits (``v * 257``, ``v << 8``): the high bytes are coded, and the 256-entry
+  table gives the low byte back;
+* **shift**: otherwise the bits that are zero in every sample at the bottom are dropped
+  (10, 12 or 14 bits stored in 16), and the samples that are left, if wider than 8 bits,
+  are cut into their top 8 bits (coded as an image) and the ``low_bits`` below them
+  (a second image, of values under ``2 ** low_bits``).
+
+>>> import numpy as np
+>>> wide = np.arange(24, dtype=np.uint16).reshape(2, 4, 3) * 257  # 8-bit values widened
+>>> layout, high, low = split(wide)
+>>> layout.table is not None, low is None, bool(np.array_equal(join(layout, high, low), wide))
+(True, True, True)
+>>> ten_bits = (np.arange(1024, dtype=np.uint16).reshape(32, 32, 1)) << 6  # 10 bits, MSB-aligned
+>>> layout, high, low = split(ten_bits)
+>>> layout.shift, layout.low_bits, bool(np.array_equal(join(layout, high, low), ten_bits))
+(6, 2, True)
+>>> again = unpack(pack(layout, b"high file", b"low file"))
+>>> again == (layout, b"high file", b"low file")
+True
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+TAG = b"DEEP"
+BIT_DEPTH = 16
+# payload version (1), shift, low bits, whether a table follows, length of the high
+# image's file; then the table (256 bytes), the high image's file, the low image's file
+_PAYLOAD = struct.Struct("<BBBBI")
+_PAYLOAD_VERSION = 1
+
+
+class DepthError(ValueError):
+    """A ``DEEP`` section that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a 16-bit image's samples are made of its 8-bit images."""
+
+    shift: int = 0                     # zero bits at the bottom of every sample
+    low_bits: int = 0                  # bits of each sample in the low image (0: no low image)
+    table: bytes | None = None         # low byte of each high byte (then shift = low_bits = 0)
+
+    def __post_init__(self) -> None:
+        if self.table is not None and (len(self.table) != 256 or self.shift or self.low_bits):
+            raise DepthError("a low-byte table is 256 bytes and comes without a shift or low bits")
+        if not (0 <= self.low_bits <= 8 and 0 <= self.shift < BIT_DEPTH
+                and (self.low_bits == 0 or self.shift + self.low_bits + 8 <= BIT_DEPTH)):
+            raise DepthError(f"a shift of {self.shift} and {self.low_bits} low bits do not fit 16-bit samples")
+
+
+def split(samples: np.ndarray) -> tuple[Layout, np.ndarray, np.ndarray | None]:
+    """(layout, high image, low image or None) of a uint16 array; :func:`join` inverts it."""
+    samples = np.asarray(samples)
+    if samples.dtype != np.uint16:
+        raise ValueError(f"16-bit samples are uint16, got {samples.dtype}")
+    ones = int(np.bitwise_or.reduce(samples, axis=None)) if samples.size else 0
+    shift = (ones & -ones).bit_length() - 1 if ones else 0
+    values = samples >> shift
+    width = int(values.max()).bit_length() if values.size else 0
+    if width <= 8:
+        return Layout(shift=shift), values.astype(np.uint8), None
+    high = (samples >> 8).astype(np.uint8)
+    table = np.zeros(256, np.uint8)
+    table[high] = samples & 0xFF
+    if np.array_equal(table[high], (samples & 0xFF).astype(np.uint8)):
+        return Layout(table=table.tobytes()), high, None
+    low_bits = width - 8
+    return (Layout(shift=shift, low_bits=low_bits), (values >> low_bits).astype(np.uint8),
+            (values & ((1 << low_bits) - 1)).astype(np.uint8))
+
+
+def join(layout: Layout, high: np.ndarray, low: np.ndarray | None) -> np.ndarray:
+    """The uint16 samples of the 8-bit images ``high`` and ``low`` (None without low bits)."""
+    if (low is None) != (layout.low_bits == 0):
+        raise DepthError("a low image goes with low bits, and only with them")
+    if low is not None and (low.shape != high.shape or int(low.max(initial=0)) >> layout.low_bits):
+        raise DepthError(f"the low image is not one of {layout.low_bits}-bit values of the high image's size")
+    if layout.table is not None:
+        return (high.astype(np.uint16) << 8) | np.frombuffer(layout.table, np.uint8)[high]
+    values = high.astype(np.uint32) << layout.low_bits
+    if low is not None:
+        values |= low
+    values <<= layout.shift
+    if int(values.max(initial=0)) >> BIT_DEPTH:
+        raise DepthError(f"the high image's values shifted by {layout.shift} do not fit 16 bits")
+    return values.astype(np.uint16)
+
+
+def pack(layout: Layout, high_file: bytes, low_file: bytes = b"") -> bytes:
+    """The ``DEEP`` payload: the layout, the high image's .lcz file, the low image's."""
+    head = _PAYLOAD.pack(_PAYLOAD_VERSION, layout.shift, layout.low_bits, layout.table is not None, len(high_file))
+    return head + (layout.table or b"") + bytes(high_file) + bytes(low_file)
+
+
+def unpack(payload: bytes) -> tuple[Layout, bytes, bytes]:
+    """(layout, the high image's .lcz file, the low image's: empty without low bits) of a
+    ``DEEP`` payload."""
+    if len(payload) < _PAYLOAD.size:
+        raise DepthError("the 16-bit section is truncated")
+    version, shift, low_bits, has_table, length = _PAYLOAD.unpack_from(payload)
+    if version != _PAYLOAD_VERSION:
+        raise DepthError(f"unknown 16-bit payload version {version}")
+    if has_table not in (0, 1):
+        raise DepthError(f"the 16-bit section's table flag is {has_table}")
+    pos = _PAYLOAD.size + 256 * has_table
+    if pos + length > len(payload):
+        raise DepthError("the 16-bit section's high image is truncated")
+    layout = Layout(shift=shift, low_bits=low_bits, table=bytes(payload[_PAYLOAD.size : pos]) if has_table else None)
+    high, low = bytes(payload[pos : pos + length]), bytes(payload[pos + length :])
+    if bool(low) != bool(low_bits):
+        raise DepthError("the 16-bit section's low image does not match its low bits")
+    return layout, high, low

@@ -1,0 +1,206 @@
+"""Mode deep (format version 13): 16-bit images coded exactly as one or two 8-bit images;
+reading and writing 16-bit PNG and TIFF files; what readers refuse."""
+
+import imagecodecs
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+
+import lora_codec
+from lora_codec import container
+from lora_codec.cli import main
+from lora_codec.codec import DecodeError
+from lora_codec.coding import depth
+from lora_codec.container import FormatError
+
+from helpers import smooth_image, with_header_bytes
+
+
+def _ten_bit(height: int = 24, width: int = 20, planes: int = 3, seed: int = 0) -> np.ndarray:
+    """Photo-like 10-bit samples, MSB-aligned in 16 bits (a scanner's or camera's file)."""
+    fine = smooth_image(height, width, planes, seed).astype(np.uint16) << 2
+    fine |= (np.arange(fine.size, dtype=np.uint16).reshape(fine.shape) * 7 + seed) % 4
+    return fine << 6
+
+
+def _repack(data: bytes, payload: bytes) -> bytes:
+    """The file with another 16-bit payload."""
+    c = container.unpack(data)
+    return container.pack(container.Container(c.header, {**c.sections, depth.TAG: payload}))
+
+
+# 1. The split into 8-bit images and back.
+
+@settings(max_examples=60, deadline=None)
+@given(height=st.integers(1, 9), width=st.integers(1, 9), planes=st.integers(1, 4), bits=st.integers(0, 16),
+       shift=st.integers(0, 15), widened=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_split_and_join_are_exact_for_any_samples(height, width, planes, bits, shift, widened, seed):
+    rng = np.random.default_rng(seed)
+    if widened:  # 8-bit values with a low byte that is a function of the high byte
+        high = rng.integers(0, 256, (height, width, planes))
+        samples = (high * 256 + (high * 37 + 11) % 256).astype(np.uint16)
+    else:
+        shift = min(shift, 16 - bits) if bits else 0
+        samples = (rng.integers(0, 1 << bits, (height, width, planes)) << shift).astype(np.uint16)
+    layout, high, low = depth.split(samples)
+    assert high.dtype == np.uint8 and high.shape == samples.shape
+    assert (low is None) == (layout.low_bits == 0)
+    if low is not None:
+        assert low.dtype == np.uint8 and int(low.max()) < (1 << layout.low_bits)
+    assert np.array_equal(depth.join(layout, high, low), samples)
+    assert depth.unpack(depth.pack(layout, b"high", b"low" if low is not None else b""))[0] == layout
+
+
+def test_the_layouts_of_common_16_bit_files():
+    eight = smooth_image(16, 16, 3, 1).astype(np.uint16)
+    assert depth.split(eight * 257)[0].table is not None  # 8 bits widened: no low image
+    assert depth.split(eight << 8)[0] == depth.Layout(shift=8)  # 8 bits in the top byte: a shift
+    assert depth.split(eight)[0] == depth.Layout()  # 8 bits in the bottom byte
+    layout, high, low = depth.split(_ten_bit())
+    assert (layout.shift, layout.low_bits, layout.table) == (6, 2, None)
+    assert np.array_equal(high, smooth_image(24, 20, 3, 0))
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"\x01\x00", "truncated"),
+    (b"\x02\x00\x00\x00\x00\x00\x00\x00", "version"),
+    (b"\x01\x00\x00\x02\x00\x00\x00\x00", "table flag"),
+    (b"\x01\x00\x00\x00\x09\x00\x00\x00abc", "truncated"),
+    (b"\x01\x00\x00\x00\x01\x00\x00\x00hlow", "low image"),  # low bytes without low bits
+    (b"\x01\x00\x02\x00\x01\x00\x00\x00h", "low image"),  # low bits without low bytes
+    (b"\x01\x07\x02\x00\x01\x00\x00\x00hl", "do not fit"),  # 8 + 2 + 7 bits
+    (b"\x01\x00\x00\x01\x01\x00\x00\x00" + bytes(10), "truncated"),  # the table is 256 bytes
+])
+def test_damaged_payloads_are_refused(payload, message):
+    with pytest.raises(depth.DepthError, match=message):
+        depth.unpack(payload)
+
+
+# 2. The codec.
+
+@pytest.mark.parametrize("planes", [1, 2, 3, 4])
+def test_16_bit_arrays_round_trip_exactly(planes):
+    samples = _ten_bit(planes=planes, seed=planes)
+    data = lora_codec.compress(samples)
+    header = container.unpack(data).header
+    assert (header.mode, header.bit_depth, header.version) == ("deep", 16, container.VERSION)
+    out = lora_codec.decompress(data)
+    assert out.dtype == np.uint16 and np.array_equal(out, samples)
+
+
+def test_widened_8_bit_samples_cost_about_what_the_8_bit_image_costs():
+    eight = smooth_image(48, 40, 3, 5)
+    eight_file, deep_file = lora_codec.compress(eight), lora_codec.compress(eight.astype(np.uint16) * 257)
+    assert np.array_equal(lora_codec.decompress(deep_file), eight.astype(np.uint16) * 257)
+    assert len(deep_file) <= len(eight_file) + 256 + 64  # the table, a header and a section
+
+
+def test_a_16_bit_file_is_not_much_larger_than_its_parts_stored():
+    noise = np.random.default_rng(3).integers(0, 65536, (20, 24, 3)).astype(np.uint16)
+    data = lora_codec.compress(noise)
+    assert np.array_equal(lora_codec.decompress(data), noise)
+    assert len(data) <= noise.nbytes + 400  # two stored files inside
+
+
+def test_a_pil_image_of_16_bit_grey_is_coded_exactly():
+    grey = _ten_bit(planes=1)[:, :, 0]
+    data = lora_codec.compress(Image.fromarray(grey))
+    assert np.array_equal(lora_codec.decompress(data)[:, :, 0], grey)
+
+
+def test_mode_deep_refuses_8_bit_images_and_adapters_refuse_16_bit_ones():
+    with pytest.raises(ValueError, match="16-bit"):
+        lora_codec.compress(smooth_image(8, 8), mode="deep")
+    with pytest.raises(ValueError, match="8-bit"):
+        lora_codec.Codec().encode_adapted(_ten_bit(), adapters=None)
+
+
+def test_the_high_bits_are_coded_in_the_mode_asked_for():
+    data = lora_codec.compress(_ten_bit(), mode="stored")
+    _, high, _ = depth.unpack(container.unpack(data).sections[depth.TAG])
+    assert container.unpack(high).header.mode == "stored"
+    assert np.array_equal(lora_codec.decompress(data), _ten_bit())
+
+
+# 3. Files that readers refuse.
+
+@pytest.fixture(scope="module")
+def deep_file():
+    return lora_codec.compress(_ten_bit())
+
+
+def test_a_part_of_the_wrong_size_colour_or_mode_is_refused(deep_file):
+    layout, high, low = depth.unpack(container.unpack(deep_file).sections[depth.TAG])
+    wrong_size = lora_codec.compress(smooth_image(23, 20))
+    wrong_colour = lora_codec.compress(smooth_image(24, 20, planes=1))
+    nested = lora_codec.compress(np.zeros((24, 20, 3), np.uint16) + 3)
+    for part in (wrong_size, wrong_colour, nested):
+        with pytest.raises(DecodeError, match="part"):
+            lora_codec.decompress(_repack(deep_file, depth.pack(layout, part, low)))
+    with pytest.raises(DecodeError, match="16-bit image"):
+        lora_codec.decompress(_repack(deep_file, depth.pack(layout, high, high[:-5])))
+
+
+def test_low_values_over_the_low_bits_are_refused(deep_file):
+    layout, high, _ = depth.unpack(container.unpack(deep_file).sections[depth.TAG])
+    too_large = lora_codec.compress(np.full((24, 20, 3), 7, np.uint8))  # 2 low bits: values under 4
+    with pytest.raises(DecodeError, match="low image"):
+        lora_codec.decompress(_repack(deep_file, depth.pack(layout, high, too_large)))
+
+
+def test_mode_deep_needs_version_13_and_bit_depth_16(deep_file):
+    with pytest.raises(FormatError, match="coding mode"):
+        container.unpack(with_header_bytes(deep_file, 8, bytes([12])))
+    with pytest.raises(FormatError, match="bit depth"):
+        container.unpack(with_header_bytes(deep_file, 12, bytes([8])))
+    learned = lora_codec.compress(smooth_image(8, 8))
+    with pytest.raises(FormatError, match="bit depth"):
+        container.unpack(with_header_bytes(learned, 12, bytes([16])))
+
+
+def test_a_missing_section_is_refused(deep_file):
+    c = container.unpack(deep_file)
+    with pytest.raises(FormatError, match="16-bit section"):
+        lora_codec.decompress(container.pack(container.Container(c.header, {})))
+
+
+# 4. Files: 16-bit PNG and TIFF in, 16-bit PNG out, metadata kept.
+
+@pytest.mark.parametrize("planes", [1, 2, 3, 4])
+def test_16_bit_png_files_round_trip_through_the_cli(tmp_path, capsys, planes):
+    samples = _ten_bit(planes=planes, seed=planes)
+    src = tmp_path / "deep.png"
+    src.write_bytes(imagecodecs.png_encode(samples if planes > 1 else samples[:, :, 0]))
+    assert main(["compress", str(src), "-o", str(tmp_path / "x.lcz"), "--quiet"]) == 0
+    assert main(["info", str(tmp_path / "x.lcz")]) == 0
+    assert "16-bit, mode deep" in capsys.readouterr().out
+    assert main(["decompress", str(tmp_path / "x.lcz"), "-o", str(tmp_path / "out.png"), "--quiet"]) == 0
+    out = imagecodecs.png_decode((tmp_path / "out.png").read_bytes())
+    assert out.dtype == np.uint16 and np.array_equal(out.reshape(samples.shape), samples)
+
+
+def test_16_bit_tiff_files_are_read_exactly(tmp_path):
+    samples = _ten_bit(seed=4)
+    src = tmp_path / "scan.tif"
+    src.write_bytes(imagecodecs.tiff_encode(samples))
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(src)), samples)
+
+
+def test_metadata_travels_into_the_16_bit_png(tmp_path):
+    samples = _ten_bit(seed=5)
+    data = lora_codec.compress(samples, metadata={"text": {"Title": "scan 7"}, "dpi": [600, 600]})
+    (tmp_path / "x.lcz").write_bytes(data)
+    assert main(["decompress", str(tmp_path / "x.lcz"), "-o", str(tmp_path / "out.png"), "--quiet"]) == 0
+    with Image.open(tmp_path / "out.png") as img:
+        assert img.text["Title"] == "scan 7" and round(img.info["dpi"][0]) == 600
+    assert np.array_equal(imagecodecs.png_decode((tmp_path / "out.png").read_bytes()), samples)
+
+
+def test_mode_deep_asked_for_an_8_bit_image_is_one_line(tmp_path, capsys):
+    src = tmp_path / "eight.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "x.lcz"), "--mode", "deep"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "16-bit" in err[0]
+    assert not (tmp_path / "x.lcz").exists()
