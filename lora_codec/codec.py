@@ -279,17 +279,16 @@ class Codec:
               **options) -> bytes:
         """Mode deep: a 16-bit image as the .lcz files of its 8-bit parts
         (:mod:`lora_codec.coding.depth`), the high part coded in mode ``m`` (learned for
-        mode deep itself), the low bits in mode learned."""
+        mode deep itself), the low bits under it by the low-bit model."""
         if pixels.dtype != np.uint16:
             raise ValueError("mode deep codes 16-bit images; this one has 8 bits per sample")
         layout, high, low = depth.split(pixels)
         inner = MODES["learned"] if m.deep else m
         high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
-        low_file = b"" if low is None else self.compress(low, strip=True, fast=options["fast"],
-                                                         fallback=options["fallback"])
+        low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits)
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="deep",
                         model_id=bytes(8), pixel_crc=container.pixel_crc(pixels), bit_depth=depth.BIT_DEPTH)
-        return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_file),
+        return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_code),
                                                            **extra}))
 
     @staticmethod
@@ -530,17 +529,16 @@ class Codec:
         if depth.TAG not in c.sections:
             raise FormatError("the 16-bit section is missing")
         try:
-            layout, *files = depth.unpack(c.sections[depth.TAG])
-            parts = [container.unpack(f) if f else None for f in files]
+            layout, high_file, low_code = depth.unpack(c.sections[depth.TAG])
+            h = container.unpack(high_file).header
         except (depth.DepthError, FormatError) as exc:
             raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None
-        for h in (part.header for part in parts if part is not None):
-            if h.mode == "deep" or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
-                raise DecodeError(f"corrupt .lcz file: its 16-bit image's part ({h.width}x{h.height} {h.colour}, "
-                                  f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} "
-                                  "image")
-        high, low = (self.decompress(f, max_pixels=max_pixels) if f else None for f in files)
+        if h.mode == "deep" or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
+            raise DecodeError(f"corrupt .lcz file: its 16-bit image's high part ({h.width}x{h.height} {h.colour}, "
+                              f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} image")
+        high = self.decompress(high_file, max_pixels=max_pixels)
         try:
+            low = depth.decode_low(low_code, high, layout.low_bits) if layout.low_bits else None
             return _checked(depth.join(layout, high, low), header)
         except depth.DepthError as exc:
             raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None

@@ -14,6 +14,7 @@
 #include "distributions.hpp"
 #include "engine_predictor.hpp"
 #include "index_model.hpp"
+#include "low_bits_model.hpp"
 #include "match_model.hpp"
 #include "predictor.hpp"
 #include "range_coder.hpp"
@@ -281,6 +282,54 @@ inline bool decode_indexes(const uint8_t* data, size_t size, int64_t h, int64_t 
         v = v * 2 + static_cast<uint32_t>(bit);
       }
       plane[y * w + x] = static_cast<uint16_t>(v);
+    }
+  }
+  return dec.corrupt();
+}
+
+// The low `bits` bits of an (h, w, planes) image of 16-bit samples, given its high part
+// (mode "deep", format v13), under the online context mixing of low_bits_model.hpp.
+inline std::vector<uint8_t> encode_low_bits(const uint8_t* high, const uint8_t* low, int64_t h, int64_t w,
+                                            int planes, int bits) {
+  RangeEncoder enc;
+  low_bits::LowBitsModel model(w, h, planes, bits);
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      for (int c = 0; c < planes; ++c) {
+        const uint32_t v = low[(y * w + x) * planes + c];
+        model.set_sample(high, low, y, x, c);
+        for (int b = bits - 1; b >= 0; --b) {
+          const int bit = static_cast<int>((v >> b) & 1);
+          const uint32_t p = static_cast<uint32_t>(model.p1());
+          if (bit) enc.encode(0, p, 12);
+          else enc.encode(p, 4096 - p, 12);
+          model.update(bit);
+        }
+      }
+    }
+  }
+  return enc.finish_framed();
+}
+
+// Decodes the low bits into `low` (h x w x planes); stops at the first sign of
+// corruption. Returns corrupt.
+inline bool decode_low_bits(const uint8_t* data, size_t size, const uint8_t* high, int64_t h, int64_t w,
+                            int planes, int bits, uint8_t* low) {
+  RangeDecoder dec(parse_stream(data, size, true));
+  low_bits::LowBitsModel model(w, h, planes, bits);
+  std::fill(low, low + h * w * planes, uint8_t{0});
+  for (int64_t y = 0; y < h && !dec.corrupt(); ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      for (int c = 0; c < planes; ++c) {
+        model.set_sample(high, low, y, x, c);
+        uint32_t v = 0;
+        for (int b = bits - 1; b >= 0; --b) {
+          const int bit = dec.decode_bit(static_cast<uint32_t>(model.p1()), 12);
+          model.update(bit);
+          v = v * 2 + static_cast<uint32_t>(bit);
+        }
+        low[(y * w + x) * planes + c] = static_cast<uint8_t>(v);
+      }
     }
   }
   return dec.corrupt();

@@ -1,5 +1,5 @@
 """Writes 16-bit PNG versions of a folder of 8-bit images, for scripts/compare.py (mode
-deep). We have no 16-bit photographs, so each image gives four made the way such files
+deep). We have no 16-bit photographs, so each image gives five made the way such files
 are made:
 
 * ``NAME_widened.png``: its 8-bit samples widened to 16 bits (``v * 257``, as an editor
@@ -9,7 +9,9 @@ are made:
 * ``NAME_box12.png``: 4 x 4 pixel sums (12 bits, a quarter of the size), ``<< 4``;
 * ``NAME_smooth.png``: its top-left quarter enlarged 2 x 2 (bicubic, computed in float)
   and scaled to 16 bits, rounded: all 16 bits carry the smooth signal, as in a 16-bit
-  render or a low-noise scan.
+  render or a low-noise scan;
+* ``NAME_half.png``: it downscaled to half its size (Lanczos, in float) and scaled to 16
+  bits, rounded: a photograph resized and exported at 16 bits.
 
     python scripts/make_deep_set.py ../shared/data/kodak results/deep_images
     python scripts/compare.py results/deep_images --steps 0 --codecs png,jpeg2000,jpegxl-e7 --out results/deep
@@ -42,6 +44,14 @@ def smooth_enlargement(pixels: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.stack(planes, 2) * 257.0), 0, 65535).astype(np.uint16)
 
 
+def half_size(pixels: np.ndarray) -> np.ndarray:
+    """The image at half its size (Lanczos, in float), times 257, rounded to 16 bits."""
+    h, w = pixels.shape[0] // 2, pixels.shape[1] // 2
+    planes = [np.asarray(Image.fromarray(pixels[:, :, c].astype(np.float32), "F").resize((w, h), Image.LANCZOS))
+              for c in range(pixels.shape[2])]
+    return np.clip(np.round(np.stack(planes, 2).astype(np.float64) * 257.0), 0, 65535).astype(np.uint16)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__)
@@ -56,6 +66,7 @@ def main(argv: list[str]) -> int:
             "box10": (box_sums(pixels, 2) << 6).astype(np.uint16),
             "box12": (box_sums(pixels, 4) << 4).astype(np.uint16),
             "smooth": smooth_enlargement(pixels),
+            "half": half_size(pixels),
         }
         for name, samples in variants.items():
             (out / f"{path.stem}_{name}.png").write_bytes(imagecodecs.png_encode(samples, level=6))

@@ -102,15 +102,15 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
 
 
 def deep_parts(payload: bytes) -> dict:
-    """The fields of a ``DEEP`` section (mode 5) as docs/format.md defines them; the two
-    embedded files are read with :func:`read`."""
+    """The fields of a ``DEEP`` section (mode 5) as docs/format.md defines them; the
+    embedded high image's file is read with :func:`read`, the low bits' code is returned
+    as it is, with its method byte checked."""
     version, shift, low_bits, has_table, length = struct.unpack("<BBBBI", payload[:8])
     if version != 1 or has_table not in (0, 1):
         raise SpecError("DEEP payload")
     pos = 8 + 256 * has_table
     table = payload[8:pos] if has_table else None
     high, low = payload[pos : pos + length], payload[pos + length :]
-    if len(high) != length or bool(low) != bool(low_bits):
-        raise SpecError("DEEP files")
-    return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high),
-            "low": read(low) if low else None}
+    if len(high) != length or bool(low) != bool(low_bits) or (low and low[0] not in (0, 1)):
+        raise SpecError("DEEP parts")
+    return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high), "low": low or None}

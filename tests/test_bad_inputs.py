@@ -351,7 +351,7 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
         parts = spec_reader.deep_parts(spec["sections"][b"DEEP"])
         assert (parts["shift"], parts["low_bits"], parts["table"]) == (layout.shift, layout.low_bits, layout.table)
         assert parts["high"]["sections"] == container.unpack(high).sections
-        assert (parts["low"] is None) == (not low)
+        assert parts["low"] == (low or None)
     if b"IPAL" in ref.sections:  # mode 3: the palette in index order, as the spec defines it
         from lora_codec.coding import indexed
 

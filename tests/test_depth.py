@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 import lora_codec
-from lora_codec import container
+from lora_codec import container, entropy
 from lora_codec.cli import main
 from lora_codec.codec import DecodeError
 from lora_codec.coding import depth
@@ -50,6 +50,9 @@ def test_split_and_join_are_exact_for_any_samples(height, width, planes, bits, s
         assert low.dtype == np.uint8 and int(low.max()) < (1 << layout.low_bits)
     assert np.array_equal(depth.join(layout, high, low), samples)
     assert depth.unpack(depth.pack(layout, b"high", b"low" if low is not None else b""))[0] == layout
+    if low is not None:
+        code = depth.encode_low(high, low, layout.low_bits)
+        assert np.array_equal(depth.decode_low(code, high, layout.low_bits), low)
 
 
 def test_the_layouts_of_common_16_bit_files():
@@ -67,8 +70,8 @@ def test_the_layouts_of_common_16_bit_files():
     (b"\x02\x00\x00\x00\x00\x00\x00\x00", "version"),
     (b"\x01\x00\x00\x02\x00\x00\x00\x00", "table flag"),
     (b"\x01\x00\x00\x00\x09\x00\x00\x00abc", "truncated"),
-    (b"\x01\x00\x00\x00\x01\x00\x00\x00hlow", "low image"),  # low bytes without low bits
-    (b"\x01\x00\x02\x00\x01\x00\x00\x00h", "low image"),  # low bits without low bytes
+    (b"\x01\x00\x00\x00\x01\x00\x00\x00hlow", "low bits"),  # low bytes without low bits
+    (b"\x01\x00\x02\x00\x01\x00\x00\x00h", "low bits"),  # low bits without low bytes
     (b"\x01\x07\x02\x00\x01\x00\x00\x00hl", "do not fit"),  # 8 + 2 + 7 bits
     (b"\x01\x00\x00\x01\x01\x00\x00\x00" + bytes(10), "truncated"),  # the table is 256 bytes
 ])
@@ -142,11 +145,41 @@ def test_a_part_of_the_wrong_size_colour_or_mode_is_refused(deep_file):
         lora_codec.decompress(_repack(deep_file, depth.pack(layout, high, high[:-5])))
 
 
-def test_low_values_over_the_low_bits_are_refused(deep_file):
-    layout, high, _ = depth.unpack(container.unpack(deep_file).sections[depth.TAG])
-    too_large = lora_codec.compress(np.full((24, 20, 3), 7, np.uint8))  # 2 low bits: values under 4
-    with pytest.raises(DecodeError, match="low image"):
-        lora_codec.decompress(_repack(deep_file, depth.pack(layout, high, too_large)))
+def test_damaged_low_bits_are_refused(deep_file):
+    layout, high, code = depth.unpack(container.unpack(deep_file).sections[depth.TAG])
+    assert code[0] == depth.LOW_MODELLED  # a smooth image's low bits: the model's stream
+    stored = bytes([depth.LOW_STORED]) + bytes(24 * 20 * 3 * 2 // 8)
+    for bad, message in [(bytes([7]) + code[1:], "method"), (code[:-40], "corrupt or truncated"),
+                         (stored[:-1], "stored low bits"), (stored, "CRC")]:  # the last: valid, not the image's
+        with pytest.raises(DecodeError, match=message):
+            lora_codec.decompress(_repack(deep_file, depth.pack(layout, high, bad)))
+    one_pixel = np.zeros((1, 1, 3), np.uint8)  # 6 low bits in a byte: 2 bits of padding
+    assert depth.decode_low(bytes([depth.LOW_STORED, 0b10010000]), one_pixel, 2).ravel().tolist() == [2, 1, 0]
+    with pytest.raises(depth.DepthError, match="padding"):
+        depth.decode_low(bytes([depth.LOW_STORED, 0b00000001]), one_pixel, 2)
+
+
+def test_the_low_bits_are_stored_when_the_model_does_not_pay():
+    rng = np.random.default_rng(4)
+    high = smooth_image(30, 40, 3, 1)
+    noise = rng.integers(0, 4, high.shape).astype(np.uint8)
+    ramp = (np.arange(high.size) // 7 % 4).astype(np.uint8).reshape(high.shape)
+    for low, method in [(noise, depth.LOW_STORED), (ramp, depth.LOW_MODELLED)]:
+        code = depth.encode_low(high, low, 2)
+        assert code[0] == method and len(code) <= 1 + (low.size * 2 + 7) // 8
+        assert np.array_equal(depth.decode_low(code, high, 2), low)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: entropy.encode_low_bits(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2, 3), np.uint8), 9), "bits"),
+    (lambda: entropy.encode_low_bits(np.zeros((2, 2, 3), np.uint8), np.zeros((2, 3, 3), np.uint8), 2), "shape"),
+    (lambda: entropy.encode_low_bits(np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 4, np.uint8), 2), "bits"),
+    (lambda: entropy.encode_low_bits(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8), 2), "H, W"),
+    (lambda: entropy.decode_low_bits(b"", np.zeros((2, 2, 5), np.uint8), 2), "H, W"),
+])
+def test_the_low_bit_coder_checks_its_arguments_first(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 def test_mode_deep_needs_version_13_and_bit_depth_16(deep_file):

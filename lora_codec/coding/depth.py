@@ -9,8 +9,11 @@ section), and joined again exactly:
   table gives the low byte back;
 * **shift**: otherwise the bits that are zero in every sample at the bottom are dropped
   (10, 12 or 14 bits stored in 16), and the samples that are left, if wider than 8 bits,
-  are cut into their top 8 bits (coded as an image) and the ``low_bits`` below them
-  (a second image, of values under ``2 ** low_bits``).
+  are cut into their top 8 bits (coded as an image) and the ``low_bits`` below them. The
+  high image is decoded first; the low bits are then coded under it by the native online
+  context mixing of ``native/low_bits_model.hpp``, whose contexts see the high bits of
+  every sample and the full values of those before (:func:`encode_low`), or, when that
+  is not smaller, stored as they are.
 
 >>> import numpy as np
 >>> wide = np.arange(24, dtype=np.uint16).reshape(2, 4, 3) * 257  # 8-bit values widened
@@ -21,8 +24,10 @@ section), and joined again exactly:
 >>> layout, high, low = split(ten_bits)
 >>> layout.shift, layout.low_bits, bool(np.array_equal(join(layout, high, low), ten_bits))
 (6, 2, True)
->>> again = unpack(pack(layout, b"high file", b"low file"))
->>> again == (layout, b"high file", b"low file")
+>>> code = encode_low(high, low, layout.low_bits)
+>>> bool(np.array_equal(decode_low(code, high, layout.low_bits), low))
+True
+>>> unpack(pack(layout, b"high file", code)) == (layout, b"high file", code)
 True
 """
 
@@ -33,12 +38,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import entropy
+
 TAG = b"DEEP"
 BIT_DEPTH = 16
 # payload version (1), shift, low bits, whether a table follows, length of the high
 # image's file; then the table (256 bytes), the high image's file, the low image's file
 _PAYLOAD = struct.Struct("<BBBBI")
 _PAYLOAD_VERSION = 1
+# How the low bits are kept: as they are (K bits a sample, MSB first, packed), or as a
+# framed stream of the low-bit model.
+LOW_STORED, LOW_MODELLED = 0, 1
 
 
 class DepthError(ValueError):
@@ -99,15 +109,42 @@ def join(layout: Layout, high: np.ndarray, low: np.ndarray | None) -> np.ndarray
     return values.astype(np.uint16)
 
 
-def pack(layout: Layout, high_file: bytes, low_file: bytes = b"") -> bytes:
-    """The ``DEEP`` payload: the layout, the high image's .lcz file, the low image's."""
+def encode_low(high: np.ndarray, low: np.ndarray, bits: int) -> bytes:
+    """The low bits' code: a method byte, then the low-bit model's stream or, when that
+    is not smaller, the bits as they are."""
+    modelled = entropy.encode_low_bits(high, low, bits)
+    stored = np.packbits((low.reshape(-1, 1) >> np.arange(bits - 1, -1, -1, dtype=np.uint8)) & 1).tobytes()
+    return bytes([LOW_MODELLED]) + modelled if len(modelled) < len(stored) else bytes([LOW_STORED]) + stored
+
+
+def decode_low(code: bytes, high: np.ndarray, bits: int) -> np.ndarray:
+    """The low bits (the high image's shape) that :func:`encode_low` coded."""
+    if not code or code[0] not in (LOW_STORED, LOW_MODELLED):
+        raise DepthError(f"unknown low-bit method {code[0] if code else None}")
+    if code[0] == LOW_MODELLED:
+        try:
+            return entropy.decode_low_bits(code[1:], high, bits)
+        except entropy.CorruptStreamError as exc:
+            raise DepthError(str(exc)) from None
+    count = high.size * bits
+    if len(code) - 1 != (count + 7) // 8:
+        raise DepthError(f"the stored low bits are {len(code) - 1} bytes, not {(count + 7) // 8}")
+    flat = np.unpackbits(np.frombuffer(code, np.uint8, offset=1))
+    if flat[count:].any():
+        raise DepthError("the stored low bits' padding is not zero")
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)
+    return (flat[:count].reshape(-1, bits) @ weights).astype(np.uint8).reshape(high.shape)
+
+
+def pack(layout: Layout, high_file: bytes, low_code: bytes = b"") -> bytes:
+    """The ``DEEP`` payload: the layout, the high image's .lcz file, the low bits' code."""
     head = _PAYLOAD.pack(_PAYLOAD_VERSION, layout.shift, layout.low_bits, layout.table is not None, len(high_file))
-    return head + (layout.table or b"") + bytes(high_file) + bytes(low_file)
+    return head + (layout.table or b"") + bytes(high_file) + bytes(low_code)
 
 
 def unpack(payload: bytes) -> tuple[Layout, bytes, bytes]:
-    """(layout, the high image's .lcz file, the low image's: empty without low bits) of a
-    ``DEEP`` payload."""
+    """(layout, the high image's .lcz file, the low bits' code: empty without low bits)
+    of a ``DEEP`` payload."""
     if len(payload) < _PAYLOAD.size:
         raise DepthError("the 16-bit section is truncated")
     version, shift, low_bits, has_table, length = _PAYLOAD.unpack_from(payload)
@@ -121,5 +158,5 @@ def unpack(payload: bytes) -> tuple[Layout, bytes, bytes]:
     layout = Layout(shift=shift, low_bits=low_bits, table=bytes(payload[_PAYLOAD.size : pos]) if has_table else None)
     high, low = bytes(payload[pos : pos + length]), bytes(payload[pos + length :])
     if bool(low) != bool(low_bits):
-        raise DepthError("the 16-bit section's low image does not match its low bits")
+        raise DepthError("the 16-bit section's low bits do not match its layout")
     return layout, high, low

@@ -47,10 +47,12 @@ from .coder import (
 )
 from .convolution import conv_layer
 from .indexes import MAX_COLOURS, decode_indexes, encode_indexes
+from .low_bits import MAX_LOW_BITS, decode_low_bits, encode_low_bits
 from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs, predict_params
 
 __all__ = [
     "MAX_COLOURS",
+    "MAX_LOW_BITS",
     "MAX_COMPONENTS",
     "MAX_PRECISION",
     "MIN_SUBPIXEL_BITS",
@@ -61,9 +63,11 @@ __all__ = [
     "PixelEncoder",
     "PredictorWeights",
     "decode_indexes",
+    "decode_low_bits",
     "decode_mixture",
     "decode_with_tables",
     "encode_indexes",
+    "encode_low_bits",
     "encode_mixture",
     "encode_with_tables",
     "engine_outputs",

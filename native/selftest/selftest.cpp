@@ -181,6 +181,33 @@ void indexes(std::mt19937& rng) {
   }
 }
 
+// The low bits of 16-bit samples under the low-bit model (mode deep): round trips for
+// 1 to 8 bits and 1 to 4 planes, and damaged copies of the stream, which must stop
+// without reading outside their arrays.
+void low_bits_coding(std::mt19937& rng) {
+  for (int planes : {1, 3, 4})
+  for (int bits : {1, 2, 5, 8}) {
+    const int64_t h = 13, w = 17, n = h * w * planes;
+    std::vector<uint8_t> high(n), low(n), out(n);
+    for (int64_t k = 0; k < n; ++k) {
+      high[k] = static_cast<uint8_t>((k / planes) % 200 + (rng() % 3));
+      low[k] = static_cast<uint8_t>((k % 7 == 0 ? rng() : k / 5) % (1u << bits));
+    }
+    auto data = encode_low_bits(high.data(), low.data(), h, w, planes, bits);
+    const bool bad = decode_low_bits(data.data(), data.size(), high.data(), h, w, planes, bits, out.data());
+    check(!bad && out == low, "low-bit round trip");
+    for (int round = 0; round < 2; ++round) {
+      std::vector<uint8_t> copy = data;
+      if (round == 0) copy[copy.size() / 2] ^= 0x5a;
+      else copy.resize(copy.size() / 4);
+      decode_low_bits(copy.data(), copy.size(), high.data(), h, w, planes, bits, out.data());
+      bool inside = true;
+      for (uint8_t v : out) inside = inside && (v >> bits) == 0;
+      check(inside, "damaged low-bit streams decode values of `bits` bits");
+    }
+  }
+}
+
 }  // namespace
 
 // The online stages' vector kernels against their scalar forms, at the extremes of their
@@ -306,6 +333,7 @@ int main() {
   mixtures(rng);
   table_coding(rng);
   indexes(rng);
+  low_bits_coding(rng);
   for (bool calibrate : {false, true}) {
     predictor(rng, 0, false, calibrate);
     predictor(rng, 0, true, calibrate);
