@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learned: the default model; rc: HEVC base layer + learned residual; indexed: palette "
                         "and context-mixed indexes (images of few colours); stored: the pixels, zlib-compressed; "
                         "upscaled: a nearest-neighbour enlargement, coded as its original without its repeated "
-                        "rows and columns; deep: 16 bits per sample, as one or two 8-bit images (learned and rc "
+                        "rows and columns; deep: 16 bits per sample, the top 8 as an image, the rest modelled under it (learned and rc "
                         "fall back to stored, and to indexed when it applies, when smaller; learned also tries "
                         "upscaled where many lines repeat; a 16-bit image is always coded in mode deep, its top "
                         "8 bits in the mode asked for)")

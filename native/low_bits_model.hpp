@@ -40,7 +40,7 @@ inline constexpr int kCounterLimit = 255;
 class LowBitsModel {
  public:
   LowBitsModel(int64_t width, int64_t height, int planes, int bits)
-      : width_(width), height_(height), planes_(planes), bits_(bits), mixer_(kMaxBits * 4 * 4) {
+      : width_(width), height_(height), planes_(planes), bits_(bits), mixer_(kMaxBits * 4 * 4), mixer_b_(kMaxBits * 10 * 10) {
     int table_bits = 12;
     while (table_bits < 20 && (int64_t{1} << table_bits) < width * height * planes * bits / 4) ++table_bits;
     mask_ = (uint32_t{1} << table_bits) - 1;
@@ -110,7 +110,8 @@ class LowBitsModel {
       inputs_[i] = stretch_(p);
     }
     inputs_[kContexts] = 256;
-    const int d = mixer_.mix(inputs_.data(), (done_ * 4 + texture_) * 4 + plane_);
+    const int d = (mixer_.mix(inputs_.data(), (done_ * 4 + texture_) * 4 + plane_) +
+                   mixer_b_.mix(inputs_.data(), (done_ * 10 + static_cast<int>(q[0])) * 10 + static_cast<int>(q[6]))) >> 1;
     const int p = squash(d);
     return p < 1 ? 1 : p > 4095 ? 4095 : p;
   }
@@ -119,6 +120,7 @@ class LowBitsModel {
   void update(int bit) {
     for (int i = 0; i < kContexts; ++i) update_counter(*counter_[i], bit, kCounterLimit, rates_);
     mixer_.update(inputs_.data(), bit);
+    mixer_b_.update(inputs_.data(), bit);
     prefix_ = prefix_ * 2 + static_cast<uint32_t>(bit);
     if (++done_ == bits_) errors_[slot_] = static_cast<int32_t>(base_ + prefix_ - med_);
   }
@@ -166,7 +168,7 @@ class LowBitsModel {
   std::array<std::vector<Counter>, kContexts> tables_;
   std::array<Counter*, kContexts> counter_{};
   std::array<int, Mixer<kInputs>::kStride> inputs_{};  // zero beyond kInputs
-  Mixer<kInputs> mixer_;
+  Mixer<kInputs> mixer_, mixer_b_;
   StretchTable stretch_;
   CounterRates rates_;
   std::array<int64_t, kPredictions> predictions_{};

@@ -1,8 +1,8 @@
 """16-bit images as 8-bit ones: mode ``deep`` (format version 13).
 
-The learned model codes 8-bit samples. A 16-bit image is split into at most two 8-bit
-images that are coded as any image is (each its own .lcz file inside the ``DEEP``
-section), and joined again exactly:
+The learned model codes 8-bit samples. A 16-bit image is split into its high image, 8
+bits a sample, coded as any image is (its own .lcz file inside the ``DEEP`` section),
+and at most 8 low bits a sample, and joined again exactly:
 
 * **table**: each sample's low byte is a function of its high byte, as in 8-bit images
   widened to 16 bits (``v * 257``, ``v << 8``): the high bytes are coded, and the 256-entry

@@ -34,8 +34,8 @@ MODES: dict[str, Mode] = {
              summary="a nearest-neighbour enlargement: its original's own file, without the repeated lines, "
                      "and where they were (chosen when smaller)"),
         Mode("deep", "", deep=True,
-             summary="16-bit samples as one or two 8-bit images, each coded as any image is "
-                     "(every 16-bit image)"),
+             summary="16-bit samples: their top 8 bits an 8-bit image coded as any image is, the bits "
+                     "below modelled under it (every 16-bit image)"),
     )
 }
 assert set(MODES) == set(container.MODES), "every container mode needs a Mode entry"
