@@ -173,7 +173,9 @@ class Codec:
                  adaptation=None, progress=None, max_pixels: int = DEFAULT_MAX_PIXELS, strip: bool = False,
                  metadata: dict | None = None, fallback: bool = True, time_budget: float | None = None,
                  fast: bool = False) -> bytes:
-        """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes.
+        """Compress a path, PIL image or (H, W[, C]) uint8 array to .lcz bytes (a 16-bit
+        PNG or TIFF, PIL ``I;16`` image or uint16 array in mode ``deep``, the other modes
+        then coding its high image).
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
@@ -277,9 +279,9 @@ class Codec:
 
     def _deep(self, pixels: np.ndarray, colour: str, extra: dict[bytes, bytes], m: Mode, steps: int,
               **options) -> bytes:
-        """Mode deep: a 16-bit image as the .lcz files of its 8-bit parts
-        (:mod:`lora_codec.coding.depth`), the high part coded in mode ``m`` (learned for
-        mode deep itself), the low bits under it by the low-bit model."""
+        """Mode deep: a 16-bit image as its high image's .lcz file, coded in mode ``m``
+        (learned for mode deep itself), and the code of its low bits
+        (:mod:`lora_codec.coding.depth`)."""
         if pixels.dtype != np.uint16:
             raise ValueError("mode deep codes 16-bit images; this one has 8 bits per sample")
         layout, high, low = depth.split(pixels)
@@ -426,8 +428,9 @@ class Codec:
             k = best
 
     def decompress(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        """The exact (H, W, C) uint8 pixels of a .lcz file (bytes or a path). Files of more
-        than ``max_pixels`` pixels are refused before any decoding."""
+        """The exact (H, W, C) uint8 pixels (uint16 for a 16-bit image) of a .lcz file
+        (bytes or a path). Files of more than ``max_pixels`` pixels are refused before any
+        decoding."""
         max_pixels = check_max_pixels(max_pixels)
         c = container.unpack(read_lcz(data))
         header = c.header
@@ -524,7 +527,7 @@ class Codec:
         return _checked(enlargement.enlarge(small, rows, columns), header)
 
     def _undeep(self, c: container.Container, max_pixels: int) -> np.ndarray:
-        """Mode deep: the 8-bit parts' files, decoded and joined into 16-bit samples."""
+        """Mode deep: the high image decoded, its low bits under it, joined into 16-bit samples."""
         header = c.header
         if depth.TAG not in c.sections:
             raise FormatError("the 16-bit section is missing")
