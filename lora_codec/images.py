@@ -76,12 +76,20 @@ def regular_file(path: str | os.PathLike) -> Path:
     return path
 
 
-def _sample_layout_problem(img: Image.Image) -> str | None:
-    """Why Pillow would not give this file's samples exactly as 8-bit values, or None."""
+def _tile_rawmodes(img: Image.Image) -> list[tuple[object, str]]:
+    """(tile, the raw mode Pillow decodes it from: "" if none is named) of each tile."""
+    out = []
     for tile in getattr(img, "tile", None) or []:
         args = tile.args if hasattr(tile, "args") else tile[3]
-        rawmode = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args
-                                                      and isinstance(args[0], str) else "")
+        out.append((tile, args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args
+                                                               and isinstance(args[0], str) else "")))
+    return out
+
+
+def _sample_layout_problem(img: Image.Image) -> str | None:
+    """Why Pillow would not give this file's samples exactly as 8-bit values, or None."""
+    for tile, rawmode in _tile_rawmodes(img):
+        args = tile.args if hasattr(tile, "args") else tile[3]
         if ";16" in rawmode or ";32" in rawmode or rawmode.startswith(("I", "F")):
             return f"{rawmode.split(';')[0] or img.mode} with 16 or more bits per sample"
         codec = tile.codec_name if hasattr(tile, "codec_name") else tile[0]
@@ -211,11 +219,9 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
 def is_sixteen_bit(img: Image.Image) -> bool:
     """Whether the file is a PNG or TIFF of unsigned 16-bit samples (which imagecodecs
     reads exactly)."""
-    rawmodes = [t.args if hasattr(t, "args") else t[3] for t in img.tile or []]
-    rawmodes = [r if isinstance(r, str) else (r[0] if isinstance(r, tuple) and r else "") for r in rawmodes]
+    rawmodes = [rawmode for _, rawmode in _tile_rawmodes(img)]
     return (img.format in ("PNG", "TIFF") and bool(rawmodes)
-            and all(isinstance(r, str) and r.split(";")[1:2] in (["16"], ["16B"], ["16L"], ["16N"])
-                    for r in rawmodes))
+            and all(r.split(";")[1:2] in (["16"], ["16B"], ["16L"], ["16N"]) for r in rawmodes))
 
 
 def _read_sixteen_bit(img: Image.Image, source, max_pixels: int) -> tuple[np.ndarray, str]:
