@@ -55,12 +55,8 @@ class LowBitsModel {
     base_ = int64_t{high[(y * width_ + x) * planes_ + c]} << bits_;
     const Neighbours a = neighbours(high, low, y, x, c);
     const int64_t med = median_predictor(a);
-    int64_t carried = (a.w + a.n + 1) >> 1;
-    if (c > 0) {  // the earlier plane's error at this pixel, carried over
-      const Neighbours b = neighbours(high, low, y, x, c - 1);
-      const int64_t i = (y * width_ + x) * planes_ + c - 1;
-      carried = med + ((int64_t{high[i]} << bits_ | low[i]) - median_predictor(b));
-    }
+    // the earlier plane's error at this pixel, carried over
+    const int64_t carried = c > 0 ? med + error(y, x, c - 1) : (a.w + a.n + 1) >> 1;
     auto centre = [&](int64_t dy, int64_t dx, int64_t otherwise) {
       const int64_t yy = y + dy, xx = x + dx;
       if (yy >= height_ || xx >= width_) return otherwise;
