@@ -288,7 +288,7 @@ class Codec:
         inner = MODES["learned"] if m.deep else m
         high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
         low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits)
-        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="deep",
+        header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=container.DEEP_MODE,
                         model_id=bytes(8), pixel_crc=container.pixel_crc(pixels), bit_depth=depth.BIT_DEPTH)
         return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_code),
                                                            **extra}))
@@ -536,7 +536,7 @@ class Codec:
             h = container.unpack(high_file).header
         except (depth.DepthError, FormatError) as exc:
             raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None
-        if h.mode == "deep" or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
+        if MODES[h.mode].deep or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
             raise DecodeError(f"corrupt .lcz file: its 16-bit image's high part ({h.width}x{h.height} {h.colour}, "
                               f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} image")
         high = self.decompress(high_file, max_pixels=max_pixels)

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import entropy
+from .. import container, entropy
 
 TAG = b"DEEP"
-BIT_DEPTH = 16
+BIT_DEPTH = container.DEEP_BIT_DEPTH
 # payload version (1), shift, low bits, whether a table follows, length of the high
 # image's file; then the table (256 bytes), the high image's file, the low image's file
 _PAYLOAD = struct.Struct("<BBBBI")
