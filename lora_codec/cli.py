@@ -209,10 +209,20 @@ def _expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
     return files
 
 
+# Names that say a file is an image (or a .lcz) of another kind than the one written.
+_FILE_KIND_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".webp", ".gif",
+                       ".bmp", ".jxl", ".jp2", ".j2k", ".avif", ".heic", ".heif", ".ppm", ".pgm", ".pbm",
+                       ".pnm", ".tga", ".ico", ".qoi", ".lcz"}
+
+
 def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: str) -> list[Job]:
     if output is not None:
         if len(files) != 1:
             raise UsageError("-o names one output; use --out-dir for several inputs")
+        named = Path(output).suffix.lower()
+        if named in _FILE_KIND_SUFFIXES and named != suffix:
+            raise UsageError(f"{output}: this command writes a {suffix} file; a {named} name would mislabel it "
+                             f"(name it {Path(output).stem}{suffix})")
         jobs = [Job(files[0], Path(output))]
     elif files == [STDIO]:
         raise UsageError("standard input needs -o FILE (or -o - for standard output)")

@@ -131,8 +131,8 @@ def _from_pil(img: Image.Image, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[n
     elif mode == "1":
         img = img.convert("L")
     elif mode not in EXACT_MODES:
-        raise ImageError(f"unsupported image mode {mode} (supported: L, LA, RGB, RGBA, P, 1; "
-                         "16-bit and float images are not supported yet)")
+        raise ImageError(f"unsupported image mode {mode} (supported: L, LA, RGB, RGBA, P, 1, "
+                         "and grey, grey + alpha, RGB and RGBA at 16 bits)")
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -208,12 +208,28 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
         text = str(exc)
         raise ImageError(text if text.startswith(path) else f"{path}: {text}") from None
     except UnidentifiedImageError:
+        if _starts_like_tiff(source):
+            raise ImageError(f"{path}: a TIFF layout Pillow cannot read (planar, CIELab, or 16-bit with extra "
+                             "samples, for example)") from None
         raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
     except Image.DecompressionBombError:
         raise ImageError(f"{path}: over the limit of {max_pixels} pixels (raise it with --max-pixels / "
                          "max_pixels= if you trust the file)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path}: truncated or corrupt image ({exc})") from None
+
+
+def _starts_like_tiff(source) -> bool:
+    """Whether a file (a path or a binary file object) begins as a TIFF does."""
+    if isinstance(source, io.BytesIO):
+        head = source.getvalue()[:4]
+    else:
+        try:
+            with open(source, "rb") as fh:
+                head = fh.read(4)
+        except OSError:
+            return False
+    return head in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
 
 def is_sixteen_bit(img: Image.Image) -> bool:
@@ -235,15 +251,54 @@ def _read_sixteen_bit(img: Image.Image, source, max_pixels: int) -> tuple[np.nda
     if "transparency" in img.info:
         raise ImageError("a 16-bit image with a transparent colour key is not supported "
                          "(an alpha channel is)")
+    invert, orientation = _tiff_sixteen_bit_reading(img) if img.format == "TIFF" else (False, 1)
     data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
     decode = imagecodecs.png_decode if img.format == "PNG" else imagecodecs.tiff_decode
     try:
         arr = decode(data)
     except Exception as exc:  # imagecodecs' errors have no common base class
         raise ImageError(f"truncated or corrupt image ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    if arr.dtype == np.uint16 and invert:
+        arr = arr.copy()
+        colour = arr if arr.ndim == 2 else arr[:, :, :1]  # the grey plane; alpha is never inverted
+        np.subtract(65535, colour, out=colour)
+    arr = orient(arr, orientation)
     if arr.dtype != np.uint16 or arr.shape[:2] != (img.height, img.width):
         raise ImageError(f"unsupported image: {arr.dtype} samples of shape {arr.shape}")
     return from_array(arr, max_pixels)
+
+
+_TIFF_PHOTOMETRIC, _TIFF_ORIENTATION, _TIFF_EXTRA_SAMPLES = 262, 274, 338
+
+
+def _tiff_sixteen_bit_reading(img: Image.Image) -> tuple[bool, int]:
+    """How a 16-bit TIFF's raw samples become the image Pillow shows for the same file
+    at 8 bits: (invert the grey plane, TIFF orientation to apply). Refuses layouts whose
+    samples a PNG cannot hold with the same meaning."""
+    tags = img.tag_v2
+    photometric = tags.get(_TIFF_PHOTOMETRIC, 1)
+    if photometric not in (0, 1, 2):
+        raise ImageError(f"unsupported image: a 16-bit TIFF of photometric interpretation {photometric} "
+                         "(grey and RGB are coded)")
+    extra = tags.get(_TIFF_EXTRA_SAMPLES, ())
+    if 1 in (extra if isinstance(extra, tuple) else (extra,)):
+        raise ImageError("unsupported image: a 16-bit TIFF with premultiplied (associated) alpha, which a PNG "
+                         "cannot store as it is")
+    orientation = tags.get(_TIFF_ORIENTATION, 1)
+    return photometric == 0, orientation if orientation in range(1, 9) else 1
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels as shown under a TIFF/EXIF orientation (1 to 8): the transposition that
+    Pillow's TIFF reader (``ImageOps.exif_transpose``) applies to 8-bit images.
+
+    >>> orient(np.array([[1, 2, 3], [4, 5, 6]]), 6).tolist()
+    [[4, 1], [5, 2], [6, 3]]
+    """
+    flips = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+             5: lambda a: a.swapaxes(0, 1), 6: lambda a: a[::-1].swapaxes(0, 1),
+             7: lambda a: a[::-1, ::-1].swapaxes(0, 1), 8: lambda a: a[:, ::-1].swapaxes(0, 1)}
+    return np.ascontiguousarray(flips[orientation](pixels))
 
 
 def to_pil(pixels: np.ndarray, colour: str) -> Image.Image:

@@ -39,7 +39,7 @@ def from_pil(img: Image.Image) -> dict:
     meta: dict = {}
     if info.get("icc_profile"):
         meta["icc"] = bytes(info["icc_profile"])
-    exif = info.get("exif")
+    exif = info.get("exif") or (_exif_of_tiff_tags(img) if img.format == "TIFF" else None)
     if exif:
         meta["exif"] = bytes(exif)
     xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
@@ -60,6 +60,45 @@ def from_pil(img: Image.Image) -> dict:
     if isinstance(dpi, (tuple, list)) and len(dpi) == 2:
         meta["dpi"] = [float(dpi[0]), float(dpi[1])]
     return meta
+
+
+# A TIFF's descriptive tags, which an EXIF block holds the same way: ImageDescription,
+# Make, Model, Software, DateTime, Artist, HostComputer, Copyright.
+_TIFF_DESCRIPTIVE_TAGS = (270, 271, 272, 305, 306, 315, 316, 33432)
+_EXIF_SUB_IFDS = (0x8769, 0x8825)  # the Exif and GPS directories
+
+
+def _exif_of_tiff_tags(img: Image.Image) -> bytes | None:
+    """A TIFF's descriptive tags and Exif and GPS directories as an EXIF block (a PNG
+    keeps them in its eXIf chunk), or None if it has none. Orientation is not among
+    them: the pixels are read already turned (Pillow does it for 8-bit TIFFs, the 16-bit
+    reader in the same way)."""
+    tags = img.getexif()
+    exif = Image.Exif()
+    for tag in _TIFF_DESCRIPTIVE_TAGS:
+        if isinstance(tags.get(tag), str) and tags[tag]:
+            exif[tag] = tags[tag]
+    for tag in _EXIF_SUB_IFDS:
+        try:  # a directory Pillow cannot parse is left out; the tags above still travel
+            directory = tags.get_ifd(tag) if tag in tags else {}
+            if directory:
+                exif.get_ifd(tag).update(directory)
+                exif.tobytes()
+        except (OSError, ValueError, KeyError, TypeError, struct.error, SyntaxError):
+            exif = _without(exif, tag)
+    return exif.tobytes() if len(exif) or any(exif.get_ifd(tag) for tag in _EXIF_SUB_IFDS) else None
+
+
+def _without(exif: Image.Exif, tag: int) -> Image.Exif:
+    """A copy of ``exif`` without the directory ``tag``."""
+    copy = Image.Exif()
+    for key, value in exif.items():
+        if key != tag:
+            copy[key] = value
+    for other in _EXIF_SUB_IFDS:
+        if other != tag and other in exif:
+            copy.get_ifd(other).update(exif.get_ifd(other))
+    return copy
 
 
 def pack(meta: dict) -> bytes:

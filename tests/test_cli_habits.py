@@ -87,6 +87,55 @@ def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, cap
         assert "icc_profile" not in c.info and not c.text
 
 
+def test_an_output_named_for_another_kind_of_file_is_refused(tmp_path, capsys):
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "a.lcz"), "--quiet"]) == 0
+    for command, source, output in (("compress", src, "b.png"), ("compress", src, "b.JPG"),
+                                    ("decompress", tmp_path / "a.lcz", "b.tif"),
+                                    ("decompress", tmp_path / "a.lcz", "b.lcz")):
+        assert main([command, str(source), "-o", str(tmp_path / output)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "would mislabel it" in err[0] and not (tmp_path / output).exists()
+    assert main(["decompress", str(tmp_path / "a.lcz"), "-o", str(tmp_path / "b.PNG"), "--quiet"]) == 0
+    assert main(["compress", str(src), "-o", str(tmp_path / "a.archive"), "--quiet"]) == 0
+
+
+def _tiff_with_an_exif_directory(pixels: np.ndarray) -> bytes:
+    """An 8-bit grey TIFF whose first directory points to an Exif directory (Pillow's
+    TIFF writer drops such directories, so the file is laid out from an EXIF block)."""
+    h, w = pixels.shape
+    exif = Image.Exif()
+    for tag, value in ((256, w), (257, h), (258, 8), (259, 1), (262, 1), (273, 0), (277, 1), (278, h),
+                       (279, h * w), (315, "A. Artist")):
+        exif[tag] = value
+    exif.get_ifd(0x8769).update({0x9003: "2020:01:02 03:04:05"})
+    head = exif.tobytes()[6:]  # without "Exif\0\0"
+    with Image.open(io.BytesIO(head + pixels.tobytes())) as probe:
+        added = probe.tile[0].offset  # Pillow adds its data offset to the strip offset it writes
+    exif[273] = len(head) - added
+    return exif.tobytes()[6:] + pixels.tobytes()
+
+
+def test_a_tiffs_descriptive_tags_and_exif_directory_travel_as_exif(tmp_path):
+    import imagecodecs
+
+    grey = smooth_image(20, 30)[:, :, 0]
+    deep = (grey.astype(np.uint16) << 8) | 5
+    (tmp_path / "scan16.tif").write_bytes(imagecodecs.tiff_encode(deep, description="plate 4", software="scanner 2"))
+    Image.fromarray(grey).save(tmp_path / "plain.tif", tiffinfo={315: "A. Artist", 33432: "(c) A"})
+    (tmp_path / "camera.tif").write_bytes(_tiff_with_an_exif_directory(grey))
+    cases = {"scan16": ({270: "plate 4", 305: "scanner 2"}, {}), "plain": ({315: "A. Artist", 33432: "(c) A"}, {}),
+             "camera": ({315: "A. Artist"}, {0x9003: "2020:01:02 03:04:05"})}
+    for name, (tags, directory) in cases.items():
+        assert main(["compress", str(tmp_path / f"{name}.tif"), "-o", str(tmp_path / f"{name}.lcz"), "--quiet"]) == 0
+        assert main(["decompress", str(tmp_path / f"{name}.lcz"), "-o", str(tmp_path / f"{name}.png"), "--quiet"]) == 0
+        with Image.open(tmp_path / f"{name}.png") as img:
+            exif = img.getexif()
+            assert {tag: exif.get(tag) for tag in tags} == tags and 274 not in exif, name
+            assert dict(exif.get_ifd(0x8769)) == directory, name
+
+
 @pytest.fixture(scope="module")
 def user_model(tmp_path_factory) -> Path:
     """A model of one's own: the shipped one, nudged, so it codes well under a new id."""

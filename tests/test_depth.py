@@ -220,6 +220,58 @@ def test_16_bit_tiff_files_are_read_exactly(tmp_path):
     assert np.array_equal(lora_codec.decompress(lora_codec.compress(src)), samples)
 
 
+def test_a_16_bit_tiff_is_read_as_pillow_shows_the_same_file_at_8_bits(tmp_path):
+    """Orientation turns the pixels and MinIsWhite inverts grey, as Pillow's 8-bit
+    TIFF reader does, so the 16-bit PNG shows what the TIFF shows."""
+    from lora_codec.images import orient
+
+    grey = _ten_bit(height=12, width=7, planes=1, seed=6)[:, :, 0]
+    for orientation in (3, 6):
+        Image.fromarray(grey).save(tmp_path / "turned.tif", tiffinfo={274: orientation})
+        with Image.open(tmp_path / "turned.tif") as img:
+            shown = img.size
+        out = lora_codec.decompress(lora_codec.compress(tmp_path / "turned.tif"))[:, :, 0]
+        assert (out.shape[1], out.shape[0]) == shown and np.array_equal(out, orient(grey, orientation))
+    assert np.array_equal(orient(grey, 3), grey[::-1, ::-1])
+    (tmp_path / "white.tif").write_bytes(imagecodecs.tiff_encode(grey, photometric="miniswhite"))
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(tmp_path / "white.tif"))[:, :, 0], 65535 - grey)
+
+
+def test_orient_matches_pillows_transpositions():
+    from PIL import ImageOps
+
+    from lora_codec.images import orient
+
+    pixels = np.arange(3 * 5, dtype=np.uint8).reshape(3, 5)
+    for orientation in range(1, 9):
+        img = Image.fromarray(pixels)
+        exif = img.getexif()
+        exif[274] = orientation
+        img.info["exif"] = exif.tobytes()
+        assert np.array_equal(np.asarray(ImageOps.exif_transpose(img)), orient(pixels, orientation)), orientation
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(photometric="rgb", extrasample=1), "premultiplied"),
+    (dict(photometric="separated"), "photometric interpretation 5"),
+])
+def test_16_bit_tiffs_whose_samples_a_png_cannot_mean_are_refused(tmp_path, capsys, options, message):
+    samples = _ten_bit(planes=4, seed=7)
+    (tmp_path / "x.tif").write_bytes(imagecodecs.tiff_encode(samples, **options))
+    assert main(["compress", str(tmp_path / "x.tif"), "-o", str(tmp_path / "x.lcz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "x.lcz").exists()
+
+
+def test_a_tiff_layout_pillow_cannot_open_is_named_in_one_line(tmp_path, capsys):
+    samples = _ten_bit(seed=9)
+    (tmp_path / "planar.tif").write_bytes(imagecodecs.tiff_encode(samples, planarconfig="separate"))
+    assert main(["compress", str(tmp_path / "planar.tif"), "-o", str(tmp_path / "x.lcz")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a TIFF layout Pillow cannot read" in err[0]
+
+
 def test_metadata_travels_into_the_16_bit_png(tmp_path):
     samples = _ten_bit(seed=5)
     data = lora_codec.compress(samples, metadata={"text": {"Title": "scan 7"}, "dpi": [600, 600]})
