@@ -219,10 +219,6 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
     if output is not None:
         if len(files) != 1:
             raise UsageError("-o names one output; use --out-dir for several inputs")
-        named = Path(output).suffix.lower()
-        if named in _FILE_KIND_SUFFIXES and named != suffix:
-            raise UsageError(f"{output}: this command writes a {suffix} file; a {named} name would mislabel it "
-                             f"(name it {Path(output).stem}{suffix})")
         jobs = [Job(files[0], Path(output))]
     elif files == [STDIO]:
         raise UsageError("standard input needs -o FILE (or -o - for standard output)")
@@ -243,6 +239,10 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
             if _same_file(source, j.target):
                 raise UsageError(f"{j.target}: the output would replace the input {source} (even --force never "
                                  "does that)")
+    named = Path(output).suffix.lower() if output is not None else suffix
+    if named in _FILE_KIND_SUFFIXES and named != suffix:
+        raise UsageError(f"{output}: this command writes a {suffix} file; a {named} name would mislabel it "
+                         f"(name it {Path(output).stem}{suffix})")
     return jobs
 
 
