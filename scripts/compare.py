@@ -3,7 +3,9 @@
 Every codec runs in its own worker process, pinned to its own CPU core and single-threaded,
 so no timing is taken while another job competes for that core (``--jobs`` <= cores).
 Every round trip is verified pixel for pixel; a codec that is not lossless on an image is
-reported as such and left out of its averages.
+reported as such and left out of its averages. Images are coded as they are (grey, grey +
+alpha, RGB, RGBA; 8 or 16 bits): bpsp counts bits per sample of the image, and a peer that
+codes colour only (WebP, AVIF) is given grey as RGB copies, as a user of it would.
 
     python scripts/compare.py ../shared/data/kodak --steps 0,200 --rc-steps 0 --out results/kodak
 
@@ -85,16 +87,30 @@ def _peak_rss_mb() -> float:
 
 
 def _load(path: Path) -> np.ndarray:
-    """An image as RGB, or a 16-bit PNG or TIFF as its exact samples (grey (H, W))."""
-    from PIL import Image
+    """An image's exact samples as lora-codec reads them, 8 or 16 bits: grey (H, W), grey
+    + alpha (H, W, 2), RGB or RGBA (palette images as RGB(A))."""
+    from lora_codec.images import read_image
 
-    from lora_codec.images import is_sixteen_bit, read_image
-
-    with Image.open(path) as img:
-        if not is_sixteen_bit(img):
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     pixels, _ = read_image(path)
     return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+
+def _same_image(decoded: np.ndarray, given: np.ndarray) -> bool:
+    """Whether every sample came back in its place. lora-codec gives grey back as
+    (H, W, 1); libwebp drops an alpha plane that is opaque everywhere, which then means
+    the same image."""
+    if given.ndim == 3 and given.shape[2] == 4 and decoded.shape == given.shape[:2] + (3,) and bool(
+            (given[:, :, 3] == np.iinfo(given.dtype).max).all()):
+        given = given[:, :, :3]
+    return decoded.size == given.size and np.array_equal(decoded.reshape(given.shape), given)
+
+
+def _expanded(samples: np.ndarray) -> np.ndarray:
+    """Grey as RGB and grey + alpha as RGBA, for the peers that code only colour (WebP,
+    AVIF; JPEG-LS has no grey + alpha): what a user of those codecs would give them."""
+    if samples.ndim == 2:
+        return np.repeat(samples[:, :, None], 3, axis=2)
+    return np.concatenate([np.repeat(samples[:, :, :1], 3, axis=2), samples[:, :, 1:]], axis=2)
 
 
 def worker(codec: str, files: list[str], core: int | None, queue, model_file: str | None = None) -> None:
@@ -138,13 +154,19 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
 def _measure(codec: str, f: str, encode, decode) -> dict:
     """One image through one codec: sizes, times, the round trip's verdict."""
     img = _load(Path(f))
+    given = img
+    if not codec.startswith("lora-codec") and (img.ndim == 2 or img.shape[2] == 2):
+        try:
+            encode(img)
+        except Exception:  # the peer codes colour only: it gets the RGB(A) copy a user would give it
+            given = _expanded(img)
     _reset_peak_rss()
     t0 = time.perf_counter()
-    data = bytes(encode(img))
+    data = bytes(encode(given))
     t1 = time.perf_counter()
     out = np.asarray(decode(data))
     t2 = time.perf_counter()
-    lossless = out.shape == img.shape and np.array_equal(out.reshape(img.shape), img)
+    lossless = _same_image(out, given)
     megapixels = img.shape[0] * img.shape[1] / 1e6
     row = {
         "codec": codec, "image": Path(f).name, "bytes": len(data), "lossless": lossless,

@@ -35,3 +35,29 @@ def test_a_crashing_codec_is_reported_not_waited_for(tmp_path):
         parts = sum(float(r[k]) for k in ("adapter_bpsp", "z_bpsp", "pixel_bpsp", "base_bpsp", "container_bpsp"))
         assert abs(parts - float(r["bpsp"])) < 1e-9
     assert "| 2 |" in (out / "report.md").read_text()  # the failed column of the broken codec
+
+
+def test_images_are_compared_as_they_are_grey_alpha_and_all(tmp_path):
+    """Grey, grey + alpha and RGBA images are coded with all their planes and no more:
+    bpsp counts the image's own samples, and WebP (colour only) gets grey as RGB."""
+    import numpy as np
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rgb = smooth_image(24, 32, seed=3)
+    planes = {"grey": 1, "grey_alpha": 2, "rgba": 4, "opaque": 4}
+    Image.fromarray(rgb[:, :, 0]).save(images / "grey.png")
+    Image.fromarray(np.dstack([rgb[:, :, 0], rgb[:, :, 1]]), "LA").save(images / "grey_alpha.png")
+    Image.fromarray(np.dstack([rgb, 255 - rgb[:, :, :1]])).save(images / "rgba.png")
+    Image.fromarray(np.dstack([rgb, np.full_like(rgb[:, :, :1], 255)])).save(images / "opaque.png")  # WebP drops it
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, str(SCRIPT), str(images), "--codecs", "png,webp", "--steps", "0",
+                          "--out", str(out), "--jobs", "2"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    with open(out / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 12
+    for r in rows:
+        samples = 24 * 32 * planes[r["image"][:-4]]
+        assert r["lossless"] == "True", r
+        assert abs(float(r["bpsp"]) - 8 * int(r["bytes"]) / samples) < 1e-9, r
