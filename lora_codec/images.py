@@ -100,12 +100,15 @@ def _sample_layout_problem(img: Image.Image) -> str | None:
 
 @contextlib.contextmanager
 def _pillow_limit(max_pixels: int):
-    """Pillow's bomb check at our limit, its warning silenced (our check gives one line)."""
+    """Pillow's bomb check at our limit, its warning silenced (our check gives one line),
+    and so are its warnings of metadata it cannot parse (a corrupt EXIF directory is
+    left out; the pixels are read as ever)."""
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous

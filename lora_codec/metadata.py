@@ -19,6 +19,7 @@ import base64
 import io
 import json
 import struct
+import warnings
 import zlib
 
 import numpy as np
@@ -74,31 +75,32 @@ def _exif_of_tiff_tags(img: Image.Image) -> bytes | None:
     them: the pixels are read already turned (Pillow does it for 8-bit TIFFs, the 16-bit
     reader in the same way)."""
     tags = img.getexif()
-    exif = Image.Exif()
-    for tag in _TIFF_DESCRIPTIVE_TAGS:
-        if isinstance(tags.get(tag), str) and tags[tag]:
-            exif[tag] = tags[tag]
+    descriptive = {tag: tags[tag] for tag in _TIFF_DESCRIPTIVE_TAGS if isinstance(tags.get(tag), str) and tags[tag]}
+    directories = {}
     for tag in _EXIF_SUB_IFDS:
-        try:  # a directory Pillow cannot parse is left out; the tags above still travel
-            directory = tags.get_ifd(tag) if tag in tags else {}
-            if directory:
-                exif.get_ifd(tag).update(directory)
-                exif.tobytes()
-        except (OSError, ValueError, KeyError, TypeError, struct.error, SyntaxError):
-            exif = _without(exif, tag)
-    return exif.tobytes() if len(exif) or any(exif.get_ifd(tag) for tag in _EXIF_SUB_IFDS) else None
+        try:
+            with warnings.catch_warnings():  # Pillow warns of a directory it cannot parse
+                warnings.simplefilter("ignore")
+                directory = dict(tags.get_ifd(tag)) if tag in tags else {}
+        except _EXIF_ERRORS:  # a directory Pillow cannot parse is left out
+            directory = {}
+        if directory:
+            directories[tag] = directory
+    for kept in (directories, {}):  # directories that cannot be written again are left out
+        if not descriptive and not kept:
+            return None
+        exif = Image.Exif()
+        exif.update(descriptive)
+        for tag, directory in kept.items():
+            exif.get_ifd(tag).update(directory)
+        try:
+            return exif.tobytes()
+        except _EXIF_ERRORS:
+            continue
+    return None
 
 
-def _without(exif: Image.Exif, tag: int) -> Image.Exif:
-    """A copy of ``exif`` without the directory ``tag``."""
-    copy = Image.Exif()
-    for key, value in exif.items():
-        if key != tag:
-            copy[key] = value
-    for other in _EXIF_SUB_IFDS:
-        if other != tag and other in exif:
-            copy.get_ifd(other).update(exif.get_ifd(other))
-    return copy
+_EXIF_ERRORS = (OSError, ValueError, KeyError, TypeError, struct.error, SyntaxError)
 
 
 def pack(meta: dict) -> bytes:

@@ -136,6 +136,24 @@ def test_a_tiffs_descriptive_tags_and_exif_directory_travel_as_exif(tmp_path):
             assert dict(exif.get_ifd(0x8769)) == directory, name
 
 
+def test_a_corrupt_exif_directory_is_left_out_quietly(tmp_path, capsys):
+    import warnings
+
+    from PIL import TiffImagePlugin
+
+    directory = TiffImagePlugin.ImageFileDirectory_v2()
+    directory[0x9003] = "2020:01:02 03:04:05"
+    # Pillow writes the directory's pointer without the directory: a corrupt Exif pointer
+    Image.fromarray(smooth_image(8, 8)).save(tmp_path / "x.tif", tiffinfo={315: "A. Artist", 0x8769: directory})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["compress", str(tmp_path / "x.tif"), "-o", str(tmp_path / "x.lcz"), "--quiet"]) == 0
+    assert not [w for w in caught if "EXIF" in str(w.message)] and not capsys.readouterr().err
+    assert main(["decompress", str(tmp_path / "x.lcz"), "-o", str(tmp_path / "x.png"), "--quiet"]) == 0
+    with Image.open(tmp_path / "x.png") as img:
+        assert img.getexif().get(315) == "A. Artist"
+
+
 @pytest.fixture(scope="module")
 def user_model(tmp_path_factory) -> Path:
     """A model of one's own: the shipped one, nudged, so it codes well under a new id."""
