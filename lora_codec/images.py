@@ -201,12 +201,12 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
             check_size(img.width, img.height, max_pixels)
             problem = _sample_layout_problem(img)
             if problem and is_sixteen_bit(img):
-                return (*_read_sixteen_bit(img, source, max_pixels), from_pil(img))
+                return (*_read_sixteen_bit(img, source, max_pixels), from_pil(img, source))
             if problem:
                 raise ImageError(f"{path}: unsupported image: {problem}; lora-codec codes 8 or 16 bits per sample "
                                  "and never truncates")
             img.load()
-            return (*_from_pil(img, max_pixels), from_pil(img))
+            return (*_from_pil(img, max_pixels), from_pil(img, source))
     except ImageError as exc:
         text = str(exc)
         raise ImageError(text if text.startswith(path) else f"{path}: {text}") from None

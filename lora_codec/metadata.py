@@ -34,10 +34,17 @@ class MetadataError(ValueError):
     """A metadata section that cannot be read."""
 
 
-def from_pil(img: Image.Image) -> dict:
-    """The metadata of an opened image (an empty dict if it has none)."""
+def from_pil(img: Image.Image, source=None) -> dict:
+    """The metadata of an opened image (an empty dict if it has none); ``source``, the
+    file it was opened from (a path or a binary file object), gives a PNG's signalling
+    chunks (Pillow does not read them)."""
     info = img.info
     meta: dict = {}
+    source = source if source is not None else getattr(img, "filename", None) or None
+    if img.format == "PNG" and source is not None:
+        chunks = png_signalling(source)
+        if chunks:
+            meta["png_chunks"] = chunks
     if info.get("icc_profile"):
         meta["icc"] = bytes(info["icc_profile"])
     exif = info.get("exif") or (_exif_of_tiff_tags(img) if img.format == "TIFF" else None)
@@ -61,6 +68,51 @@ def from_pil(img: Image.Image) -> dict:
     if isinstance(dpi, (tuple, list)) and len(dpi) == 2:
         meta["dpi"] = [float(dpi[0]), float(dpi[1])]
     return meta
+
+
+# PNG chunks that say how to show the samples, kept as they are: coding-independent code
+# points (the colour space and transfer of HDR images), mastering display colour volume,
+# content light level. Pillow neither reads nor writes them by itself.
+SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi")
+
+
+def png_signalling(source) -> dict[str, bytes]:
+    """The signalling chunks (:data:`SIGNALLING_CHUNKS`) of a PNG file, a path or a
+    binary file object, read from the chunks before its first IDAT.
+
+    >>> import io
+    >>> png = _PNG_SIGNATURE + _png_chunk(b"IHDR", bytes(13)) + _png_chunk(b"cICP", bytes([9, 16, 0, 1]))
+    >>> png_signalling(io.BytesIO(png + _png_chunk(b"IDAT", b"") + _png_chunk(b"IEND", b"")))
+    {'cICP': b'\\t\\x10\\x00\\x01'}
+    """
+    if isinstance(source, io.BytesIO):
+        return _signalling_in(io.BytesIO(source.getvalue()))
+    try:
+        with open(source, "rb") as fh:
+            return _signalling_in(fh)
+    except OSError:
+        return {}
+
+
+def _signalling_in(fh) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+        return found
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
+            return found
+        length, kind = struct.unpack(">I", head[:4])[0], head[4:].decode("latin-1")
+        if kind in ("IDAT", "IEND") or length > 1 << 31:
+            return found
+        if kind in SIGNALLING_CHUNKS and kind not in found and length <= 1 << 16:
+            data = fh.read(length)
+            if len(data) < length:
+                return found
+            found[kind] = data
+            fh.seek(4, io.SEEK_CUR)
+        else:
+            fh.seek(length + 4, io.SEEK_CUR)
 
 
 # A TIFF's descriptive tags, which an EXIF block holds the same way: ImageDescription,
@@ -108,6 +160,8 @@ def pack(meta: dict) -> bytes:
     is written that :func:`unpack` would refuse."""
     _check_items(meta, "metadata")
     doc = {k: (base64.b64encode(v).decode("ascii") if k in _BINARY else v) for k, v in meta.items()}
+    if "png_chunks" in meta:
+        doc["png_chunks"] = {k: base64.b64encode(v).decode("ascii") for k, v in meta["png_chunks"].items()}
     return bytes([VERSION]) + zlib.compress(json.dumps(doc, sort_keys=True).encode("utf-8"), 9)
 
 
@@ -120,6 +174,8 @@ def unpack(payload: bytes) -> dict:
         if not isinstance(doc, dict):
             raise ValueError("not an object")
         meta = {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
+        if isinstance(meta.get("png_chunks"), dict):
+            meta["png_chunks"] = {k: base64.b64decode(v, validate=True) for k, v in meta["png_chunks"].items()}
     except (ValueError, zlib.error, UnicodeDecodeError, TypeError) as exc:
         raise MetadataError(f"corrupt metadata section ({exc})") from None
     return _check_items(meta, "corrupt metadata section:")
@@ -151,6 +207,8 @@ def _well_formed(key: str, value) -> bool:
             _is_number(v) for v in value)
     if key == "srgb":
         return isinstance(value, int) and not isinstance(value, bool)
+    if key == "png_chunks":
+        return isinstance(value, dict) and all(k in SIGNALLING_CHUNKS and isinstance(v, bytes) for k, v in value.items())
     return True
 
 
@@ -160,6 +218,8 @@ def describe(meta: dict) -> dict[str, int]:
     for key, value in meta.items():
         if key == "text":
             out.update({f"text:{k}": len(v.encode("utf-8")) for k, v in value.items()})
+        elif key == "png_chunks":
+            out.update({f"png:{k}": len(v) for k, v in value.items()})
         else:
             out[key] = len(value) if isinstance(value, (bytes, str)) else len(json.dumps(value))
     return out
@@ -167,7 +227,7 @@ def describe(meta: dict) -> dict[str, int]:
 
 def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
     """A PNG of the pixels (8 or 16 bits per sample), carrying ``meta`` (ICC, EXIF, XMP,
-    text, gAMA, cHRM, sRGB, pHYs)."""
+    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi)."""
     if pixels.dtype == np.uint16:
         return _encode_png16(pixels, colour, meta)
     arr = pixels[:, :, 0] if colour == "L" else pixels
@@ -194,7 +254,17 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
         options["dpi"] = tuple(meta["dpi"])
     buf = io.BytesIO()
     img.save(buf, format="PNG", **options)
-    return buf.getvalue()
+    return _with_signalling(buf.getvalue(), meta)
+
+
+def _with_signalling(png: bytes, meta: dict | None) -> bytes:
+    """``png`` with the signalling chunks of ``meta`` right after its header, where the
+    PNG specification wants them (before PLTE and IDAT); Pillow would drop two of them."""
+    chunks = (meta or {}).get("png_chunks") or {}
+    if not chunks:
+        return png
+    header_end = len(_PNG_SIGNATURE) + 12 + 13
+    return png[:header_end] + b"".join(_png_chunk(k.encode("latin-1"), v) for k, v in chunks.items()) + png[header_end:]
 
 
 def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
@@ -205,7 +275,7 @@ def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
     png = imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels), level=6)
     if not meta:
         return png
-    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", meta))
+    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", meta))  # signalling chunks included
     chunks = _png_chunks(png)
     extra = [c for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
     return _PNG_SIGNATURE + b"".join(_png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])

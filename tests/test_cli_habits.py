@@ -136,6 +136,47 @@ def test_a_tiffs_descriptive_tags_and_exif_directory_travel_as_exif(tmp_path):
             assert dict(exif.get_ifd(0x8769)) == directory, name
 
 
+@pytest.mark.parametrize("deep", [False, True])
+def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
+    """cICP, mDCv and cLLi (how to show an HDR image) come back before the pixels, as they
+    were; Pillow neither reads nor writes two of them."""
+    import struct
+    import zlib
+
+    import imagecodecs
+
+    from lora_codec.metadata import SIGNALLING_CHUNKS
+
+    def chunks_of(png: bytes) -> list[tuple[bytes, bytes]]:
+        out, pos = [], 8
+        while pos < len(png):
+            (length,) = struct.unpack_from(">I", png, pos)
+            out.append((png[pos + 4: pos + 8], png[pos + 8: pos + 8 + length]))
+            pos += 12 + length
+        return out
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    pixels = smooth_image(16, 24)
+    samples = (pixels.astype(np.uint16) << 8) | 3 if deep else pixels
+    plain = imagecodecs.png_encode(samples)
+    signalling = {b"cICP": bytes([9, 16, 0, 1]), b"mDCv": bytes(range(24)), b"cLLi": struct.pack(">II", 10_000_000, 4_000_000)}
+    src = tmp_path / "hdr.png"
+    src.write_bytes(plain[:33] + b"".join(chunk(k, v) for k, v in signalling.items()) + plain[33:])
+    assert main(["compress", str(src), "-o", str(tmp_path / "hdr.lcz"), "--quiet"]) == 0
+    assert main(["info", str(tmp_path / "hdr.lcz"), "--json"]) == 0
+    assert {f"png:{k}" for k in SIGNALLING_CHUNKS} <= set(json.loads(capsys.readouterr().out)["metadata"])
+    assert main(["decompress", str(tmp_path / "hdr.lcz"), "-o", str(tmp_path / "back.png"), "--quiet"]) == 0
+    back = (tmp_path / "back.png").read_bytes()
+    kinds = [k for k, _ in chunks_of(back)]
+    assert {k: v for k, v in chunks_of(back) if k in signalling} == signalling
+    assert max(kinds.index(k) for k in signalling) < kinds.index(b"IDAT")
+    assert np.array_equal(imagecodecs.png_decode(back), samples)
+    assert main(["decompress", str(tmp_path / "hdr.lcz"), "-o", str(tmp_path / "plain.png"), "--quiet", "--strip"]) == 0
+    assert not {k for k, _ in chunks_of((tmp_path / "plain.png").read_bytes())} & set(signalling)
+
+
 def test_a_corrupt_exif_directory_is_left_out_quietly(tmp_path, capsys):
     import warnings
 
@@ -291,7 +332,7 @@ def test_train_export_never_overwrites_without_force_nor_the_config(tmp_path, ca
 
 
 @pytest.mark.parametrize("item", [{"text": [1]}, {"srgb": "x"}, {"text": {"a\0b": "c"}}, {"dpi": [72]},
-                                  {"gamma": True}])
+                                  {"gamma": True}, {"png_chunks": {"IDAT": "AAAA"}}, {"png_chunks": ["cICP"]}])
 def test_a_malformed_metadata_item_is_refused_when_written_and_when_read(item):
     import zlib
 
