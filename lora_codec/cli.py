@@ -347,13 +347,27 @@ def _compress(args, started: float | None = None) -> int:
         _write(job, data, args.force)
         stats = section_stats(data)
         seconds = time.perf_counter() - start
+        input_bytes = None if job.source == STDIO else job.source.stat().st_size
         return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "mode": stats["mode"],
                 "hevc_quality": stats["hevc_quality"], "split_bpsp": stats["split_bpsp"], "seconds": seconds,
+                "input_bytes": input_bytes,
                 "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.nbytes} B of pixels -> "
                            f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
-                           f"{seconds:.2f} s"}
+                           f"{seconds:.2f} s{_larger_than_input(job.source, input_bytes, stats['bytes'])}"}
 
     return _run_batch(jobs, work, args)
+
+
+def _larger_than_input(source: Path, input_bytes: int | None, output_bytes: int) -> str:
+    """The summary's note when the .lcz is larger than the file it was made from: a lossy
+    JPEG's decoded pixels, kept exactly, cost more than the JPEG."""
+    if input_bytes is None or output_bytes <= input_bytes:
+        return ""
+    with open(source, "rb") as fh:
+        jpeg = fh.read(3) == b"\xff\xd8\xff"
+    why = (" (a lossy JPEG: the .lcz keeps its decoded pixels exactly, not the JPEG file; keep the JPEG "
+           "to keep it)") if jpeg else ""
+    return f"; {output_bytes / input_bytes:.2f}x the input file's {input_bytes} B{why}"
 
 
 def _name(path: Path, output: bool = False) -> str:

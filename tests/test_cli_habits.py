@@ -177,6 +177,23 @@ def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
     assert not {k for k, _ in chunks_of((tmp_path / "plain.png").read_bytes())} & set(signalling)
 
 
+def test_a_file_larger_than_its_input_says_so_and_names_a_jpeg(tmp_path, capsys):
+    """A JPEG's decoded pixels, kept exactly, cost more than the JPEG: the summary says so."""
+    pixels = np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "noise.jpg", quality=30)
+    Image.fromarray(smooth_image(64, 64)).save(tmp_path / "smooth.png")
+    assert main(["compress", str(tmp_path / "noise.jpg"), "-o", str(tmp_path / "a.lcz")]) == 0
+    line = capsys.readouterr().err.strip()
+    size = (tmp_path / "noise.jpg").stat().st_size
+    assert (tmp_path / "a.lcz").stat().st_size > size
+    assert f"the input file's {size} B" in line and "a lossy JPEG" in line and len(line.splitlines()) == 1
+    assert main(["compress", str(tmp_path / "smooth.png"), "-o", str(tmp_path / "b.lcz"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["input_bytes"] == (tmp_path / "smooth.png").stat().st_size > out["bytes"]
+    assert main(["compress", str(tmp_path / "smooth.png"), "-o", str(tmp_path / "c.lcz")]) == 0
+    assert "input file" not in capsys.readouterr().err
+
+
 def test_a_corrupt_exif_directory_is_left_out_quietly(tmp_path, capsys):
     import warnings
 
