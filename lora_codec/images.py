@@ -225,7 +225,7 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
 def _starts_like_tiff(source) -> bool:
     """Whether a file (a path or a binary file object) begins as a TIFF does."""
     if isinstance(source, io.BytesIO):
-        head = source.getvalue()[:4]
+        head = bytes(source.getbuffer()[:4])  # without copying the whole file
     else:
         try:
             with open(source, "rb") as fh:

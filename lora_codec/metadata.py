@@ -85,8 +85,13 @@ def png_signalling(source) -> dict[str, bytes]:
     >>> png_signalling(io.BytesIO(png + _png_chunk(b"IDAT", b"") + _png_chunk(b"IEND", b"")))
     {'cICP': b'\\t\\x10\\x00\\x01'}
     """
-    if isinstance(source, io.BytesIO):
-        return _signalling_in(io.BytesIO(source.getvalue()))
+    if isinstance(source, io.BytesIO):  # read in place, and left where it was
+        position = source.seek(0, io.SEEK_CUR)
+        try:
+            source.seek(0)
+            return _signalling_in(source)
+        finally:
+            source.seek(position)
     try:
         with open(source, "rb") as fh:
             return _signalling_in(fh)

@@ -105,6 +105,11 @@ def _same_image(decoded: np.ndarray, given: np.ndarray) -> bool:
     return decoded.size == given.size and np.array_equal(decoded.reshape(given.shape), given)
 
 
+# Planes (grey, grey + alpha) that a peer cannot code as they are (imagecodecs refuses
+# them), so it gets the RGB(A) copy a user would give it.
+_COLOUR_ONLY = {"webp": (1, 2), "avif": (1, 2), "jpegls": (2,)}
+
+
 def _expanded(samples: np.ndarray) -> np.ndarray:
     """Grey as RGB and grey + alpha as RGBA, for the peers that code only colour (WebP,
     AVIF; JPEG-LS has no grey + alpha): what a user of those codecs would give them."""
@@ -154,12 +159,8 @@ def worker(codec: str, files: list[str], core: int | None, queue, model_file: st
 def _measure(codec: str, f: str, encode, decode) -> dict:
     """One image through one codec: sizes, times, the round trip's verdict."""
     img = _load(Path(f))
-    given = img
-    if not codec.startswith("lora-codec") and (img.ndim == 2 or img.shape[2] == 2):
-        try:
-            encode(img)
-        except Exception:  # the peer codes colour only: it gets the RGB(A) copy a user would give it
-            given = _expanded(img)
+    planes = 1 if img.ndim == 2 else img.shape[2]
+    given = _expanded(img) if planes in _COLOUR_ONLY.get(codec, ()) else img
     _reset_peak_rss()
     t0 = time.perf_counter()
     data = bytes(encode(given))
