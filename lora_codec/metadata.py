@@ -72,8 +72,9 @@ def from_pil(img: Image.Image, source=None) -> dict:
 
 # PNG chunks that say how to show the samples, kept as they are: coding-independent code
 # points (the colour space and transfer of HDR images), mastering display colour volume,
-# content light level. Pillow neither reads nor writes them by itself.
-SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi")
+# content light level, and the significant bits of each plane (a 12-bit scan stored in
+# 16 bits). Pillow does not read them.
+SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi", "sBIT")
 
 
 def png_signalling(source) -> dict[str, bytes]:
@@ -232,7 +233,7 @@ def describe(meta: dict) -> dict[str, int]:
 
 def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
     """A PNG of the pixels (8 or 16 bits per sample), carrying ``meta`` (ICC, EXIF, XMP,
-    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi)."""
+    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi, sBIT)."""
     if pixels.dtype == np.uint16:
         return _encode_png16(pixels, colour, meta)
     arr = pixels[:, :, 0] if colour == "L" else pixels
@@ -259,13 +260,18 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
         options["dpi"] = tuple(meta["dpi"])
     buf = io.BytesIO()
     img.save(buf, format="PNG", **options)
-    return _with_signalling(buf.getvalue(), meta)
+    return _with_signalling(buf.getvalue(), meta, len(colour), 8)
 
 
-def _with_signalling(png: bytes, meta: dict | None) -> bytes:
+def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int) -> bytes:
     """``png`` with the signalling chunks of ``meta`` right after its header, where the
-    PNG specification wants them (before PLTE and IDAT); Pillow would drop two of them."""
-    chunks = (meta or {}).get("png_chunks") or {}
+    PNG specification wants them (before PLTE and IDAT); Pillow would drop most of them.
+    sBIT goes only where it fits the written image: one count per plane, none over its
+    bit depth (a palette or colour-keyed image is written with other planes)."""
+    chunks = dict((meta or {}).get("png_chunks") or {})
+    sbit = chunks.get("sBIT")
+    if sbit is not None and not (len(sbit) == planes and all(1 <= v <= bit_depth for v in sbit)):
+        del chunks["sBIT"]
     if not chunks:
         return png
     header_end = len(_PNG_SIGNATURE) + 12 + 13
@@ -280,10 +286,12 @@ def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
     png = imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels), level=6)
     if not meta:
         return png
-    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", meta))  # signalling chunks included
+    others = {k: v for k, v in meta.items() if k != "png_chunks"}
+    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", others)) if others else []
     chunks = _png_chunks(png)
     extra = [c for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
-    return _PNG_SIGNATURE + b"".join(_png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])
+    png = _PNG_SIGNATURE + b"".join(_png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])
+    return _with_signalling(png, meta, len(colour), 16)
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
