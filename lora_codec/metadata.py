@@ -165,9 +165,7 @@ def pack(meta: dict) -> bytes:
     """The ``meta`` section's payload; a malformed item is refused here, so that no file
     is written that :func:`unpack` would refuse."""
     _check_items(meta, "metadata")
-    doc = {k: (base64.b64encode(v).decode("ascii") if k in _BINARY else v) for k, v in meta.items()}
-    if "png_chunks" in meta:
-        doc["png_chunks"] = {k: base64.b64encode(v).decode("ascii") for k, v in meta["png_chunks"].items()}
+    doc = {k: _to_json(k, v) for k, v in meta.items()}
     return bytes([VERSION]) + zlib.compress(json.dumps(doc, sort_keys=True).encode("utf-8"), 9)
 
 
@@ -179,12 +177,29 @@ def unpack(payload: bytes) -> dict:
         doc = json.loads(zlib.decompressobj().decompress(payload[1:], 1 << 26).decode("utf-8"))
         if not isinstance(doc, dict):
             raise ValueError("not an object")
-        meta = {k: (base64.b64decode(v, validate=True) if k in _BINARY else v) for k, v in doc.items()}
-        if isinstance(meta.get("png_chunks"), dict):
-            meta["png_chunks"] = {k: base64.b64decode(v, validate=True) for k, v in meta["png_chunks"].items()}
+        meta = {k: _from_json(k, v) for k, v in doc.items()}
     except (ValueError, zlib.error, UnicodeDecodeError, TypeError) as exc:
         raise MetadataError(f"corrupt metadata section ({exc})") from None
     return _check_items(meta, "corrupt metadata section:")
+
+
+def _to_json(key: str, value):
+    """An item as the JSON document holds it: binary values (and the PNG chunks' data) as
+    base64 text."""
+    if key in _BINARY:
+        return base64.b64encode(value).decode("ascii")
+    if key == "png_chunks":
+        return {k: base64.b64encode(v).decode("ascii") for k, v in value.items()}
+    return value
+
+
+def _from_json(key: str, value):
+    """Inverse of :func:`_to_json` (a malformed value is left for :func:`_check_items`)."""
+    if key in _BINARY:
+        return base64.b64decode(value, validate=True)
+    if key == "png_chunks" and isinstance(value, dict):
+        return {k: base64.b64decode(v, validate=True) for k, v in value.items()}
+    return value
 
 
 def _check_items(meta: dict, what: str) -> dict:

@@ -136,12 +136,20 @@ def test_a_tiffs_descriptive_tags_and_exif_directory_travel_as_exif(tmp_path):
             assert dict(exif.get_ifd(0x8769)) == directory, name
 
 
+def _png_chunk_bytes(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk (length, type, data, CRC), written here independently of the code
+    under test."""
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
 @pytest.mark.parametrize("deep", [False, True])
 def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
     """cICP, mDCv and cLLi (how to show an HDR image) come back before the pixels, as they
     were; Pillow neither reads nor writes two of them."""
     import struct
-    import zlib
 
     import imagecodecs
 
@@ -155,16 +163,13 @@ def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
             pos += 12 + length
         return out
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
     pixels = smooth_image(16, 24)
     samples = (pixels.astype(np.uint16) << 8) | 3 if deep else pixels
     plain = imagecodecs.png_encode(samples)
     signalling = {b"cICP": bytes([9, 16, 0, 1]), b"mDCv": bytes(range(24)), b"cLLi": struct.pack(">II", 10_000_000, 4_000_000),
                   b"sBIT": bytes([12 if deep else 7] * 3)}
     src = tmp_path / "hdr.png"
-    src.write_bytes(plain[:33] + b"".join(chunk(k, v) for k, v in signalling.items()) + plain[33:])
+    src.write_bytes(plain[:33] + b"".join(_png_chunk_bytes(k, v) for k, v in signalling.items()) + plain[33:])
     assert main(["compress", str(src), "-o", str(tmp_path / "hdr.lcz"), "--quiet"]) == 0
     assert main(["info", str(tmp_path / "hdr.lcz"), "--json"]) == 0
     assert {f"png:{k}" for k in SIGNALLING_CHUNKS} <= set(json.loads(capsys.readouterr().out)["metadata"])
@@ -198,12 +203,6 @@ def test_a_file_larger_than_its_input_says_so_and_names_a_jpeg(tmp_path, capsys)
 def test_an_sbit_chunk_goes_only_where_it_fits_the_written_image(tmp_path):
     """A grey PNG with a colour key is written as grey + alpha: its one-plane sBIT would
     be invalid there, so it is left out; an RGB image's is kept."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
     grey = smooth_image(16, 16)[:, :, 0]
     cases = {"keyed": (Image.fromarray(grey), {"transparency": int(grey[0, 0])}, bytes([5]), False),
              "rgb": (Image.fromarray(smooth_image(16, 16)), {}, bytes([5, 6, 7]), True)}
@@ -211,11 +210,11 @@ def test_an_sbit_chunk_goes_only_where_it_fits_the_written_image(tmp_path):
         buf = io.BytesIO()
         img.save(buf, "PNG", **options)
         png = buf.getvalue()
-        (tmp_path / f"{name}.png").write_bytes(png[:33] + chunk(b"sBIT", sbit) + png[33:])
+        (tmp_path / f"{name}.png").write_bytes(png[:33] + _png_chunk_bytes(b"sBIT", sbit) + png[33:])
         assert main(["compress", str(tmp_path / f"{name}.png"), "-o", str(tmp_path / f"{name}.lcz"), "--quiet"]) == 0
         assert main(["decompress", str(tmp_path / f"{name}.lcz"), "-o", str(tmp_path / f"{name}.out.png"), "--quiet"]) == 0
         back = (tmp_path / f"{name}.out.png").read_bytes()
-        assert (chunk(b"sBIT", sbit) in back) == kept, name
+        assert (_png_chunk_bytes(b"sBIT", sbit) in back) == kept, name
         with Image.open(tmp_path / f"{name}.out.png") as out:
             out.load()
 
