@@ -3,8 +3,9 @@
 Errors, usage errors included, are one line on stderr and exit status 1 (``--debug``
 shows the traceback); SIGINT exits with 130 and SIGTERM with 143, leaving no temporary
 file. Outputs are written atomically (temporary file, then rename), never replace an
-existing file without ``--force`` and never replace an input, even with ``--force``. In a
-batch, one failure does not stop the others.
+existing file without ``--force`` and never replace an input, even with ``--force``. An
+output file takes its input file's permission bits and access and modification times (as
+gzip, xz and zstd do). In a batch, one failure does not stop the others.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gc
 import json
 import os
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -339,12 +341,13 @@ def _compress(args, started: float | None = None) -> int:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
         start, reading = time.perf_counter(), time.monotonic()
         pixels, colour, meta = read_image_with_metadata(str(job.source), args.max_pixels)
+        source_stat = _stat(job.source)
         data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
                               adaptation=options, progress=progress, metadata={} if args.strip else meta,
                               time_budget=clock.left(reading), fast=args.fast)
         if args.verify and not (codec.decompress(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
-        _write(job, data, args.force)
+        _write(job, data, args.force, source_stat)
         stats = section_stats(data)
         seconds = time.perf_counter() - start
         input_bytes = None if job.source == STDIO else job.source.stat().st_size
@@ -384,7 +387,9 @@ def _check_stdout(jobs: list[Job], args) -> None:
             raise UsageError("refusing to write binary data to a terminal (redirect it, or name a file with -o)")
 
 
-def _write(job: Job, data: bytes, force: bool) -> None:
+def _write(job: Job, data: bytes, force: bool, source_stat: os.stat_result | None) -> None:
+    """Write an output; a file takes the permissions and times of its input's
+    ``source_stat`` (None for standard input)."""
     from .images import atomic_write
 
     target = job.target
@@ -394,7 +399,16 @@ def _write(job: Job, data: bytes, force: bool) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        atomic_write(target, data, force)
+        atomic_write(target, data, force, like=source_stat)
+
+
+def _stat(source: Path) -> os.stat_result | None:
+    """The input's status, once it has been read; None for standard input and for
+    anything but a regular file (a FIFO's or a device's permissions are not a file's)."""
+    if source == STDIO:
+        return None
+    st = source.stat()
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _read_input(source: Path) -> bytes:
@@ -436,10 +450,11 @@ def _decompress(args) -> int:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
         start = time.perf_counter()
         data = _read_input(job.source)
+        source_stat = _stat(job.source)
         pixels = codec.decompress(data, max_pixels=args.max_pixels)
         meta = {} if args.strip else codec.metadata(data)
         png = encode_png(pixels, unpack(data).header.colour, meta)
-        _write(job, png, args.force)
+        _write(job, png, args.force, source_stat)
         seconds = time.perf_counter() - start
         return {"width": pixels.shape[1], "height": pixels.shape[0], "seconds": seconds,
                 "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.shape[1]}x{pixels.shape[0]}, "

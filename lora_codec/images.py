@@ -309,10 +309,15 @@ def to_pil(pixels: np.ndarray, colour: str) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(arr), mode=colour)
 
 
-def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
+def atomic_write(path: str | Path, data: bytes, force: bool, like: os.stat_result | None = None) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
     Refuses to replace an existing file unless ``force``; leaves nothing behind on error.
+    ``like`` (the ``os.stat`` of the file the data came from) gives the new file that
+    file's permission bits and access and modification times, as gzip, xz and zstd do: a
+    private photograph's .lcz stays private, and a decoded file keeps the original's date.
+    A replaced file's permissions are never widened (the new file gets the bits both
+    allow).
     """
     path = Path(path)
     if path.exists() and not force:
@@ -324,15 +329,18 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"no such directory (to write {path.name} in)", str(folder))
-    fd, tmp = _create_temporary(folder, path.name)
+    fd, tmp = _create_temporary(folder, path.name, private=like is not None)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        mode = None if like is None else _permissions(like.st_mode)
+        if force and path.is_file():  # the replaced file's permissions stay (a private 0600 file stays private)
+            replaced = _permissions(path.stat().st_mode)
+            mode = replaced if mode is None else mode & replaced
+        _take_over(tmp, mode, like)
         if force:
-            if path.is_file():  # the replaced file's permissions stay (a private 0600 file stays private)
-                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
             os.replace(tmp, path)
         else:
             _link_no_clobber(tmp, path)
@@ -341,13 +349,29 @@ def atomic_write(path: str | Path, data: bytes, force: bool) -> None:
         raise
 
 
-def _create_temporary(folder: Path, name: str) -> tuple[int, str]:
+def _permissions(st_mode: int) -> int:
+    """The read, write and execute bits of a mode (never set-id or sticky bits)."""
+    return stat.S_IMODE(st_mode) & 0o777
+
+
+def _take_over(tmp: str, mode: int | None, like: os.stat_result | None) -> None:
+    """Give the temporary file its final permission bits and the source's times. A file
+    system that keeps neither (FAT, some network shares) is not an error."""
+    with contextlib.suppress(OSError):
+        if mode is not None:
+            os.chmod(tmp, mode)
+        if like is not None:
+            os.utime(tmp, ns=(like.st_atime_ns, like.st_mtime_ns))
+
+
+def _create_temporary(folder: Path, name: str, private: bool = False) -> tuple[int, str]:
     """A new hidden ``.NAME.XXXX.part`` file beside the output, created with the usual
-    permissions (0666 less the umask, as any new file; mkstemp would give 0600)."""
+    permissions (0666 less the umask, as any new file; mkstemp would give 0600), or 0600
+    when ``private`` (its final permissions are set before it is renamed)."""
     for _ in range(100):
         tmp = folder / f".{name[:200]}.{secrets.token_hex(4)}.part"  # within NAME_MAX for any legal name
         try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), str(tmp)
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666), str(tmp)
         except FileExistsError:
             continue
     raise FileExistsError(f"{folder}: cannot create a temporary file")

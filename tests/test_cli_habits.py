@@ -419,6 +419,26 @@ def test_force_keeps_the_replaced_files_permissions(tmp_path):
     assert out.read_bytes() != b"old" and (out.stat().st_mode & 0o777) == 0o600
 
 
+def test_outputs_take_their_inputs_permissions_and_times(tmp_path):
+    """As gzip, xz and zstd: a private image's .lcz is private too, and the decoded file
+    keeps the original's modification time; a replaced file is never made more open."""
+    src = tmp_path / "a.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    src.chmod(0o640)
+    os.utime(src, ns=(1_500_000_000_123_456_789, 1_600_000_000_987_654_321))
+    lcz, png = tmp_path / "a.lcz", tmp_path / "b.png"
+    assert main(["compress", str(src), "--quiet"]) == 0
+    assert main(["decompress", str(lcz), "-o", str(png), "--quiet"]) == 0
+    for out in (lcz, png):
+        assert (out.stat().st_mode & 0o777) == 0o640
+        assert out.stat().st_mtime_ns == 1_600_000_000_987_654_321
+    for source_mode, replaced_mode in ((0o600, 0o644), (0o644, 0o600)):
+        lcz.chmod(source_mode)
+        png.chmod(replaced_mode)
+        assert main(["decompress", str(lcz), "-o", str(png), "--quiet", "--force"]) == 0
+        assert (png.stat().st_mode & 0o777) == 0o600
+
+
 def test_a_model_flag_naming_no_model_file_is_a_one_line_error(tmp_path, capsys):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)
