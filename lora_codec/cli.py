@@ -345,7 +345,7 @@ def _compress(args, started: float | None = None) -> int:
         data = codec.compress(pixels, steps=args.steps, mode=args.mode, quality=args.quality,
                               adaptation=options, progress=progress, metadata={} if args.strip else meta,
                               time_budget=clock.left(reading), fast=args.fast)
-        if args.verify and not (codec.decompress(data) == pixels).all():
+        if args.verify and not (codec.decompress_planes(data) == pixels).all():
             raise RuntimeError(f"{job.source}: verification failed, nothing written")
         _write(job, data, args.force, source_stat)
         stats = section_stats(data)
@@ -451,7 +451,7 @@ def _decompress(args) -> int:
         start = time.perf_counter()
         data = _read_input(job.source)
         source_stat = _stat(job.source)
-        pixels = codec.decompress(data, max_pixels=args.max_pixels)
+        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels)
         meta = {} if args.strip else codec.metadata(data)
         png = encode_png(pixels, unpack(data).header.colour, meta)
         _write(job, png, args.force, source_stat)

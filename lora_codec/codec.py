@@ -428,9 +428,20 @@ class Codec:
             k = best
 
     def decompress(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        """The exact (H, W, C) uint8 pixels (uint16 for a 16-bit image) of a .lcz file
-        (bytes or a path). Files of more than ``max_pixels`` pixels are refused before any
-        decoding."""
+        """The exact uint8 pixels (uint16 for a 16-bit image) of a .lcz file (bytes or a
+        path): (H, W) for a grey image, as Pillow and imagecodecs give one, so that a grey
+        (H, W) array comes back as it went in; (H, W, C) for grey + alpha, RGB and RGBA.
+        Files of more than ``max_pixels`` pixels are refused before any decoding.
+
+        >>> grey = np.arange(6 * 5, dtype=np.uint8).reshape(6, 5)
+        >>> Codec().decompress(Codec().compress(grey)).shape
+        (6, 5)
+        """
+        pixels = self.decompress_planes(data, max_pixels=max_pixels)
+        return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+    def decompress_planes(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """:meth:`decompress`, but always (H, W, C): a grey image as (H, W, 1)."""
         max_pixels = check_max_pixels(max_pixels)
         c = container.unpack(read_lcz(data))
         header = c.header
@@ -523,7 +534,7 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: its enlarged image ({inner_header.width}x{inner_header.height} "
                               f"{inner_header.colour}, mode {inner_header.mode}) is not the {shape[1]}x{shape[0]} "
                               f"{header.colour} original of its {header.width}x{header.height} image")
-        small = self.decompress(inner, max_pixels=max_pixels)
+        small = self.decompress_planes(inner, max_pixels=max_pixels)
         return _checked(enlargement.enlarge(small, rows, columns), header)
 
     def _undeep(self, c: container.Container, max_pixels: int) -> np.ndarray:
@@ -539,7 +550,7 @@ class Codec:
         if MODES[h.mode].deep or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
             raise DecodeError(f"corrupt .lcz file: its 16-bit image's high part ({h.width}x{h.height} {h.colour}, "
                               f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} image")
-        high = self.decompress(high_file, max_pixels=max_pixels)
+        high = self.decompress_planes(high_file, max_pixels=max_pixels)
         try:
             low = depth.decode_low(low_code, high, layout.low_bits) if layout.low_bits else None
             return _checked(depth.join(layout, high, low), header)
@@ -579,7 +590,8 @@ def compress(image, steps: int = 0, **kwargs) -> bytes:
 
 
 def decompress(data, **kwargs) -> np.ndarray:
-    """Decompress .lcz bytes or a .lcz file with the shipped models. See :meth:`Codec.decompress`."""
+    """Decompress .lcz bytes or a .lcz file with the shipped models: (H, W) for a grey image,
+    (H, W, C) otherwise. See :meth:`Codec.decompress`."""
     return Codec().decompress(data, **kwargs)
 
 

@@ -96,7 +96,7 @@ def _load(path: Path) -> np.ndarray:
 
 
 def _same_image(decoded: np.ndarray, given: np.ndarray) -> bool:
-    """Whether every sample came back in its place. lora-codec gives grey back as
+    """Whether every sample came back in its place, whether a grey image is (H, W) or
     (H, W, 1); libwebp drops an alpha plane that is opaque everywhere, which then means
     the same image."""
     if given.ndim == 3 and given.shape[2] == 4 and decoded.shape == given.shape[:2] + (3,) and bool(

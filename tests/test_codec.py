@@ -22,15 +22,16 @@ def test_round_trip_sizes_and_modes(shape, planes):
     img = smooth_image(*shape, planes=planes, seed=shape[0] + planes)
     data = lora_codec.compress(img)
     out = lora_codec.decompress(data)
-    assert out.shape == img.shape and out.dtype == np.uint8
-    assert np.array_equal(out, img)
+    expected = img[:, :, 0] if planes == 1 else img  # grey comes back (H, W), as Pillow gives it
+    assert out.shape == expected.shape and out.dtype == np.uint8
+    assert np.array_equal(out, expected)
 
 
 @given(st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 3, 4]), st.integers(0, 2**32 - 1))
 @settings(max_examples=25, deadline=None)
 def test_round_trip_random_noise(h, w, planes, seed):
     img = np.random.default_rng(seed).integers(0, 256, (h, w, planes), dtype=np.uint8)
-    assert np.array_equal(lora_codec.decompress(lora_codec.compress(img)), img)
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(img)), img[:, :, 0] if planes == 1 else img)
 
 
 def test_accepts_path_pil_and_2d_array(tmp_path):
@@ -40,7 +41,20 @@ def test_accepts_path_pil_and_2d_array(tmp_path):
     for source in (path, str(path), Image.fromarray(img)):
         assert np.array_equal(lora_codec.decompress(lora_codec.compress(source)), img)
     gray = img[:, :, 0]
-    assert np.array_equal(lora_codec.decompress(lora_codec.compress(gray))[:, :, 0], gray)
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(gray)), gray)  # same shape back
+
+
+def test_grey_comes_back_as_it_went_in_and_as_planes_on_request():
+    grey = smooth_image(9, 14, planes=1)[:, :, 0]
+    codec = lora_codec.Codec()
+    data = codec.compress(grey)
+    assert codec.decompress(data).shape == (9, 14) and np.array_equal(codec.decompress(data), grey)
+    assert np.array_equal(codec.decompress_planes(data), grey[:, :, None])
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(grey[:, :, None])), grey)
+    grey16 = grey.astype(np.uint16) * 257 + 3
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(grey16)), grey16)
+    both = smooth_image(9, 14, planes=2)
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(both)), both)
 
 
 def test_palette_and_bilevel_are_converted_as_documented(tmp_path):
@@ -50,7 +64,7 @@ def test_palette_and_bilevel_are_converted_as_documented(tmp_path):
     assert np.array_equal(out, np.asarray(pal.convert("RGB")))
     bilevel = rgb.convert("1")
     out = lora_codec.decompress(lora_codec.compress(bilevel))
-    assert np.array_equal(out[:, :, 0], np.asarray(bilevel.convert("L")))
+    assert np.array_equal(out, np.asarray(bilevel.convert("L")))
 
 
 @pytest.mark.parametrize("mode", ["F", "CMYK", "I"])  # I;16 is coded (mode deep, tests/test_depth.py)

@@ -89,7 +89,7 @@ def test_16_bit_arrays_round_trip_exactly(planes):
     header = container.unpack(data).header
     assert (header.mode, header.bit_depth, header.version) == ("deep", 16, container.VERSION)
     out = lora_codec.decompress(data)
-    assert out.dtype == np.uint16 and np.array_equal(out, samples)
+    assert out.dtype == np.uint16 and np.array_equal(out, samples[:, :, 0] if planes == 1 else samples)
 
 
 def test_widened_8_bit_samples_cost_about_what_the_8_bit_image_costs():
@@ -109,7 +109,7 @@ def test_a_16_bit_file_is_not_much_larger_than_its_parts_stored():
 def test_a_pil_image_of_16_bit_grey_is_coded_exactly():
     grey = _ten_bit(planes=1)[:, :, 0]
     data = lora_codec.compress(Image.fromarray(grey))
-    assert np.array_equal(lora_codec.decompress(data)[:, :, 0], grey)
+    assert np.array_equal(lora_codec.decompress(data), grey)
 
 
 def test_mode_deep_refuses_8_bit_images_and_adapters_refuse_16_bit_ones():
@@ -230,11 +230,11 @@ def test_a_16_bit_tiff_is_read_as_pillow_shows_the_same_file_at_8_bits(tmp_path)
         Image.fromarray(grey).save(tmp_path / "turned.tif", tiffinfo={274: orientation})
         with Image.open(tmp_path / "turned.tif") as img:
             shown = img.size
-        out = lora_codec.decompress(lora_codec.compress(tmp_path / "turned.tif"))[:, :, 0]
+        out = lora_codec.decompress(lora_codec.compress(tmp_path / "turned.tif"))
         assert (out.shape[1], out.shape[0]) == shown and np.array_equal(out, orient(grey, orientation))
     assert np.array_equal(orient(grey, 3), grey[::-1, ::-1])
     (tmp_path / "white.tif").write_bytes(imagecodecs.tiff_encode(grey, photometric="miniswhite"))
-    assert np.array_equal(lora_codec.decompress(lora_codec.compress(tmp_path / "white.tif"))[:, :, 0], 65535 - grey)
+    assert np.array_equal(lora_codec.decompress(lora_codec.compress(tmp_path / "white.tif")), 65535 - grey)
 
 
 def test_orient_matches_pillows_transpositions():

@@ -93,8 +93,8 @@ def test_rc_round_trip_every_colour_type(codec, shape, planes):
     data = codec.compress(img, mode="rc", quality=40, fallback=False)
     header = container.unpack(data).header
     assert header.mode == "rc" and header.model_id == codec.rc_model.model_id
-    assert np.array_equal(codec.decompress(data), img)
-    assert np.array_equal(lora_codec.decompress(data), img)  # the module-level API too
+    assert np.array_equal(codec.decompress_planes(data), img)
+    assert np.array_equal(lora_codec.decompress(data), img[:, :, 0] if planes == 1 else img)  # the module-level API too
 
 
 def test_the_engine_reads_the_reconstruction_and_old_readers_are_refused(codec):
