@@ -8,7 +8,12 @@ kinds of 8-bit file an archive holds besides camera originals. From each image:
 * ``NAME_half.png``: it at half its size (Lanczos, 8 bits);
 * ``NAME_64px.png``: its central 64 x 64 pixels (an icon-sized crop: the coders' cold
   start);
-* ``NAME_alpha.png``: it with a soft radial alpha plane (RGBA).
+* ``NAME_alpha.png``: it with a soft radial alpha plane (RGBA);
+* edits made at 8 bits, which leave gaps in the histogram or add detail:
+  ``NAME_levels.png`` (contrast stretched, ``(v - 40) * 1.45``, clipped),
+  ``NAME_gamma.png`` (brightened, ``255 (v / 255) ^ 0.6``), ``NAME_sharpened.png``
+  (unsharp mask, radius 2, 150 %) and ``NAME_noisy.png`` (Gaussian noise of standard
+  deviation 6 added, as a high-ISO photograph; the same seeded noise for every image).
 
     python scripts/make_derived_set.py results/derived ../shared/data/kodak/kodim01.png ...
     python scripts/compare.py results/derived --steps 0 --codecs png,webp,jpegxl-e7 --jobs 2 --out results/derived_cmp
@@ -21,11 +26,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 
 def derivatives(img: Image.Image) -> dict[str, Image.Image]:
-    """The seven derived images of an RGB image, by kind."""
+    """The eleven derived images of an RGB image, by kind."""
     w, h = img.size
     out = {}
     for quality in (90, 75):
@@ -40,6 +45,12 @@ def derivatives(img: Image.Image) -> dict[str, Image.Image]:
     yy, xx = np.mgrid[0:h, 0:w]
     alpha = (255 * np.clip(1.3 - np.hypot(yy / h - 0.5, xx / w - 0.5) * 2.2, 0, 1)).astype(np.uint8)
     out["alpha"] = Image.fromarray(np.dstack([np.asarray(img), alpha]))
+    v = np.asarray(img).astype(np.float64)
+    out["levels"] = Image.fromarray(np.clip(np.round((v - 40) * 1.45), 0, 255).astype(np.uint8))
+    out["gamma"] = Image.fromarray(np.clip(np.round(255 * (v / 255) ** 0.6), 0, 255).astype(np.uint8))
+    out["sharpened"] = img.filter(ImageFilter.UnsharpMask(radius=2, percent=150, threshold=0))
+    noise = np.random.default_rng(0).normal(0, 6, v.shape)
+    out["noisy"] = Image.fromarray(np.clip(np.round(v + noise), 0, 255).astype(np.uint8))
     return out
 
 
