@@ -287,7 +287,7 @@ class Codec:
         layout, high, low = depth.split(pixels)
         inner = MODES["learned"] if m.deep else m
         high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
-        low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits)
+        low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits, threads=self.threads)
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=container.DEEP_MODE,
                         model_id=bytes(8), pixel_crc=container.pixel_crc(pixels), bit_depth=depth.BIT_DEPTH)
         return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_code),
@@ -552,7 +552,8 @@ class Codec:
                               f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} image")
         high = self.decompress_planes(high_file, max_pixels=max_pixels)
         try:
-            low = depth.decode_low(low_code, high, layout.low_bits) if layout.low_bits else None
+            low = (depth.decode_low(low_code, high, layout.low_bits, version=header.version, threads=self.threads)
+                   if layout.low_bits else None)
             return _checked(depth.join(layout, high, low), header)
         except depth.DepthError as exc:
             raise DecodeError(f"corrupt .lcz file: its 16-bit image: {exc}") from None

@@ -49,6 +49,7 @@ RECIPES = {
     "upscaled_RGB": ({"shape": [48, 40, 3], "seed": 15, "variant": "enlarged"}, "learned", True),  # v12, mode 4
     "deep_ten_bit_RGB": ({"shape": [40, 48, 3], "seed": 16, "variant": "ten_bit"}, "learned", True),  # v13, mode 5
     "deep_widened_L": ({"shape": [40, 48, 1], "seed": 17, "variant": "widened"}, "learned", True),  # v13, mode 5
+    "deep_smooth_RGB_stripes": ({"shape": [600, 16, 3], "seed": 18, "variant": "smooth_16"}, "learned", True),  # v14
 }
 
 

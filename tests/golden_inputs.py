@@ -64,6 +64,10 @@ def golden_case(recipe: dict) -> np.ndarray:
         y, x, c = np.indices(img.shape, dtype=np.int64)
         low = ((x * 2654435761 + y * 40503 + c * 97) >> 11) % 4
         img = (((img.astype(np.int64) << 2) | low) << 6).astype(np.uint16)
+    elif recipe.get("variant") == "smooth_16":  # 12 significant bits of a smooth signal: mode deep, 4 low bits
+        y, x, c = np.indices(img.shape, dtype=np.int64)
+        wave = (x * 37 + y * 23 + c * 1000) % 4096
+        img = ((np.minimum(wave, 4095 - wave) + img.astype(np.int64) * 4) << 4).astype(np.uint16)
     elif recipe.get("variant") == "widened":  # 8-bit samples widened to 16 bits (v * 257): mode deep, a table
         img = img.astype(np.uint16) * 257
     elif recipe.get("variant") == "noise":

@@ -27,7 +27,7 @@ def read(data: bytes) -> dict:
         raise SpecError("header crc")
     # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12
     known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
-    if header["version"] not in range(1, 14) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 15) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")
@@ -101,16 +101,30 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
     return sorted(colours, key=lambda colour: (luma(colour), packed(colour)))
 
 
-def deep_parts(payload: bytes) -> dict:
-    """The fields of a ``DEEP`` section (mode 5) as docs/format.md defines them; the
-    embedded high image's file is read with :func:`read`, the low bits' code is returned
-    as it is, with its method byte checked."""
-    version, shift, low_bits, has_table, length = struct.unpack("<BBBBI", payload[:8])
-    if version != 1 or has_table not in (0, 1):
+def deep_parts(payload: bytes, version: int, height: int) -> dict:
+    """The fields of a ``DEEP`` section (mode 5) of a file of format ``version`` and
+    ``height`` rows, as docs/format.md defines them; the embedded high image's file is
+    read with :func:`read`, the low bits' code is returned as it is, with its method byte
+    checked, and for method 2 its streams, one per stripe."""
+    payload_version, shift, low_bits, has_table, length = struct.unpack("<BBBBI", payload[:8])
+    if payload_version != 1 or has_table not in (0, 1):
         raise SpecError("DEEP payload")
     pos = 8 + 256 * has_table
     table = payload[8:pos] if has_table else None
     high, low = payload[pos : pos + length], payload[pos + length :]
-    if len(high) != length or bool(low) != bool(low_bits) or (low and low[0] not in (0, 1)):
+    methods = (0, 1, 2) if version >= 14 else (0, 1)  # method 2 (stripes) from version 14
+    if len(high) != length or bool(low) != bool(low_bits) or (low and low[0] not in methods):
         raise SpecError("DEEP parts")
-    return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high), "low": low or None}
+    streams = None
+    if low and low[0] == 2:
+        # stripes of 256 rows, a last one of fewer than 128 rows joined to the one before
+        count = max(1, (height + 255) // 256 - (1 if height > 256 and height % 256 and height % 256 < 128 else 0))
+        streams, at = [], 1
+        for _ in range(count):
+            (n,) = struct.unpack("<I", low[at : at + 4])
+            streams.append(low[at + 4 : at + 4 + n])
+            at += 4 + n
+        if at != len(low) or any(len(x) == 0 for x in streams):
+            raise SpecError("DEEP low-bit stripes")
+    return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high), "low": low or None,
+            "low_streams": streams}

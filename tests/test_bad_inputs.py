@@ -348,10 +348,14 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
         from lora_codec.coding import depth
 
         layout, high, low = depth.unpack(ref.sections[b"DEEP"])
-        parts = spec_reader.deep_parts(spec["sections"][b"DEEP"])
+        parts = spec_reader.deep_parts(spec["sections"][b"DEEP"], ref.header.version, ref.header.height)
         assert (parts["shift"], parts["low_bits"], parts["table"]) == (layout.shift, layout.low_bits, layout.table)
         assert parts["high"]["sections"] == container.unpack(high).sections
         assert parts["low"] == (low or None)
+        if parts["low_streams"] is not None:  # method 2: one stream per stripe, as the stripes of groups
+            from lora_codec.coding import groups
+
+            assert len(parts["low_streams"]) == len(groups.stripes(ref.header.height)) > 1
     if b"IPAL" in ref.sections:  # mode 3: the palette in index order, as the spec defines it
         from lora_codec.coding import indexed
 

@@ -1,5 +1,6 @@
-"""Mode deep (format version 13): 16-bit images coded exactly as one or two 8-bit images;
-reading and writing 16-bit PNG and TIFF files; what readers refuse."""
+"""Mode deep (format version 13; low bits in stripes from 14): 16-bit images coded exactly
+as one or two 8-bit images; reading and writing 16-bit PNG and TIFF files; what readers
+refuse."""
 
 import imagecodecs
 import numpy as np
@@ -124,6 +125,36 @@ def test_the_high_bits_are_coded_in_the_mode_asked_for():
     _, high, _ = depth.unpack(container.unpack(data).sections[depth.TAG])
     assert container.unpack(high).header.mode == "stored"
     assert np.array_equal(lora_codec.decompress(data), _ten_bit())
+
+
+@pytest.fixture(scope="module")
+def striped_deep_file():
+    """A 16-bit image of 600 rows (stripes of 256 and 344 rows) with low bits."""
+    return lora_codec.compress(_ten_bit(600, 12, seed=5) >> 4)  # 10 bits shifted by 2
+
+
+def test_the_low_bits_of_several_stripes_are_coded_apart_and_decode_on_any_thread_count(striped_deep_file):
+    samples = _ten_bit(600, 12, seed=5) >> 4
+    layout, high, code = depth.unpack(container.unpack(striped_deep_file).sections[depth.TAG])
+    assert layout.low_bits == 2 and code[0] == depth.LOW_MODELLED_STRIPES
+    assert lora_codec.Codec(threads=2).compress(samples) == striped_deep_file
+    for threads in (1, 2):
+        assert np.array_equal(lora_codec.Codec(threads=threads).decompress(striped_deep_file), samples)
+    one_stripe = depth.unpack(container.unpack(lora_codec.compress(_ten_bit())).sections[depth.TAG])[2]
+    assert one_stripe[0] == depth.LOW_MODELLED  # one stripe: version 13's method, byte for byte
+
+
+def test_damaged_low_bit_stripes_are_refused(striped_deep_file):
+    layout, high, code = depth.unpack(container.unpack(striped_deep_file).sections[depth.TAG])
+    first = int.from_bytes(code[1:5], "little")
+    for bad, message in [(code + b"x", "after their 2 stripes"), (code[:3], "stripe 0 is truncated"),
+                         (code[:5 + first + 2], "stripe 1 is truncated"),
+                         (code[:1] + (first - 8).to_bytes(4, "little") + code[5:first - 3] + code[5 + first:],
+                          "corrupt or truncated")]:  # the first stripe's stream cut short
+        with pytest.raises(DecodeError, match=message):
+            lora_codec.decompress(_repack(striped_deep_file, depth.pack(layout, high, bad)))
+    with pytest.raises(depth.DepthError, match="unknown low-bit method 2"):  # not before version 14
+        depth.decode_low(code, lora_codec.Codec().decompress_planes(high), layout.low_bits, version=13)
 
 
 # 3. Files that readers refuse.

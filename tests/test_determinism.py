@@ -79,11 +79,15 @@ def files(tmp_path_factory):
     indexed_img = np.array([[250, 250, 240], [20, 20, 30], [120, 120, 130], [200, 30, 30]], np.uint8)[glyphs]
     indexed = folder / "indexed.lcz"
     indexed.write_bytes(lora_codec.compress(indexed_img))
-    # Mode deep: 10-bit samples in 16 (format v13), a high and a low image.
+    # Mode deep: 10-bit samples in 16 (format v13), a high and a low image; the low bits of
+    # the two stripes coded apart (format v14).
     deep_img = ((img.astype(np.uint16) << 2) | (np.arange(img.size, dtype=np.uint16).reshape(img.shape) % 4)) << 6
     deep = folder / "deep.lcz"
     deep.write_bytes(lora_codec.compress(deep_img))
     assert container.unpack(deep.read_bytes()).header.mode == "deep"
+    from lora_codec.coding import depth
+
+    assert depth.unpack(container.unpack(deep.read_bytes()).sections[depth.TAG])[2][0] == depth.LOW_MODELLED_STRIPES
     images = {"base": img, "adapted": img, "rc": img, "fast": img, "copies": copies_img, "one_stripe": across_img,
               "indexed": indexed_img, "deep": deep_img}
     return images, {"base": base, "adapted": adapted, "rc": rc, "fast": fast, "copies": copies, "one_stripe": across,

@@ -13,7 +13,9 @@ and at most 8 low bits a sample, and joined again exactly:
   high image is decoded first; the low bits are then coded under it by the native online
   context mixing of ``native/low_bits_model.hpp``, whose contexts see the high bits of
   every sample and the full values of those before (:func:`encode_low`), or, when that
-  is not smaller, stored as they are.
+  is not smaller, stored as they are. From format version 14 an image of several stripes
+  (``groups.stripes``: 256 rows) codes each stripe's low bits on its own, so that they
+  decode on several threads.
 
 >>> import numpy as np
 >>> wide = np.arange(24, dtype=np.uint16).reshape(2, 4, 3) * 257  # 8-bit values widened
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import container, entropy
+from .groups import map_on_threads, stripes
 
 TAG = b"DEEP"
 BIT_DEPTH = container.DEEP_BIT_DEPTH
@@ -46,9 +49,12 @@ BIT_DEPTH = container.DEEP_BIT_DEPTH
 # image's file; then the table (256 bytes), the high image's file, the low image's file
 _PAYLOAD = struct.Struct("<BBBBI")
 _PAYLOAD_VERSION = 1
-# How the low bits are kept: as they are (K bits a sample, MSB first, packed), or as a
-# framed stream of the low-bit model.
-LOW_STORED, LOW_MODELLED = 0, 1
+# How the low bits are kept: as they are (K bits a sample, MSB first, packed), as a
+# framed stream of the low-bit model, or (version 14) as one such stream per stripe of
+# rows, each with its length (u32) before it.
+LOW_STORED, LOW_MODELLED, LOW_MODELLED_STRIPES = 0, 1, 2
+FIRST_VERSION_OF_STRIPES = 14
+_LENGTH = struct.Struct("<I")
 
 
 class DepthError(ValueError):
@@ -109,23 +115,40 @@ def join(layout: Layout, high: np.ndarray, low: np.ndarray | None) -> np.ndarray
     return values.astype(np.uint16)
 
 
-def encode_low(high: np.ndarray, low: np.ndarray, bits: int) -> bytes:
-    """The low bits' code: a method byte, then the low-bit model's stream or, when that
-    is not smaller, the bits as they are."""
-    modelled = entropy.encode_low_bits(high, low, bits)
+def encode_low(high: np.ndarray, low: np.ndarray, bits: int, threads: int = 1) -> bytes:
+    """The low bits' code: a method byte, then the low-bit model's streams (one per
+    stripe, coded on up to ``threads`` threads) or, when that is not smaller, the bits as
+    they are."""
+    bounds = stripes(high.shape[0])
+    parts = map_on_threads(lambda b: entropy.encode_low_bits(high[b[0]:b[1]], low[b[0]:b[1]], bits), bounds, threads)
+    if len(parts) == 1:
+        modelled = bytes([LOW_MODELLED]) + parts[0]
+    else:
+        modelled = bytes([LOW_MODELLED_STRIPES]) + b"".join(_LENGTH.pack(len(p)) + p for p in parts)
     stored = np.packbits((low.reshape(-1, 1) >> np.arange(bits - 1, -1, -1, dtype=np.uint8)) & 1).tobytes()
-    return bytes([LOW_MODELLED]) + modelled if len(modelled) < len(stored) else bytes([LOW_STORED]) + stored
+    return modelled if len(modelled) < 1 + len(stored) else bytes([LOW_STORED]) + stored
 
 
-def decode_low(code: bytes, high: np.ndarray, bits: int) -> np.ndarray:
-    """The low bits (the high image's shape) that :func:`encode_low` coded."""
-    if not code or code[0] not in (LOW_STORED, LOW_MODELLED):
+def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = container.VERSION,
+               threads: int = 1) -> np.ndarray:
+    """The low bits (the high image's shape) that :func:`encode_low` coded, in a file of
+    format ``version``."""
+    methods = (LOW_STORED, LOW_MODELLED) + ((LOW_MODELLED_STRIPES,) if version >= FIRST_VERSION_OF_STRIPES else ())
+    if not code or code[0] not in methods:
         raise DepthError(f"unknown low-bit method {code[0] if code else None}")
     if code[0] == LOW_MODELLED:
-        try:
-            return entropy.decode_low_bits(code[1:], high, bits)
-        except entropy.CorruptStreamError as exc:
-            raise DepthError(str(exc)) from None
+        return _decode_stream(code[1:], high, bits)
+    if code[0] == LOW_MODELLED_STRIPES:
+        bounds = stripes(high.shape[0])
+        parts = _split_streams(code[1:], len(bounds))
+        low = np.empty_like(high)
+
+        def decode_stripe(item):
+            (y0, y1), stream = item
+            low[y0:y1] = _decode_stream(stream, high[y0:y1], bits)
+
+        map_on_threads(decode_stripe, list(zip(bounds, parts)), threads)
+        return low
     count = high.size * bits
     if len(code) - 1 != (count + 7) // 8:
         raise DepthError(f"the stored low bits are {len(code) - 1} bytes, not {(count + 7) // 8}")
@@ -134,6 +157,30 @@ def decode_low(code: bytes, high: np.ndarray, bits: int) -> np.ndarray:
         raise DepthError("the stored low bits' padding is not zero")
     weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.uint16)
     return (flat[:count].reshape(-1, bits) @ weights).astype(np.uint8).reshape(high.shape)
+
+
+def _decode_stream(stream: bytes, high: np.ndarray, bits: int) -> np.ndarray:
+    try:
+        return entropy.decode_low_bits(stream, np.ascontiguousarray(high), bits)
+    except entropy.CorruptStreamError as exc:
+        raise DepthError(str(exc)) from None
+
+
+def _split_streams(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` length-prefixed streams of method 2, which must fill ``data``."""
+    parts, pos = [], 0
+    for k in range(count):
+        if pos + _LENGTH.size > len(data):
+            raise DepthError(f"the low bits' stripe {k} is truncated")
+        (length,) = _LENGTH.unpack_from(data, pos)
+        pos += _LENGTH.size
+        if pos + length > len(data):
+            raise DepthError(f"the low bits' stripe {k} is truncated")
+        parts.append(bytes(data[pos : pos + length]))
+        pos += length
+    if pos != len(data):
+        raise DepthError(f"the low bits hold {len(data) - pos} bytes after their {count} stripes")
+    return parts
 
 
 def pack(layout: Layout, high_file: bytes, low_code: bytes = b"") -> bytes:

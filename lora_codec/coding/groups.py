@@ -150,7 +150,7 @@ def split_streams(section: bytes, count: int) -> list[bytes]:
     return streams + [section[pos:]]
 
 
-def _map(fn, items: list, threads: int) -> list:
+def map_on_threads(fn, items: list, threads: int) -> list:
     """fn over items, on up to ``threads`` threads (the native coder releases the GIL).
     When a call raises, ``Executor.map`` cancels the calls not yet started (those running
     finish) and raises its error."""
@@ -295,7 +295,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
         return encoder.finish()
 
-    return z_bytes, join_streams(_map(code_stripe, fmt.stripes(height), threads))
+    return z_bytes, join_streams(map_on_threads(code_stripe, fmt.stripes(height), threads))
 
 
 def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
@@ -338,7 +338,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
             decoder.check()
 
-    _map(decode_stripe, list(zip(parts, streams)), threads)
+    map_on_threads(decode_stripe, list(zip(parts, streams)), threads)
     out = np.empty_like(coded)
     out[:, :, _order(model, planes)] = coded
     return out
