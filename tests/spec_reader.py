@@ -120,11 +120,19 @@ def deep_parts(payload: bytes, version: int, height: int) -> dict:
         # stripes of 256 rows, a last one of fewer than 128 rows joined to the one before
         count = max(1, (height + 255) // 256 - (1 if height > 256 and height % 256 and height % 256 < 128 else 0))
         streams, at = [], 1
-        for _ in range(count):
-            (n,) = struct.unpack("<I", low[at : at + 4])
-            streams.append(low[at + 4 : at + 4 + n])
-            at += 4 + n
-        if at != len(low) or any(len(x) == 0 for x in streams):
+        for _ in range(count - 1):  # each stream but the last after its length (unsigned LEB128)
+            n, bit = 0, 0
+            while True:
+                byte = low[at]
+                at += 1
+                n |= (byte & 0x7F) << bit
+                bit += 7
+                if byte < 0x80:
+                    break
+            streams.append(low[at : at + n])
+            at += n
+        streams.append(low[at:])
+        if any(len(x) == 0 for x in streams):
             raise SpecError("DEEP low-bit stripes")
     return {"shift": shift, "low_bits": low_bits, "table": table, "high": read(high), "low": low or None,
             "low_streams": streams}

@@ -146,11 +146,12 @@ def test_the_low_bits_of_several_stripes_are_coded_apart_and_decode_on_any_threa
 
 def test_damaged_low_bit_stripes_are_refused(striped_deep_file):
     layout, high, code = depth.unpack(container.unpack(striped_deep_file).sections[depth.TAG])
-    first = int.from_bytes(code[1:5], "little")
-    for bad, message in [(code + b"x", "after their 2 stripes"), (code[:3], "stripe 0 is truncated"),
-                         (code[:5 + first + 2], "stripe 1 is truncated"),
-                         (code[:1] + (first - 8).to_bytes(4, "little") + code[5:first - 3] + code[5 + first:],
-                          "corrupt or truncated")]:  # the first stripe's stream cut short
+    from lora_codec.coding import groups
+
+    first, second = groups.split_streams(code[1:], 2)
+    for bad, message in [(code[:1] + b"\xff" * 12, "stripe lengths are corrupt"),  # a length past the end
+                         (code[:-40], "corrupt or truncated"),  # the last stripe cut short
+                         (code[:1] + groups.join_streams([first[:-40], second]), "corrupt or truncated")]:
         with pytest.raises(DecodeError, match=message):
             lora_codec.decompress(_repack(striped_deep_file, depth.pack(layout, high, bad)))
     with pytest.raises(depth.DepthError, match="unknown low-bit method 2"):  # not before version 14

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import container, entropy
-from .groups import map_on_threads, stripes
+from .groups import join_streams, map_on_threads, split_streams, stripes
 
 TAG = b"DEEP"
 BIT_DEPTH = container.DEEP_BIT_DEPTH
@@ -51,10 +51,9 @@ _PAYLOAD = struct.Struct("<BBBBI")
 _PAYLOAD_VERSION = 1
 # How the low bits are kept: as they are (K bits a sample, MSB first, packed), as a
 # framed stream of the low-bit model, or (version 14) as one such stream per stripe of
-# rows, each with its length (u32) before it.
+# rows, joined as a pixel section joins its stripes' streams.
 LOW_STORED, LOW_MODELLED, LOW_MODELLED_STRIPES = 0, 1, 2
 FIRST_VERSION_OF_STRIPES = 14
-_LENGTH = struct.Struct("<I")
 
 
 class DepthError(ValueError):
@@ -124,7 +123,7 @@ def encode_low(high: np.ndarray, low: np.ndarray, bits: int, threads: int = 1) -
     if len(parts) == 1:
         modelled = bytes([LOW_MODELLED]) + parts[0]
     else:
-        modelled = bytes([LOW_MODELLED_STRIPES]) + b"".join(_LENGTH.pack(len(p)) + p for p in parts)
+        modelled = bytes([LOW_MODELLED_STRIPES]) + join_streams(parts)
     stored = np.packbits((low.reshape(-1, 1) >> np.arange(bits - 1, -1, -1, dtype=np.uint8)) & 1).tobytes()
     return modelled if len(modelled) < 1 + len(stored) else bytes([LOW_STORED]) + stored
 
@@ -140,7 +139,10 @@ def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = containe
         return _decode_stream(code[1:], high, bits)
     if code[0] == LOW_MODELLED_STRIPES:
         bounds = stripes(high.shape[0])
-        parts = _split_streams(code[1:], len(bounds))
+        try:
+            parts = split_streams(code[1:], len(bounds))
+        except ValueError:
+            raise DepthError("the low bits' stripe lengths are corrupt") from None
         low = np.empty_like(high)
 
         def decode_stripe(item):
@@ -164,23 +166,6 @@ def _decode_stream(stream: bytes, high: np.ndarray, bits: int) -> np.ndarray:
         return entropy.decode_low_bits(stream, np.ascontiguousarray(high), bits)
     except entropy.CorruptStreamError as exc:
         raise DepthError(str(exc)) from None
-
-
-def _split_streams(data: bytes, count: int) -> list[bytes]:
-    """The ``count`` length-prefixed streams of method 2, which must fill ``data``."""
-    parts, pos = [], 0
-    for k in range(count):
-        if pos + _LENGTH.size > len(data):
-            raise DepthError(f"the low bits' stripe {k} is truncated")
-        (length,) = _LENGTH.unpack_from(data, pos)
-        pos += _LENGTH.size
-        if pos + length > len(data):
-            raise DepthError(f"the low bits' stripe {k} is truncated")
-        parts.append(bytes(data[pos : pos + length]))
-        pos += length
-    if pos != len(data):
-        raise DepthError(f"the low bits hold {len(data) - pos} bytes after their {count} stripes")
-    return parts
 
 
 def pack(layout: Layout, high_file: bytes, low_code: bytes = b"") -> bytes:
