@@ -350,7 +350,7 @@ def _compress(args, started: float | None = None) -> int:
         _write(job, data, args.force, source_stat)
         stats = section_stats(data)
         seconds = time.perf_counter() - start
-        input_bytes = None if job.source == STDIO else job.source.stat().st_size
+        input_bytes = None if source_stat is None else source_stat.st_size
         return {"bytes": stats["bytes"], "bpsp": stats["bpsp"], "mode": stats["mode"],
                 "hevc_quality": stats["hevc_quality"], "split_bpsp": stats["split_bpsp"], "seconds": seconds,
                 "input_bytes": input_bytes,
