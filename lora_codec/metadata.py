@@ -72,9 +72,12 @@ def from_pil(img: Image.Image, source=None) -> dict:
 
 # PNG chunks that say how to show the samples, kept as they are: coding-independent code
 # points (the colour space and transfer of HDR images), mastering display colour volume,
-# content light level, and the significant bits of each plane (a 12-bit scan stored in
-# 16 bits). Pillow does not read them.
-SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi", "sBIT")
+# content light level, the significant bits of each plane (a 12-bit scan stored in 16
+# bits), the background colour (only from images of 8 or 16 bits a sample, not palettes:
+# its values then mean the same in the decoded PNG), and the time of the image's last
+# change. Pillow does not keep them.
+SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi", "sBIT", "bKGD", "tIME")
+_ANYWHERE_CHUNKS = ("tIME",)  # may follow the pixels
 
 
 def png_signalling(source) -> dict[str, bytes]:
@@ -104,18 +107,27 @@ def _signalling_in(fh) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
         return found
+    wanted, after_pixels = set(SIGNALLING_CHUNKS), False
     while True:
         head = fh.read(8)
         if len(head) < 8:
             return found
         length, kind = struct.unpack(">I", head[:4])[0], head[4:].decode("latin-1")
-        if kind in ("IDAT", "IEND") or length > 1 << 31:
+        if kind == "IEND" or length > 1 << 31:
             return found
-        if kind in SIGNALLING_CHUNKS and kind not in found and length <= 1 << 16:
+        if kind == "IDAT":
+            after_pixels = True
+        if kind in wanted and kind not in found and length <= 1 << 16 and (
+                not after_pixels or kind in _ANYWHERE_CHUNKS):
             data = fh.read(length)
             if len(data) < length:
                 return found
             found[kind] = data
+            fh.seek(4, io.SEEK_CUR)
+        elif kind == "IHDR" and length == 13:
+            header = fh.read(13)
+            if len(header) == 13 and (header[9] == 3 or header[8] < 8):  # a palette or under 8 bits
+                wanted.discard("bKGD")  # its background is an index, or on another scale
             fh.seek(4, io.SEEK_CUR)
         else:
             fh.seek(length + 4, io.SEEK_CUR)
@@ -248,7 +260,7 @@ def describe(meta: dict) -> dict[str, int]:
 
 def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
     """A PNG of the pixels (8 or 16 bits per sample), carrying ``meta`` (ICC, EXIF, XMP,
-    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi, sBIT)."""
+    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi, sBIT, bKGD, tIME)."""
     if pixels.dtype == np.uint16:
         return _encode_png16(pixels, colour, meta)
     arr = pixels[:, :, 0] if colour == "L" else pixels
@@ -281,12 +293,17 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
 def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int) -> bytes:
     """``png`` with the signalling chunks of ``meta`` right after its header, where the
     PNG specification wants them (before PLTE and IDAT); Pillow would drop most of them.
-    sBIT goes only where it fits the written image: one count per plane, none over its
-    bit depth (a palette or colour-keyed image is written with other planes)."""
+    sBIT and bKGD go only where they fit the written image: one count per plane, none
+    over its bit depth (a palette or colour-keyed image is written with other planes);
+    a background of one grey or three colour samples, each under 2 ** bit depth."""
     chunks = dict((meta or {}).get("png_chunks") or {})
     sbit = chunks.get("sBIT")
     if sbit is not None and not (len(sbit) == planes and all(1 <= v <= bit_depth for v in sbit)):
         del chunks["sBIT"]
+    background = chunks.get("bKGD")  # grey (1 or 2 planes) or RGB (3 or 4) samples, 16 bits each
+    if background is not None and not (len(background) == (2 if planes <= 2 else 6) and all(
+            v < 1 << bit_depth for v in struct.unpack(f">{len(background) // 2}H", background))):
+        del chunks["bKGD"]
     if not chunks:
         return png
     header_end = len(_PNG_SIGNATURE) + 12 + 13

@@ -167,9 +167,12 @@ def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
     samples = (pixels.astype(np.uint16) << 8) | 3 if deep else pixels
     plain = imagecodecs.png_encode(samples)
     signalling = {b"cICP": bytes([9, 16, 0, 1]), b"mDCv": bytes(range(24)), b"cLLi": struct.pack(">II", 10_000_000, 4_000_000),
-                  b"sBIT": bytes([12 if deep else 7] * 3)}
+                  b"sBIT": bytes([12 if deep else 7] * 3), b"bKGD": struct.pack(">3H", 4000 if deep else 40, 50, 60)}
+    modified = {b"tIME": struct.pack(">HBBBBB", 2024, 2, 29, 23, 59, 60)}  # may follow the pixels: it does here
     src = tmp_path / "hdr.png"
-    src.write_bytes(plain[:33] + b"".join(_png_chunk_bytes(k, v) for k, v in signalling.items()) + plain[33:])
+    src.write_bytes(plain[:33] + b"".join(_png_chunk_bytes(k, v) for k, v in signalling.items()) + plain[33:-12]
+                    + _png_chunk_bytes(b"tIME", modified[b"tIME"]) + plain[-12:])
+    signalling.update(modified)
     assert main(["compress", str(src), "-o", str(tmp_path / "hdr.lcz"), "--quiet"]) == 0
     assert main(["info", str(tmp_path / "hdr.lcz"), "--json"]) == 0
     assert {f"png:{k}" for k in SIGNALLING_CHUNKS} <= set(json.loads(capsys.readouterr().out)["metadata"])
@@ -181,6 +184,33 @@ def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
     assert np.array_equal(imagecodecs.png_decode(back), samples)
     assert main(["decompress", str(tmp_path / "hdr.lcz"), "-o", str(tmp_path / "plain.png"), "--quiet", "--strip"]) == 0
     assert not {k for k, _ in chunks_of((tmp_path / "plain.png").read_bytes())} & set(signalling)
+
+
+def test_a_background_colour_is_kept_only_where_its_values_mean_the_same(tmp_path):
+    """bKGD travels from a grey or colour PNG of 8 bits; a palette's (an index) and a 1-bit
+    image's (another scale) are left out, since the decoded PNG is RGB or 8-bit grey."""
+    import struct
+
+    from lora_codec.metadata import png_signalling
+
+    def with_background(img: Image.Image, background: bytes) -> Path:
+        plain = io.BytesIO()
+        img.save(plain, "PNG")
+        data = plain.getvalue()
+        at = data.index(b"IDAT") - 4
+        path = tmp_path / f"{img.mode}.png"
+        path.write_bytes(data[:at] + _png_chunk_bytes(b"bKGD", background) + data[at:])
+        return path
+
+    rgb = Image.fromarray(smooth_image(8, 8))
+    kept = with_background(rgb, struct.pack(">3H", 1, 2, 3))
+    palette = with_background(rgb.convert("P"), bytes([2]))
+    bilevel = with_background(rgb.convert("1"), struct.pack(">H", 1))
+    assert png_signalling(kept) == {"bKGD": struct.pack(">3H", 1, 2, 3)}
+    assert png_signalling(palette) == {} and png_signalling(bilevel) == {}
+    assert main(["compress", str(kept), "--quiet"]) == 0
+    assert main(["decompress", str(tmp_path / "RGB.lcz"), "-o", str(tmp_path / "back.png"), "--quiet"]) == 0
+    assert png_signalling(tmp_path / "back.png") == {"bKGD": struct.pack(">3H", 1, 2, 3)}
 
 
 def test_a_file_larger_than_its_input_says_so_and_names_a_jpeg(tmp_path, capsys):
