@@ -52,15 +52,22 @@ def read(data: bytes) -> dict:
     return {"header": header, "sections": sections}
 
 
-def stream_capacity(stream: bytes) -> int:
-    """len(coded bytes) + n of a framed (version 2) stream."""
+def _leb128(data: bytes, at: int, limit: int = 9) -> tuple[int, int]:
+    """(the unsigned LEB128 number at ``data[at:]``, the position after it); at most
+    ``limit`` bytes."""
     n, shift = 0, 0
-    for i, byte in enumerate(stream[:9]):
+    for i, byte in enumerate(data[at : at + limit]):
         n |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return len(stream) - (i + 1) + n
+            return n, at + i + 1
         shift += 7
     raise SpecError("varint")
+
+
+def stream_capacity(stream: bytes) -> int:
+    """len(coded bytes) + n of a framed (version 2) stream."""
+    n, at = _leb128(stream, 0)
+    return len(stream) - at + n
 
 
 def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int, ...]]:
@@ -121,14 +128,7 @@ def deep_parts(payload: bytes, version: int, height: int) -> dict:
         count = max(1, (height + 255) // 256 - (1 if height > 256 and height % 256 and height % 256 < 128 else 0))
         streams, at = [], 1
         for _ in range(count - 1):  # each stream but the last after its length (unsigned LEB128)
-            n, bit = 0, 0
-            while True:
-                byte = low[at]
-                at += 1
-                n |= (byte & 0x7F) << bit
-                bit += 7
-                if byte < 0x80:
-                    break
+            n, at = _leb128(low, at)
             streams.append(low[at : at + n])
             at += n
         streams.append(low[at:])
