@@ -128,6 +128,11 @@ def _pillow_heif():
     return pillow_heif
 
 
+def _one_line(exc: Exception) -> str:
+    """An exception's message on one line (libheif's end in a newline), or its type's name."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _decode_heif(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
     """The (H, W, C) reconstruction of a HEIF file, checked to be ``shape`` before any
     pixel is decoded (a forged layer costs no more work than the image it claims)."""
@@ -141,7 +146,7 @@ def _decode_heif(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
     except BaseLayerError:
         raise
     except Exception as exc:  # libheif raises its own error types
-        raise BaseLayerError(f"the HEVC base layer does not decode ({exc})") from None
+        raise BaseLayerError(f"the HEVC base layer does not decode ({_one_line(exc)})") from None
     if array.ndim == 2:
         array = array[:, :, None]
     if array.dtype != np.uint8 or array.shape[:2] != (height, width) or array.shape[2] < planes:
@@ -165,7 +170,7 @@ def encode(planes: np.ndarray, quality: int) -> BaseLayer:
         pillow_heif.from_pillow(image).save(buf, quality=int(quality), chroma=444)
     except Exception as exc:  # x265 refuses some sizes (e.g. a side over 4216 with the other under 32)
         raise BaseLayerError(f"the HEVC encoder cannot code a {width}x{height} image; use the default mode "
-                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+                             f"({_one_line(exc)})") from None
     data = buf.getvalue()
     try:
         recon = _decode_heif(data, planes.shape)

@@ -339,3 +339,13 @@ def test_a_size_the_hevc_encoder_refuses_is_a_one_line_error(codec):
         assert "default mode" in str(exc) and "\n" not in str(exc)
     else:  # an HEVC encoder that takes it must give an exact file
         assert np.array_equal(codec.decompress(data), img)
+
+
+def test_a_truncated_base_layer_is_a_one_line_error(codec):
+    # libheif's messages end in a newline; the error must still be one line.
+    data = codec.compress(smooth_image(16, 16, planes=3, seed=9), mode="rc", quality=40)
+    c = container.unpack(data)
+    c.sections[b"HEVC"] = c.sections[b"HEVC"][:-40]
+    with pytest.raises(DecodeError, match="base layer") as err:
+        codec.decompress(container.pack(c))
+    assert "\n" not in str(err.value) and not str(err.value).endswith(" ")
