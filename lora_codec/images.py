@@ -310,7 +310,8 @@ def to_pil(pixels: np.ndarray, colour: str) -> Image.Image:
 
 
 def atomic_write(path: str | Path, data: bytes, force: bool, like: os.stat_result | None = None) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+    """Write ``data`` to a temporary file beside ``path``, sync it, rename it into place,
+    and sync the directory.
 
     Refuses to replace an existing file unless ``force``; leaves nothing behind on error.
     ``like`` (the ``os.stat`` of the file the data came from) gives the new file that
@@ -347,6 +348,19 @@ def atomic_write(path: str | Path, data: bytes, force: bool, like: os.stat_resul
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_directory(folder)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make the new name in ``folder`` durable: the data was synced before the rename, and
+    without this a power loss could still lose the directory's entry for it. A platform or
+    file system that cannot sync a directory is not an error."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _permissions(st_mode: int) -> int:

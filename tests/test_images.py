@@ -41,6 +41,25 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_the_file_and_then_its_directory_are_synced(tmp_path, monkeypatch, force):
+    import os
+
+    synced = []  # the inode of each descriptor synced, in order
+    real = os.fsync
+
+    def record(fd):
+        synced.append(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", record)
+    target = tmp_path / "out.lcz"
+    if force:
+        target.write_bytes(b"old")
+    atomic_write(target, b"data", force=force)
+    assert synced == [target.stat().st_ino, tmp_path.stat().st_ino]
+
+
 def test_outputs_get_the_usual_permissions(tmp_path):
     import os
 
