@@ -108,6 +108,7 @@ def _signalling_in(fh) -> dict[str, bytes]:
     if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
         return found
     wanted, after_pixels = set(SIGNALLING_CHUNKS), False
+    depth, colour_type, palette = 8, 0, b""
     while True:
         head = fh.read(8)
         if len(head) < 8:
@@ -122,15 +123,44 @@ def _signalling_in(fh) -> dict[str, bytes]:
             data = fh.read(length)
             if len(data) < length:
                 return found
-            found[kind] = data
+            if kind == "bKGD":
+                data = _background_as_decoded(data, depth, colour_type, palette)
+            if data is not None:
+                found[kind] = data
             fh.seek(4, io.SEEK_CUR)
         elif kind == "IHDR" and length == 13:
             header = fh.read(13)
-            if len(header) == 13 and (header[9] == 3 or header[8] < 8):  # a palette or under 8 bits
-                wanted.discard("bKGD")  # its background is an index, or on another scale
+            if len(header) == 13:
+                depth, colour_type = header[8], header[9]
+            fh.seek(4, io.SEEK_CUR)
+        elif kind == "PLTE" and length <= 3 * 256:
+            palette = fh.read(length)
             fh.seek(4, io.SEEK_CUR)
         else:
             fh.seek(length + 4, io.SEEK_CUR)
+
+
+def _background_as_decoded(data: bytes, depth: int, colour_type: int, palette: bytes) -> bytes | None:
+    """A bKGD chunk's background on the scale of the decoded image, or None if it has
+    none: a palette's index becomes its colour (the image is decoded as RGB or RGBA), and
+    a 1-, 2- or 4-bit grey level is scaled to 8 bits as the pixels are (``v * 255 /
+    (2 ** depth - 1)``).
+
+    >>> _background_as_decoded(bytes([1]), 8, 3, bytes([0, 0, 0, 10, 20, 30]))
+    b'\\x00\\n\\x00\\x14\\x00\\x1e'
+    >>> _background_as_decoded(bytes([0, 3]), 2, 0, b"")  # 2-bit white
+    b'\\x00\\xff'
+    """
+    if colour_type == 3:
+        if len(data) != 1 or 3 * data[0] + 3 > len(palette):
+            return None
+        return struct.pack(">3H", *palette[3 * data[0] : 3 * data[0] + 3])
+    if colour_type in (0, 4) and depth < 8:
+        top = (1 << depth) - 1
+        if len(data) != 2 or struct.unpack(">H", data)[0] > top:
+            return None
+        return struct.pack(">H", struct.unpack(">H", data)[0] * 255 // top)
+    return data
 
 
 # A TIFF's descriptive tags, which an EXIF block holds the same way: ImageDescription,

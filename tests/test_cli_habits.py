@@ -186,31 +186,44 @@ def test_hdr_signalling_chunks_travel_into_the_png(tmp_path, capsys, deep):
     assert not {k for k, _ in chunks_of((tmp_path / "plain.png").read_bytes())} & set(signalling)
 
 
-def test_a_background_colour_is_kept_only_where_its_values_mean_the_same(tmp_path):
-    """bKGD travels from a grey or colour PNG of 8 bits; a palette's (an index) and a 1-bit
-    image's (another scale) are left out, since the decoded PNG is RGB or 8-bit grey."""
+def test_a_background_colour_is_kept_on_the_decoded_images_scale(tmp_path):
+    """bKGD travels from a grey or colour PNG of 8 bits as it is; a palette's (an index)
+    becomes the index's colour, and a 1- or 2-bit grey image's is scaled to 8 bits as its
+    pixels are, since the decoded PNG is RGB or 8-bit grey; an index past the palette is
+    left out."""
     import struct
 
     from lora_codec.metadata import png_signalling
 
-    def with_background(img: Image.Image, background: bytes) -> Path:
+    def with_background(img: Image.Image, background: bytes, bits: int | None = None) -> Path:
         plain = io.BytesIO()
-        img.save(plain, "PNG")
+        img.save(plain, "PNG", **({"bits": bits} if bits else {}))
         data = plain.getvalue()
         at = data.index(b"IDAT") - 4
-        path = tmp_path / f"{img.mode}.png"
+        path = tmp_path / f"{img.mode}{bits or ''}-{background.hex()}.png"
         path.write_bytes(data[:at] + _png_chunk_bytes(b"bKGD", background) + data[at:])
         return path
 
     rgb = Image.fromarray(smooth_image(8, 8))
     kept = with_background(rgb, struct.pack(">3H", 1, 2, 3))
-    palette = with_background(rgb.convert("P"), bytes([2]))
+    indexed = rgb.convert("P")
+    colour = indexed.getpalette()[6:9]
+    palette = with_background(indexed, bytes([2]))
+    past_the_palette = with_background(indexed, bytes([255]))
     bilevel = with_background(rgb.convert("1"), struct.pack(">H", 1))
+    two_bit = with_background(rgb.convert("L").point(lambda v: v // 64 * 85), struct.pack(">H", 2), bits=2)
+    assert two_bit.read_bytes()[24] == 2  # IHDR's bit depth
     assert png_signalling(kept) == {"bKGD": struct.pack(">3H", 1, 2, 3)}
-    assert png_signalling(palette) == {} and png_signalling(bilevel) == {}
-    assert main(["compress", str(kept), "--quiet"]) == 0
-    assert main(["decompress", str(tmp_path / "RGB.lcz"), "-o", str(tmp_path / "back.png"), "--quiet"]) == 0
-    assert png_signalling(tmp_path / "back.png") == {"bKGD": struct.pack(">3H", 1, 2, 3)}
+    assert png_signalling(palette) == {"bKGD": struct.pack(">3H", *colour)}
+    assert png_signalling(past_the_palette) == {}
+    assert png_signalling(bilevel) == {"bKGD": struct.pack(">H", 255)}
+    assert png_signalling(two_bit) == {"bKGD": struct.pack(">H", 170)}
+    for source, channels in ((kept, 3), (palette, 3), (bilevel, 1), (two_bit, 1)):
+        out = tmp_path / f"{source.stem}.back.png"
+        assert main(["compress", str(source), "-o", str(tmp_path / "x.lcz"), "--quiet", "--force"]) == 0
+        assert main(["decompress", str(tmp_path / "x.lcz"), "-o", str(out), "--quiet"]) == 0
+        assert png_signalling(out) == png_signalling(source)
+        assert len(np.asarray(Image.open(out)).reshape(8, 8, -1)[0, 0]) == channels
 
 
 def test_a_file_larger_than_its_input_says_so_and_names_a_jpeg(tmp_path, capsys):
