@@ -325,25 +325,28 @@ py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, 
   return py::make_tuple(out, corrupt);
 }
 
-py::bytes encode_low_bits_py(Array<uint8_t> high, Array<uint8_t> low, int bits) {
+py::bytes encode_low_bits_py(Array<uint8_t> high, Array<uint8_t> low, int bits, int table_bits) {
   require(high.ndim() == 3 && low.ndim() == 3, "high and low must be (H, W, C)");
   for (int i = 0; i < 3; ++i) require(high.shape(i) == low.shape(i), "high and low must have one shape");
   require(high.shape(2) >= 1 && high.shape(2) <= 4, "1 to 4 planes");
   require(bits >= 1 && bits <= low_bits::kMaxBits, "bits must be in [1, 8]");
+  require(table_bits == low_bits::kTableBits || table_bits == low_bits::kTableBitsV13, "table_bits must be 16 or 20");
   const int64_t n = low.size();
   const uint8_t* l = low.data();
   for (int64_t i = 0; i < n; ++i) require((l[i] >> bits) == 0, "a low value has more than `bits` bits");
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    out = encode_low_bits(high.data(), l, high.shape(0), high.shape(1), static_cast<int>(high.shape(2)), bits);
+    out = encode_low_bits(high.data(), l, high.shape(0), high.shape(1), static_cast<int>(high.shape(2)), bits,
+                          table_bits);
   }
   return to_bytes(out);
 }
 
-py::tuple decode_low_bits_py(py::bytes data, Array<uint8_t> high, int bits) {
+py::tuple decode_low_bits_py(py::bytes data, Array<uint8_t> high, int bits, int table_bits) {
   require(high.ndim() == 3 && high.shape(2) >= 1 && high.shape(2) <= 4, "high must be (H, W, 1..4)");
   require(bits >= 1 && bits <= low_bits::kMaxBits, "bits must be in [1, 8]");
+  require(table_bits == low_bits::kTableBits || table_bits == low_bits::kTableBitsV13, "table_bits must be 16 or 20");
   std::string buf = data;
   Array<uint8_t> out({high.shape(0), high.shape(1), high.shape(2)});
   uint8_t* o = out.mutable_data();
@@ -351,7 +354,7 @@ py::tuple decode_low_bits_py(py::bytes data, Array<uint8_t> high, int bits) {
   {
     py::gil_scoped_release release;
     corrupt = decode_low_bits(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), high.data(), high.shape(0),
-                              high.shape(1), static_cast<int>(high.shape(2)), bits, o);
+                              high.shape(1), static_cast<int>(high.shape(2)), bits, o, table_bits);
   }
   return py::make_tuple(out, corrupt);
 }
@@ -374,8 +377,10 @@ PYBIND11_MODULE(_native, m) {
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"), py::arg("guide") = py::none());
   m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"), py::arg("match"));
-  m.def("encode_low_bits", &encode_low_bits_py, py::arg("high"), py::arg("low"), py::arg("bits"));
-  m.def("decode_low_bits", &decode_low_bits_py, py::arg("data"), py::arg("high"), py::arg("bits"));
+  m.def("encode_low_bits", &encode_low_bits_py, py::arg("high"), py::arg("low"), py::arg("bits"),
+        py::arg("table_bits"));
+  m.def("decode_low_bits", &decode_low_bits_py, py::arg("data"), py::arg("high"), py::arg("bits"),
+        py::arg("table_bits"));
   m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
         py::arg("colours"), py::arg("match"));
   m.def("kernel_in_use", &kernel_in_use);

@@ -290,9 +290,9 @@ inline bool decode_indexes(const uint8_t* data, size_t size, int64_t h, int64_t 
 // The low `bits` bits of an (h, w, planes) image of 16-bit samples, given its high part
 // (mode "deep", format v13), under the online context mixing of low_bits_model.hpp.
 inline std::vector<uint8_t> encode_low_bits(const uint8_t* high, const uint8_t* low, int64_t h, int64_t w,
-                                            int planes, int bits) {
+                                            int planes, int bits, int table_bits = low_bits::kTableBits) {
   RangeEncoder enc;
-  low_bits::LowBitsModel model(w, h, planes, bits);
+  low_bits::LowBitsModel model(w, h, planes, bits, table_bits);
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       for (int c = 0; c < planes; ++c) {
@@ -314,9 +314,9 @@ inline std::vector<uint8_t> encode_low_bits(const uint8_t* high, const uint8_t* 
 // Decodes the low bits into `low` (h x w x planes); stops at the first sign of
 // corruption. Returns corrupt.
 inline bool decode_low_bits(const uint8_t* data, size_t size, const uint8_t* high, int64_t h, int64_t w,
-                            int planes, int bits, uint8_t* low) {
+                            int planes, int bits, uint8_t* low, int table_bits = low_bits::kTableBits) {
   RangeDecoder dec(parse_stream(data, size, true));
-  low_bits::LowBitsModel model(w, h, planes, bits);
+  low_bits::LowBitsModel model(w, h, planes, bits, table_bits);
   std::fill(low, low + h * w * planes, uint8_t{0});
   for (int64_t y = 0; y < h && !dec.corrupt(); ++y) {
     for (int64_t x = 0; x < w; ++x) {

@@ -50,6 +50,8 @@ RECIPES = {
     "deep_ten_bit_RGB": ({"shape": [40, 48, 3], "seed": 16, "variant": "ten_bit"}, "learned", True),  # v13, mode 5
     "deep_widened_L": ({"shape": [40, 48, 1], "seed": 17, "variant": "widened"}, "learned", True),  # v13, mode 5
     "deep_smooth_RGB_stripes": ({"shape": [600, 16, 3], "seed": 18, "variant": "smooth_16"}, "learned", True),  # v14
+    # v15: 160 x 160 x 3 samples of 4 low bits want 76,800 counters a table, capped at 2^16 (2^17 before)
+    "deep_smooth_RGB_large": ({"shape": [160, 160, 3], "seed": 19, "variant": "smooth_16"}, "learned", True),
 }
 
 

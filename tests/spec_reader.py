@@ -27,7 +27,7 @@ def read(data: bytes) -> dict:
         raise SpecError("header crc")
     # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12
     known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
-    if header["version"] not in range(1, 15) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 16) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")

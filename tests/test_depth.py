@@ -158,6 +158,33 @@ def test_damaged_low_bit_stripes_are_refused(striped_deep_file):
         depth.decode_low(code, lora_codec.Codec().decompress_planes(high), layout.low_bits, version=13)
 
 
+def test_the_low_bit_tables_are_capped_by_the_files_version():
+    """Version 15 caps the model's tables at 2^16 counters (v13 and v14: 2^20): a large
+    stripe's stream differs between them, each decodes under its own version, and a small
+    image's (tables under 2^16 either way) is the same."""
+    from lora_codec.entropy.low_bits import TABLE_BITS, TABLE_BITS_V13
+
+    assert (TABLE_BITS, TABLE_BITS_V13) == (16, 20)
+    high = smooth_image(128, 128, 3, 2)  # 128 x 128 x 3 x 8 / 4 = 98,304 entries wanted: 2^17 in v14
+    low = ((smooth_image(128, 128, 3, 5).astype(np.int64) * 7 + np.arange(128)[:, None, None]) % 256).astype(np.uint8)
+    small, large = entropy.encode_low_bits(high, low, 8), entropy.encode_low_bits(high, low, 8, TABLE_BITS_V13)
+    assert small != large
+    for version, stream in ((15, small), (14, large), (13, large)):
+        code = bytes([depth.LOW_MODELLED]) + stream
+        assert np.array_equal(depth.decode_low(code, high, 8, version=version), low)
+    try:  # under the other version's tables: an error, or other values (which the pixel CRC refuses)
+        wrong = depth.decode_low(bytes([depth.LOW_MODELLED]) + large, high, 8, version=15)
+    except depth.DepthError:
+        pass
+    else:
+        assert not np.array_equal(wrong, low)
+    tiny_high, tiny_low = high[:32, :32].copy(), low[:32, :32].copy()  # 6,144 entries: 2^13 either way
+    assert entropy.encode_low_bits(tiny_high, tiny_low, 8) == entropy.encode_low_bits(tiny_high, tiny_low, 8,
+                                                                                      TABLE_BITS_V13)
+    with pytest.raises(ValueError, match="table_bits"):
+        entropy.encode_low_bits(tiny_high, tiny_low, 8, 18)
+
+
 # 3. Files that readers refuse.
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ and at most 8 low bits a sample, and joined again exactly:
   every sample and the full values of those before (:func:`encode_low`), or, when that
   is not smaller, stored as they are. From format version 14 an image of several stripes
   (``groups.stripes``: 256 rows) codes each stripe's low bits on its own, so that they
-  decode on several threads.
+  decode on several threads; from version 15 the model's tables are smaller (2^16
+  counters each instead of 2^20), which keeps them in the caches.
 
 >>> import numpy as np
 >>> wide = np.arange(24, dtype=np.uint16).reshape(2, 4, 3) * 257  # 8-bit values widened
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import container, entropy
+from ..entropy.low_bits import TABLE_BITS, TABLE_BITS_V13
 from .groups import join_streams, map_on_threads, split_streams, stripes
 
 TAG = b"DEEP"
@@ -54,6 +56,7 @@ _PAYLOAD_VERSION = 1
 # rows, joined as a pixel section joins its stripes' streams.
 LOW_STORED, LOW_MODELLED, LOW_MODELLED_STRIPES = 0, 1, 2
 FIRST_VERSION_OF_STRIPES = 14
+FIRST_VERSION_OF_SMALL_TABLES = 15  # the low-bit model's tables: 2^16 entries at most, not 2^20
 
 
 class DepthError(ValueError):
@@ -135,8 +138,9 @@ def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = containe
     methods = (LOW_STORED, LOW_MODELLED) + ((LOW_MODELLED_STRIPES,) if version >= FIRST_VERSION_OF_STRIPES else ())
     if not code or code[0] not in methods:
         raise DepthError(f"unknown low-bit method {code[0] if code else None}")
+    table_bits = TABLE_BITS if version >= FIRST_VERSION_OF_SMALL_TABLES else TABLE_BITS_V13
     if code[0] == LOW_MODELLED:
-        return _decode_stream(code[1:], high, bits)
+        return _decode_stream(code[1:], high, bits, table_bits)
     if code[0] == LOW_MODELLED_STRIPES:
         bounds = stripes(high.shape[0])
         try:
@@ -147,7 +151,7 @@ def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = containe
 
         def decode_stripe(item):
             (y0, y1), stream = item
-            low[y0:y1] = _decode_stream(stream, high[y0:y1], bits)
+            low[y0:y1] = _decode_stream(stream, high[y0:y1], bits, table_bits)
 
         map_on_threads(decode_stripe, list(zip(bounds, parts)), threads)
         return low
@@ -161,9 +165,9 @@ def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = containe
     return (flat[:count].reshape(-1, bits) @ weights).astype(np.uint8).reshape(high.shape)
 
 
-def _decode_stream(stream: bytes, high: np.ndarray, bits: int) -> np.ndarray:
+def _decode_stream(stream: bytes, high: np.ndarray, bits: int, table_bits: int) -> np.ndarray:
     try:
-        return entropy.decode_low_bits(stream, np.ascontiguousarray(high), bits)
+        return entropy.decode_low_bits(stream, np.ascontiguousarray(high), bits, table_bits)
     except entropy.CorruptStreamError as exc:
         raise DepthError(str(exc)) from None
 
