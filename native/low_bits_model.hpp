@@ -35,7 +35,7 @@ inline constexpr int kPredictions = 12;
 inline constexpr int kContexts = 15;
 inline constexpr int kInputs = kContexts + 1;  // + a bias input
 inline constexpr int kCounterLimit = 255;
-// The counter tables' largest size, 2^bits entries each (format v15; v13 and v14: 2^20).
+// The counter tables' largest size: 2^kTableBits entries each (format v15; v13 and v14: 2^20).
 // Fifteen tables of 2^16 four-byte counters (4 MiB) stay in the caches far better than
 // fifteen of 2^20 (60 MiB), for a stream 0.004 % larger on 16-bit photographs.
 inline constexpr int kTableBits = 16;
