@@ -34,20 +34,26 @@ _NEIGHBOURS = ((0, -1), (0, -2), (-1, 0), (-1, -1), (-1, 1), (0, 0))
 _SAMPLE = 8
 
 
-def neighbourhood_keys(pixels: np.ndarray) -> np.ndarray:
+def neighbourhood_keys(pixels: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
     """A 64-bit hash per pixel (raster order) of its causal neighbours in every plane and
-    of its own value (outside the image: 256)."""
-    image = pixels.reshape(pixels.shape[0], pixels.shape[1], -1).astype(np.uint64)
-    height, width, planes = image.shape
+    of its own value (outside the image: 256), for the rows ``rows = (y0, y1)`` (default:
+    all). The work arrays hold only those rows and the one above them."""
+    y0, y1 = rows if rows is not None else (0, pixels.shape[0])
+    image = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+    width, planes = image.shape[1], image.shape[2]
+    height = y1 - y0
     padded = np.full((height + 1, width + 3, planes), 256, np.uint64)
-    padded[1:, 2:-1] = image
+    padded[1:, 2:-1] = image[y0:y1]
+    if y0 > 0:
+        padded[0, 2:-1] = image[y0 - 1]
     key = np.zeros((height, width), np.uint64)
     multiplier = np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
         for dy, dx in _NEIGHBOURS:
             window = padded[1 + dy : 1 + dy + height, 2 + dx : 2 + dx + width]
             for c in range(planes):
-                key = (key ^ window[:, :, c]) * multiplier
+                key ^= window[:, :, c]
+                key *= multiplier
                 key ^= key >> np.uint64(29)
     return key.reshape(-1)
 
@@ -56,21 +62,24 @@ def cross_stripe_repeats(pixels: np.ndarray, stripes: list[tuple[int, int]]) -> 
     """The share of pixels whose neighbourhood and value (:func:`neighbourhood_keys`)
     occur in an earlier stripe but not earlier in their own: the copies a match model
     confined to its stripe cannot follow. Estimated on the pixels whose key is 0 modulo
-    :data:`_SAMPLE` (a copy's pixels are sampled where their original's are)."""
-    keys = neighbourhood_keys(pixels)
-    total = keys.size
+    :data:`_SAMPLE` (a copy's pixels are sampled where their original's are); the keys
+    are made a stripe at a time, so the work memory is a stripe's and an eighth of the
+    image's keys."""
+    total = pixels.shape[0] * pixels.shape[1]
     if len(stripes) < 2 or total == 0:
         return 0.0
-    width = pixels.shape[1]
-    stripe_of = np.repeat(np.arange(len(stripes), dtype=np.uint64),
-                          [(y1 - y0) * width for y0, y1 in stripes])
-    sampled = keys % np.uint64(_SAMPLE) == 0
-    if not sampled.any():
+    kept, stripe_of = [], []
+    for number, bounds in enumerate(stripes):
+        keys = neighbourhood_keys(pixels, bounds)
+        keys = keys[keys % np.uint64(_SAMPLE) == 0]
+        kept.append(keys)
+        stripe_of.append(np.full(keys.size, number, np.uint64))
+    keys, stripe = np.concatenate(kept), np.concatenate(stripe_of)
+    if keys.size == 0:
         return 0.0
-    keys, stripe_of = keys[sampled], stripe_of[sampled]
     first_seen = _first_index(keys)
     with np.errstate(over="ignore"):
-        own = keys ^ (stripe_of * np.uint64(0xD6E8FEB86659FD93))
+        own = keys ^ (stripe * np.uint64(0xD6E8FEB86659FD93))
     first_in_stripe = _first_index(own)
     index = np.arange(keys.size)
     return min(1.0, float(np.count_nonzero((first_in_stripe == index) & (first_seen < index))) * _SAMPLE / total)
