@@ -112,15 +112,9 @@ def _mutate_behind_crcs(rnd, data: bytes) -> bytes:
             payload = payload[:4] + struct.pack("<I", len(nested)) + payload[8:inner]
         section[1] = payload[:inner] + nested + payload[end:]
         return _build(head, sections)
-    mutation = (rnd.choice(["flip", "cut", "insert", "overwrite"]), rnd.randrange(max(len(payload), 1)),
-                None)
-    if payload and mutation[0] == "flip":
-        mutation = ("flip", mutation[1], rnd.randrange(8))
-    elif mutation[0] in ("insert", "overwrite"):
-        mutation = (mutation[0], mutation[1], rnd.randbytes(rnd.randint(1, 8)))
-    elif not payload:
-        mutation = ("insert", 0, rnd.randbytes(rnd.randint(1, 8)))
-    section[1] = _apply(payload, mutation)
+    kind = rnd.choice(["flip", "cut", "insert", "overwrite"]) if payload else "insert"
+    arg = rnd.randrange(8) if kind == "flip" else None if kind == "cut" else rnd.randbytes(rnd.randint(1, 8))
+    section[1] = _apply(payload, (kind, rnd.randrange(max(len(payload), 1)), arg))
     return _build(head, sections)
 
 
