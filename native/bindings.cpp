@@ -325,12 +325,17 @@ py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, 
   return py::make_tuple(out, corrupt);
 }
 
+// The low-bit model's table sizes of the format versions: 2^16 (v15 on) or 2^20 (v13, v14).
+void require_table_bits(int table_bits) {
+  require(table_bits == low_bits::kTableBits || table_bits == low_bits::kTableBitsV13, "table_bits must be 16 or 20");
+}
+
 py::bytes encode_low_bits_py(Array<uint8_t> high, Array<uint8_t> low, int bits, int table_bits) {
   require(high.ndim() == 3 && low.ndim() == 3, "high and low must be (H, W, C)");
   for (int i = 0; i < 3; ++i) require(high.shape(i) == low.shape(i), "high and low must have one shape");
   require(high.shape(2) >= 1 && high.shape(2) <= 4, "1 to 4 planes");
   require(bits >= 1 && bits <= low_bits::kMaxBits, "bits must be in [1, 8]");
-  require(table_bits == low_bits::kTableBits || table_bits == low_bits::kTableBitsV13, "table_bits must be 16 or 20");
+  require_table_bits(table_bits);
   const int64_t n = low.size();
   const uint8_t* l = low.data();
   for (int64_t i = 0; i < n; ++i) require((l[i] >> bits) == 0, "a low value has more than `bits` bits");
@@ -346,7 +351,7 @@ py::bytes encode_low_bits_py(Array<uint8_t> high, Array<uint8_t> low, int bits, 
 py::tuple decode_low_bits_py(py::bytes data, Array<uint8_t> high, int bits, int table_bits) {
   require(high.ndim() == 3 && high.shape(2) >= 1 && high.shape(2) <= 4, "high must be (H, W, 1..4)");
   require(bits >= 1 && bits <= low_bits::kMaxBits, "bits must be in [1, 8]");
-  require(table_bits == low_bits::kTableBits || table_bits == low_bits::kTableBitsV13, "table_bits must be 16 or 20");
+  require_table_bits(table_bits);
   std::string buf = data;
   Array<uint8_t> out({high.shape(0), high.shape(1), high.shape(2)});
   uint8_t* o = out.mutable_data();
