@@ -73,8 +73,8 @@ def from_pil(img: Image.Image, source=None) -> dict:
 # PNG chunks that say how to show the samples, kept as they are: coding-independent code
 # points (the colour space and transfer of HDR images), mastering display colour volume,
 # content light level, the significant bits of each plane (a 12-bit scan stored in 16
-# bits), the background colour (only from images of 8 or 16 bits a sample, not palettes:
-# its values then mean the same in the decoded PNG), and the time of the image's last
+# bits), the background colour (a palette's index read as its colour, a 1- to 4-bit grey
+# level scaled to 8 bits: on the decoded PNG's scale), and the time of the image's last
 # change. Pillow does not keep them.
 SIGNALLING_CHUNKS = ("cICP", "mDCv", "cLLi", "sBIT", "bKGD", "tIME")
 _ANYWHERE_CHUNKS = ("tIME",)  # may follow the pixels
@@ -107,7 +107,7 @@ def _signalling_in(fh) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
         return found
-    wanted, after_pixels = set(SIGNALLING_CHUNKS), False
+    after_pixels = False
     depth, colour_type, palette = 8, 0, b""
     while True:
         head = fh.read(8)
@@ -118,7 +118,7 @@ def _signalling_in(fh) -> dict[str, bytes]:
             return found
         if kind == "IDAT":
             after_pixels = True
-        if kind in wanted and kind not in found and length <= 1 << 16 and (
+        if kind in SIGNALLING_CHUNKS and kind not in found and length <= 1 << 16 and (
                 not after_pixels or kind in _ANYWHERE_CHUNKS):
             data = fh.read(length)
             if len(data) < length:
@@ -155,7 +155,7 @@ def _background_as_decoded(data: bytes, depth: int, colour_type: int, palette: b
         if len(data) != 1 or 3 * data[0] + 3 > len(palette):
             return None
         return struct.pack(">3H", *palette[3 * data[0] : 3 * data[0] + 3])
-    if colour_type in (0, 4) and depth < 8:
+    if colour_type == 0 and depth < 8:  # grey + alpha has 8 or 16 bits
         top = (1 << depth) - 1
         if len(data) != 2 or struct.unpack(">H", data)[0] > top:
             return None
