@@ -42,8 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import container, entropy
-from ..entropy.low_bits import TABLE_BITS, TABLE_BITS_V13
-from .groups import join_streams, map_on_threads, split_streams, stripes
+from .groups import StreamFormat, join_streams, map_on_threads, split_streams, stripes
 
 TAG = b"DEEP"
 BIT_DEPTH = container.DEEP_BIT_DEPTH
@@ -55,8 +54,6 @@ _PAYLOAD_VERSION = 1
 # framed stream of the low-bit model, or (version 14) as one such stream per stripe of
 # rows, joined as a pixel section joins its stripes' streams.
 LOW_STORED, LOW_MODELLED, LOW_MODELLED_STRIPES = 0, 1, 2
-FIRST_VERSION_OF_STRIPES = 14
-FIRST_VERSION_OF_SMALL_TABLES = 15  # the low-bit model's tables: 2^16 entries at most, not 2^20
 
 
 class DepthError(ValueError):
@@ -135,10 +132,11 @@ def decode_low(code: bytes, high: np.ndarray, bits: int, version: int = containe
                threads: int = 1) -> np.ndarray:
     """The low bits (the high image's shape) that :func:`encode_low` coded, in a file of
     format ``version``."""
-    methods = (LOW_STORED, LOW_MODELLED) + ((LOW_MODELLED_STRIPES,) if version >= FIRST_VERSION_OF_STRIPES else ())
+    fmt = StreamFormat.of(version)
+    methods = (LOW_STORED, LOW_MODELLED) + ((LOW_MODELLED_STRIPES,) if fmt.low_bit_stripes else ())
     if not code or code[0] not in methods:
         raise DepthError(f"unknown low-bit method {code[0] if code else None}")
-    table_bits = TABLE_BITS if version >= FIRST_VERSION_OF_SMALL_TABLES else TABLE_BITS_V13
+    table_bits = fmt.low_bit_table_bits
     if code[0] == LOW_MODELLED:
         return _decode_stream(code[1:], high, bits, table_bits)
     if code[0] == LOW_MODELLED_STRIPES:

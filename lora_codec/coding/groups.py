@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import container, entropy, exact
+from ..entropy.low_bits import TABLE_BITS, TABLE_BITS_V13
 from ..base_layer import BaseLayer
 from ..grids import coding_order
 from ..registry import LoadedModel
@@ -58,8 +59,9 @@ class StreamFormat:
     payload version 2), the header's fast flag, which codes without the bit
     refinement (v10+), the match models (v11+): the bit refinement's, and mode
     indexed's, whose palette is also coded by its context-mixing model, and the header's
-    one-stripe flag, which codes each group as a single stream (v12+). The one place that
-    maps versions to these features."""
+    one-stripe flag, which codes each group as a single stream (v12+), mode deep's low
+    bits in stripes (v14+) and with the low-bit model's smaller tables (v15+). The one
+    place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -74,6 +76,8 @@ class StreamFormat:
     indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
     matched: bool = False  # the bit refinement reads its match model (v11+, refined streams)
     one_stripe: bool = False  # the header's one-stripe flag (v12+): a group is one stream
+    low_bit_stripes: bool = False  # mode deep: the low bits may be coded per stripe (v14+)
+    low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
@@ -89,7 +93,9 @@ class StreamFormat:
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11,
                    matched=version >= 11 and not fast,
-                   one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE))
+                   one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE),
+                   low_bit_stripes=version >= 14,
+                   low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13)
 
     @property
     def header_flags(self) -> int:
