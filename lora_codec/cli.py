@@ -478,7 +478,7 @@ def _info(args) -> int:
     console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}"
                   + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
                   f"model {stats['model_id']}, format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
-                  + (", one stripe" if stats["one_stripe"] else ""))
+                  + (", one stripe" if stats["one_stripe"] else "") + (", no match model" if stats["no_match"] else ""))
     for group, quality in stats["hevc_quality"].items():
         console.print(f"HEVC base layer ({group}): quality {quality}")
     table = Table("part", "bytes", "bpsp", "share")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 15                   # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)  # read
+VERSION = 16                   # written; see docs/format.md for what changed
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)  # read
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -40,14 +40,16 @@ SECTION_HEADER_BYTES = _SECTION.size             # 12
 FLAG_ADAPTERS = 1
 FLAG_FAST = 2  # version 10+, modes learned and rc: pixel streams without the bit refinement
 FLAG_ONE_STRIPE = 4  # version 12+, modes learned and rc: each group's pixels in one stream
-FAST_MODES = ("learned", "rc")  # the modes with pixel streams, which the two flags above describe
-STREAM_FLAGS = FLAG_FAST | FLAG_ONE_STRIPE
+FLAG_NO_MATCH = 8  # version 16+, modes learned and rc, not with FLAG_FAST: the bit refinement without its match model
+FAST_MODES = ("learned", "rc")  # the modes with pixel streams, which the three flags above describe
+STREAM_FLAGS = FLAG_FAST | FLAG_ONE_STRIPE | FLAG_NO_MATCH
 
 
 def known_flags(version: int) -> int:
     """The header flag bits a file of this version may set; the others are reserved and
     must be zero."""
-    return FLAG_ADAPTERS | (FLAG_FAST if version >= 10 else 0) | (FLAG_ONE_STRIPE if version >= 12 else 0)
+    return (FLAG_ADAPTERS | (FLAG_FAST if version >= 10 else 0) | (FLAG_ONE_STRIPE if version >= 12 else 0)
+            | (FLAG_NO_MATCH if version >= 16 else 0))
 
 # Critical sections this version knows. A tag whose first byte is a lower-case letter is
 # ancillary: a reader that does not know it skips it. An unknown critical tag is an error.
@@ -104,7 +106,8 @@ def pack(container: Container) -> bytes:
         raise ValueError(f"unknown colour type {h.colour!r}")
     if len(h.model_id) != 8:
         raise ValueError("model id must be 8 bytes")
-    if h.flags & ~known_flags(VERSION) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES):
+    if (h.flags & ~known_flags(VERSION) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES)
+            or h.flags & FLAG_FAST and h.flags & FLAG_NO_MATCH):
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     if h.bit_depth != (DEEP_BIT_DEPTH if h.mode == DEEP_MODE else 8):
         raise ValueError(f"bit depth {h.bit_depth} is not valid in mode {h.mode}")
@@ -147,6 +150,9 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"the fast flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams to refine")
     if flags & FLAG_ONE_STRIPE and _MODE_BY_CODE[mode] not in FAST_MODES:
         raise FormatError(f"the one-stripe flag is set in mode {_MODE_BY_CODE[mode]}, which has no pixel streams")
+    if flags & FLAG_NO_MATCH and (_MODE_BY_CODE[mode] not in FAST_MODES or flags & FLAG_FAST):
+        raise FormatError("the no-match flag is set in a file without a bit refinement (mode "
+                          f"{_MODE_BY_CODE[mode]}{', fast flag' if flags & FLAG_FAST else ''})")
     if colour not in _COLOUR_BY_CODE:
         raise FormatError(f"unknown colour type {colour}")
     if depth != (DEEP_BIT_DEPTH if _MODE_BY_CODE[mode] == DEEP_MODE else 8):

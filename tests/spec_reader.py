@@ -25,9 +25,10 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12
-    known = 0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
-    if header["version"] not in range(1, 16) or header["flags"] & ~known & 0xFF:
+    # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12, bit 3 (no match) from 16
+    known = (0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
+             | (0x08 if header["version"] >= 16 else 0))
+    if header["version"] not in range(1, 17) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")
@@ -35,8 +36,10 @@ def read(data: bytes) -> dict:
         raise SpecError("mode")
     if header["bit_depth"] != (16 if header["mode"] == 5 else 8):  # 16 in mode 5, and only there
         raise SpecError("bit depth")
-    if header["flags"] & 0x06 and header["mode"] not in (0, 1):
-        raise SpecError("the fast or one-stripe flag in a mode without pixel streams")
+    if header["flags"] & 0x0E and header["mode"] not in (0, 1):
+        raise SpecError("the fast, one-stripe or no-match flag in a mode without pixel streams")
+    if header["flags"] & 0x0A == 0x0A:
+        raise SpecError("the no-match flag beside the fast flag (no bit refinement to match in)")
     pos, sections = 38, {}
     for _ in range(header["sections"]):
         tag = data[pos : pos + 4]

@@ -368,8 +368,9 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
 def test_reserved_flag_bits_are_refused():
     data = (GOLDEN / "learned_RGB.lcz").read_bytes()
     # bit 1 is the fast flag from version 10 (tests/test_fast.py), bit 2 the one-stripe
-    # flag from version 12 (tests/test_one_stripe.py)
-    for bit in range(3, 8):
+    # flag from version 12 (tests/test_one_stripe.py), bit 3 the no-match flag from
+    # version 16 (tests/test_no_match.py)
+    for bit in range(4, 8):
         with pytest.raises(FormatError, match="reserved"):
             container.unpack(_repack(data, 9, bytes([data[9] | (1 << bit)])))
 

@@ -14,7 +14,7 @@ from lora_codec.coding import stripe_layout
 from lora_codec.coding.groups import StreamFormat
 from lora_codec.coding.modes import mode
 from lora_codec.coding.sections import section_stats
-from lora_codec.container import FLAG_FAST, FLAG_ONE_STRIPE, FormatError
+from lora_codec.container import FLAG_FAST, FLAG_NO_MATCH, FLAG_ONE_STRIPE, FormatError
 
 from golden_inputs import golden_case
 from helpers import smooth_image, with_header_flags
@@ -51,7 +51,7 @@ def test_copies_across_stripes_are_coded_in_one_stripe(copies):
 def test_images_without_such_copies_keep_their_stripes():
     photo_like = smooth_image(600, 24, planes=3, seed=14)
     assert stripe_layout.cross_stripe_repeats(photo_like, StreamFormat.of().stripes(600)) < 0.005
-    assert lora_codec.compress(photo_like)[9] == 0
+    assert lora_codec.compress(photo_like)[9] == FLAG_NO_MATCH  # and no match model (tests/test_no_match.py)
 
 
 def test_the_keys_of_a_band_of_rows_are_those_of_the_whole_image(copies):
@@ -104,9 +104,9 @@ def test_a_version_11_file_with_the_flag_is_refused():
 def test_a_striped_file_read_as_one_stripe_fails_cleanly():
     image = smooth_image(600, 24, planes=3, seed=3)
     data = lora_codec.compress(image)
-    assert data[9] == 0
+    assert data[9] == FLAG_NO_MATCH
     with pytest.raises(ValueError):  # a corrupt stream or a pixel CRC mismatch, never wrong pixels
-        lora_codec.decompress(with_header_flags(data, FLAG_ONE_STRIPE))
+        lora_codec.decompress(with_header_flags(data, FLAG_NO_MATCH | FLAG_ONE_STRIPE))
 
 
 def test_the_command_line_reports_one_stripe_files(tmp_path, copies, capsys):

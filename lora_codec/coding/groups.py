@@ -60,8 +60,9 @@ class StreamFormat:
     refinement (v10+), the match models (v11+): the bit refinement's, and mode
     indexed's, whose palette is also coded by its context-mixing model, and the header's
     one-stripe flag, which codes each group as a single stream (v12+), mode deep's low
-    bits in stripes (v14+) and with the low-bit model's smaller tables (v15+). The one
-    place that maps versions to these features."""
+    bits in stripes (v14+) and with the low-bit model's smaller tables (v15+), and the
+    header's no-match flag, which codes the bit refinement without its match model
+    (v16+). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -75,6 +76,7 @@ class StreamFormat:
     fast: bool = False  # the header's fast flag (v10+): refined is then False
     indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
     matched: bool = False  # the bit refinement reads its match model (v11+, refined streams)
+    no_match: bool = False  # the header's no-match flag (v16+): refined streams, matched is then False
     one_stripe: bool = False  # the header's one-stripe flag (v12+): a group is one stream
     low_bit_stripes: bool = False  # mode deep: the low bits may be coded per stripe (v14+)
     low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
@@ -83,16 +85,18 @@ class StreamFormat:
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
         """The streams of a file of this version whose header has these flags (from
         version 10, :data:`container.FLAG_FAST` turns the bit refinement off; from version
-        12, :data:`container.FLAG_ONE_STRIPE` makes each group one stream)."""
+        12, :data:`container.FLAG_ONE_STRIPE` makes each group one stream; from version 16,
+        :data:`container.FLAG_NO_MATCH` turns the bit refinement's match model off)."""
         v8 = version >= 8
         fast = version >= 10 and bool(flags & container.FLAG_FAST)
+        no_match = version >= 16 and not fast and bool(flags & container.FLAG_NO_MATCH)
         return cls(framed=version >= 2, calibrated=version >= 4, striped=version >= 4,
                    refined=version >= 5 and not fast, fast=fast, guided_engine=version >= 6,
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
                    shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11,
-                   matched=version >= 11 and not fast,
+                   matched=version >= 11 and not fast and not no_match, no_match=no_match,
                    one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE),
                    low_bit_stripes=version >= 14,
                    low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13)
@@ -101,12 +105,18 @@ class StreamFormat:
     def header_flags(self) -> int:
         """The header flags that say how this format codes its streams (the adapter flag
         is the sections' business)."""
-        return (container.FLAG_FAST if self.fast else 0) | (container.FLAG_ONE_STRIPE if self.one_stripe else 0)
+        return ((container.FLAG_FAST if self.fast else 0) | (container.FLAG_ONE_STRIPE if self.one_stripe else 0)
+                | (container.FLAG_NO_MATCH if self.no_match else 0))
 
     def in_one_stripe(self) -> "StreamFormat":
         """This format with each group coded as a single stream (the one-stripe flag of
         version 12)."""
         return replace(self, one_stripe=True)
+
+    def without_match(self) -> "StreamFormat":
+        """This format with the bit refinement's match model off (the no-match flag of
+        version 16); a format without the match model is returned as it is."""
+        return replace(self, matched=False, no_match=True) if self.matched else self
 
     def fits_tile(self, tile: int) -> bool:
         """Whether a model of ``tile``-row tiles can code in this format (its stripes must

@@ -79,6 +79,7 @@ def section_stats(data: bytes) -> dict:
         "mode": h.mode, "model_id": h.model_id.hex(), "format_version": h.version,
         "fast": bool(h.flags & container.FLAG_FAST),
         "one_stripe": bool(h.flags & container.FLAG_ONE_STRIPE),
+        "no_match": bool(h.flags & container.FLAG_NO_MATCH),
         "bytes": total, "bpsp": 8 * total / subpixels,
         "sections": sizes,
         "split_bytes": parts,
