@@ -35,3 +35,18 @@ def with_header_bytes(data: bytes, offset: int, value: bytes) -> bytes:
 def with_header_flags(data: bytes, flags: int) -> bytes:
     """A .lcz file with these header flags (byte 9) and the header CRC recomputed."""
     return with_header_bytes(data, 9, bytes([flags]))
+
+
+def info_after_compressing(tmp_path, image: np.ndarray, capsys) -> str:
+    """What ``lora-codec info`` prints about ``image`` compressed (and verified) by the
+    command line."""
+    from PIL import Image
+
+    from lora_codec.cli import main
+
+    src, out = tmp_path / "in.png", tmp_path / "in.lcz"
+    Image.fromarray(image).save(src)
+    assert main(["compress", str(src), "-o", str(out), "--quiet", "--verify"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    return capsys.readouterr().out

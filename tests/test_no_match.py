@@ -9,14 +9,13 @@ import pytest
 
 import lora_codec
 from lora_codec import container
-from lora_codec.cli import main
 from lora_codec.coding import stripe_layout
 from lora_codec.coding.groups import StreamFormat
 from lora_codec.coding.modes import mode
 from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_FAST, FLAG_NO_MATCH, FLAG_ONE_STRIPE, FormatError
 
-from helpers import smooth_image, with_header_flags
+from helpers import info_after_compressing, smooth_image, with_header_flags
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -104,11 +103,4 @@ def test_the_flag_is_refused_where_it_means_nothing(photo_like):
 
 
 def test_the_command_line_reports_files_without_the_match_model(tmp_path, photo_like, capsys):
-    from PIL import Image
-
-    src, out = tmp_path / "in.png", tmp_path / "in.lcz"
-    Image.fromarray(photo_like).save(src)
-    assert main(["compress", str(src), "-o", str(out), "--quiet", "--verify"]) == 0
-    capsys.readouterr()
-    assert main(["info", str(out)]) == 0
-    assert ", no match model" in capsys.readouterr().out
+    assert ", no match model" in info_after_compressing(tmp_path, photo_like, capsys)

@@ -9,7 +9,6 @@ import pytest
 
 import lora_codec
 from lora_codec import container
-from lora_codec.cli import main
 from lora_codec.coding import stripe_layout
 from lora_codec.coding.groups import StreamFormat
 from lora_codec.coding.modes import mode
@@ -17,7 +16,7 @@ from lora_codec.coding.sections import section_stats
 from lora_codec.container import FLAG_FAST, FLAG_NO_MATCH, FLAG_ONE_STRIPE, FormatError
 
 from golden_inputs import golden_case
-from helpers import smooth_image, with_header_flags
+from helpers import info_after_compressing, smooth_image, with_header_flags
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -39,7 +38,7 @@ def test_the_format_of_the_flag_has_one_stripe_of_every_row():
 
 def test_copies_across_stripes_are_coded_in_one_stripe(copies):
     bounds = StreamFormat.of().stripes(copies.shape[0])
-    assert stripe_layout.cross_stripe_repeats(copies, bounds) >= stripe_layout.TRY_ONE_STRIPE
+    assert stripe_layout.repeat_shares(copies, bounds).across >= stripe_layout.TRY_ONE_STRIPE
     data = lora_codec.compress(copies)
     assert data[9] == FLAG_ONE_STRIPE and section_stats(data)["one_stripe"]
     assert np.array_equal(lora_codec.decompress(data), copies)
@@ -50,7 +49,7 @@ def test_copies_across_stripes_are_coded_in_one_stripe(copies):
 
 def test_images_without_such_copies_keep_their_stripes():
     photo_like = smooth_image(600, 24, planes=3, seed=14)
-    assert stripe_layout.cross_stripe_repeats(photo_like, StreamFormat.of().stripes(600)) < 0.005
+    assert stripe_layout.repeat_shares(photo_like, StreamFormat.of().stripes(600)).across < 0.005
     assert lora_codec.compress(photo_like)[9] == FLAG_NO_MATCH  # and no match model (tests/test_no_match.py)
 
 
@@ -72,7 +71,7 @@ def test_the_copy_test_works_a_stripe_at_a_time():
     bounds = StreamFormat.of().stripes(1024)
     tracemalloc.start()
     try:
-        stripe_layout.cross_stripe_repeats(image, bounds)
+        stripe_layout.repeat_shares(image, bounds)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -110,11 +109,4 @@ def test_a_striped_file_read_as_one_stripe_fails_cleanly():
 
 
 def test_the_command_line_reports_one_stripe_files(tmp_path, copies, capsys):
-    from PIL import Image
-
-    src, out = tmp_path / "in.png", tmp_path / "in.lcz"
-    Image.fromarray(copies).save(src)
-    assert main(["compress", str(src), "-o", str(out), "--quiet", "--verify"]) == 0
-    capsys.readouterr()
-    assert main(["info", str(out)]) == 0
-    assert ", one stripe" in capsys.readouterr().out
+    assert ", one stripe" in info_after_compressing(tmp_path, copies, capsys)

@@ -10,20 +10,18 @@ version 16 the header's no-match flag codes without it, which the encoder sets w
 Stripes of 256 rows decode on parallel threads, so each stripe's match model sees only
 its own rows. Screen content that repeats a patch in another stripe loses the copy. From
 format version 12 the header's one-stripe flag codes each colour group as a single
-stream instead; the encoder tries that only where :func:`cross_stripe_repeats` finds
-enough such copies, and keeps it only where it pays (:data:`ONE_STRIPE_GAIN`).
+stream instead; the encoder tries that only where :func:`repeat_shares` finds enough
+such copies, and keeps it only where it pays (:data:`ONE_STRIPE_GAIN`).
 
 >>> import numpy as np
 >>> tile = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
 >>> image = np.zeros((512, 64, 3), np.uint8)
 >>> image[32:96], image[320:384] = tile, tile  # one copy in each stripe of 256 rows
->>> round(cross_stripe_repeats(image, [(0, 256), (256, 512)]), 3)
-0.122
->>> cross_stripe_repeats(image, [(0, 512)])
-0.0
 >>> shares = repeat_shares(image, [(0, 256), (256, 512)])
 >>> shares.anywhere >= MATCH_MODEL_FROM, round(shares.across, 3)
 (True, 0.122)
+>>> repeat_shares(image, [(0, 512)]).across  # in one stripe no copy lies across
+0.0
 """
 
 from __future__ import annotations
@@ -109,14 +107,6 @@ def repeat_shares(pixels: np.ndarray, stripes: list[tuple[int, int]]) -> RepeatS
     seen_before = first_seen < index
     return RepeatShares(min(1.0, float(np.count_nonzero(seen_before)) * _SAMPLE / total),
                         min(1.0, float(np.count_nonzero((first_in_stripe == index) & seen_before)) * _SAMPLE / total))
-
-
-def cross_stripe_repeats(pixels: np.ndarray, stripes: list[tuple[int, int]]) -> float:
-    """The share of pixels whose neighbourhood and value occur in an earlier stripe but
-    not earlier in their own (:func:`repeat_shares`); 0 for fewer than two stripes."""
-    if len(stripes) < 2:
-        return 0.0
-    return repeat_shares(pixels, stripes).across
 
 
 def _first_index(keys: np.ndarray) -> np.ndarray:
