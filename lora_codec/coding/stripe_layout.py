@@ -88,25 +88,26 @@ def repeat_shares(pixels: np.ndarray, stripes: list[tuple[int, int]]) -> RepeatS
     keys are made a stripe at a time, so the work memory is a stripe's and an eighth of
     the image's keys."""
     total = pixels.shape[0] * pixels.shape[1]
+    if total == 0 or not stripes:
+        return RepeatShares(0.0, 0.0)
     kept, stripe_of = [], []
     for number, bounds in enumerate(stripes):
         keys = neighbourhood_keys(pixels, bounds)
         keys = keys[keys % np.uint64(_SAMPLE) == 0]
         kept.append(keys)
         stripe_of.append(np.full(keys.size, number, np.uint64))
-    if total == 0 or not kept:
-        return RepeatShares(0.0, 0.0)
     keys, stripe = np.concatenate(kept), np.concatenate(stripe_of)
-    if keys.size == 0:
-        return RepeatShares(0.0, 0.0)
     first_seen = _first_index(keys)
     with np.errstate(over="ignore"):
         own = keys ^ (stripe * np.uint64(0xD6E8FEB86659FD93))
     first_in_stripe = _first_index(own)
     index = np.arange(keys.size)
     seen_before = first_seen < index
-    return RepeatShares(min(1.0, float(np.count_nonzero(seen_before)) * _SAMPLE / total),
-                        min(1.0, float(np.count_nonzero((first_in_stripe == index) & seen_before)) * _SAMPLE / total))
+
+    def share(sampled: np.ndarray) -> float:  # of all pixels, from the sampled ones
+        return min(1.0, float(np.count_nonzero(sampled)) * _SAMPLE / total)
+
+    return RepeatShares(share(seen_before), share((first_in_stripe == index) & seen_before))
 
 
 def _first_index(keys: np.ndarray) -> np.ndarray:
