@@ -84,6 +84,10 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="threads: torch's when adapting or training (default: torch's choice), and for the "
                         "independent stripes of 256 rows that images over 383 rows are coded in (default: the "
                         "cores this process may use, at most 8); the file does not depend on it")
+    p.add_argument("--jobs", type=_positive_int, default=None,
+                   help="files coded at once when there are several, each on its share of --threads (default: "
+                        "one a thread, as far as the memory allows; 1 while adapting); the files do not depend "
+                        "on it")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -276,21 +280,24 @@ def _error(msg: str) -> None:
     print(f"lora-codec: error: {_printable(msg)}", file=sys.stderr)
 
 
-def _run_batch(jobs: list[Job], work, args) -> int:
+def _run_batch(jobs: list[Job], work, args, at_once: int = 1) -> int:
+    """Runs ``work(job, progress)`` for each job, ``at_once`` at a time
+    (:func:`lora_codec.batch.in_order`), reporting each in the jobs' order: its summary,
+    or its error on one line while the others go on."""
+    from .batch import in_order
+
     failures = 0
     with _progress(args.quiet or args.json) as progress:
         files = progress.add_task("files", total=len(jobs), note="")
-        for job in jobs:
-            progress.update(files, note=job.source.name)
-            try:
-                result = work(job, progress)
-            except Exception as exc:  # one line per failed file; the others go on
+        for job, result in in_order(jobs, lambda job: work(job, progress), at_once,
+                                    on_start=lambda job: progress.update(files, note=job.source.name)):
+            if isinstance(result, Exception):  # one line per failed file; the others go on
                 if args.debug:
-                    raise
+                    raise result
                 failures += 1
-                _error(_describe(exc, job.source))
+                _error(_describe(result, job.source))
                 if args.json:
-                    print(json.dumps({"input": str(job.source), "ok": False, "error": _describe(exc, job.source)}))
+                    print(json.dumps({"input": str(job.source), "ok": False, "error": _describe(result, job.source)}))
             else:
                 summary = result.pop("summary", None)
                 if args.json:
@@ -301,6 +308,43 @@ def _run_batch(jobs: list[Job], work, args) -> int:
     if len(jobs) > 1 and failures:
         print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files done, {failures} failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _files_at_once(jobs: list[Job], args, threads: int, adapting: bool = False) -> int:
+    """How many of ``jobs`` run at once: ``--jobs``, else one a thread as far as the
+    memory allows (:func:`lora_codec.batch.files_at_once`, from each input's size read
+    from its header); one while adapting (torch's threads and the time budget are per
+    image)."""
+    from .batch import available_memory, files_at_once
+
+    if adapting:
+        if args.jobs is not None and args.jobs > 1:
+            raise UsageError("--jobs above 1 needs --steps 0 and no --time-budget: images are adapted one at a time")
+        return 1
+    if args.jobs is not None:
+        return min(args.jobs, len(jobs))
+    if len(jobs) < 2 or threads < 2:
+        return 1
+    return files_at_once(threads, [_pixel_count(job.source) for job in jobs], available_memory())
+
+
+def _pixel_count(source: Path) -> int:
+    """The pixels of an input, read from its header (0 where it cannot be read: the job
+    itself then reports why)."""
+    from .container import peek_size
+
+    try:
+        if source.suffix.lower() == ".lcz":
+            with open(source, "rb") as fh:
+                size = peek_size(fh.read(64))
+        else:
+            from PIL import Image
+
+            with Image.open(source) as img:  # reads the header only
+                size = img.size
+    except Exception:  # noqa: BLE001 - any unreadable input is the job's to report
+        return 0
+    return 0 if size is None else size[0] * size[1]
 
 
 def _describe(exc: BaseException, source: Path) -> str:
@@ -333,7 +377,9 @@ def _compress(args, started: float | None = None) -> int:
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model, args.mode), threads=args.threads or available_cores())
+    threads = args.threads or available_cores()
+    at_once = _files_at_once(jobs, args, threads, adapting=bool(args.steps or args.time_budget))
+    codec = Codec(**_user_models(args.model, args.mode), threads=max(1, threads // at_once))
     clock = BudgetClock(args.time_budget, started)
 
     def work(job: Job, progress) -> dict:
@@ -358,7 +404,7 @@ def _compress(args, started: float | None = None) -> int:
                            f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
                            f"{seconds:.2f} s{_larger_than_input(job.source, input_bytes, stats['bytes'])}"}
 
-    return _run_batch(jobs, work, args)
+    return _run_batch(jobs, work, args, at_once)
 
 
 def _larger_than_input(source: Path, input_bytes: int | None, output_bytes: int) -> str:
@@ -442,7 +488,9 @@ def _decompress(args) -> int:
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
-    codec = Codec(**_user_models(args.model), threads=args.threads or available_cores())
+    threads = args.threads or available_cores()
+    at_once = _files_at_once(jobs, args, threads)
+    codec = Codec(**_user_models(args.model), threads=max(1, threads // at_once))
     from .container import unpack
 
     def work(job: Job, progress) -> dict:
@@ -460,7 +508,7 @@ def _decompress(args) -> int:
                 "summary": f"{_name(job.source)} -> {_name(job.target, True)}: {pixels.shape[1]}x{pixels.shape[0]}, "
                            f"{len(data)} B -> {len(png)} B of PNG, {seconds:.2f} s"}
 
-    return _run_batch(jobs, work, args)
+    return _run_batch(jobs, work, args, at_once)
 
 
 def _info(args) -> int:

@@ -122,6 +122,15 @@ def pack(container: Container) -> bytes:
     return b"".join(parts)
 
 
+def peek_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first bytes of a .lcz file, unchecked, for planning only
+    (:func:`unpack` checks everything); None where they are not a .lcz header."""
+    if len(head) < _HEADER.size or head[: len(MAGIC)] != MAGIC:
+        return None
+    fields = _HEADER.unpack_from(head, 0)
+    return fields[7], fields[8]
+
+
 def unpack(data: bytes) -> Container:
     """Parse and check a container; raises :class:`FormatError` on anything wrong."""
     if not isinstance(data, (bytes, bytearray, memoryview)):

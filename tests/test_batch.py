@@ -1,0 +1,165 @@
+"""Batches of files coded several at once (lora_codec.batch, the command line's --jobs):
+the plan, the order of the reports, errors, interruption, and that the files do not
+depend on how many run at once."""
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lora_codec import batch
+from lora_codec.cli import _pixel_count, main
+
+from helpers import palette_image, smooth_image
+
+
+def test_files_at_once_is_one_a_thread_within_the_files_and_the_memory():
+    small = [100_000] * 5
+    assert batch.files_at_once(2, small, memory=None) == 2
+    assert batch.files_at_once(8, small, memory=None) == 5          # no more than the files
+    assert batch.files_at_once(8, small[:1], memory=None) == 1
+    big = [24_000_000, 100]                                          # the largest file decides
+    room = 2 * batch.file_memory(24_000_000) * 4 // 3 + 1            # room for two of it
+    assert batch.files_at_once(8, big, memory=room) == 2
+    assert batch.files_at_once(8, big, memory=1) == 1                # never fewer than one
+    with pytest.raises(ValueError, match="threads"):
+        batch.files_at_once(0, small, memory=None)
+
+
+def test_available_memory_is_positive_or_unknown():
+    memory = batch.available_memory()
+    assert memory is None or memory > 0
+
+
+def test_in_order_reports_in_the_items_order_when_later_ones_finish_first():
+    first_may_finish = threading.Event()
+    finished: list[int] = []
+
+    def work(i: int) -> int:
+        if i == 0:
+            assert first_may_finish.wait(timeout=30)   # held until item 1 is done
+        finished.append(i)
+        if i == 1:
+            first_may_finish.set()
+        return i * i
+
+    results = list(batch.in_order([0, 1, 2, 3], work, at_once=2))
+    assert [item for item, _ in results] == [0, 1, 2, 3]
+    assert [out for _, out in results] == [0, 1, 4, 9]
+    assert finished.index(1) < finished.index(0)           # item 1 really finished first
+
+
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_in_order_yields_an_error_and_goes_on(at_once):
+    def work(i: int) -> int:
+        if i == 2:
+            raise OSError("disk on fire")
+        return i
+
+    results = dict(batch.in_order(list(range(5)), work, at_once))
+    assert isinstance(results[2], OSError)
+    assert [results[i] for i in (0, 1, 3, 4)] == [0, 1, 3, 4]
+
+
+def test_in_order_interrupted_cancels_what_has_not_started_and_finishes_what_has():
+    started, done = [], []
+    second_started = threading.Event()
+
+    def work(i: int) -> int:
+        started.append(i)
+        if i == 0:
+            assert second_started.wait(timeout=30)
+            raise KeyboardInterrupt   # as Ctrl-C in a worker would surface: not an Exception
+        if i == 1:
+            second_started.set()
+        threading.Event().wait(1.0)   # still running when the interrupt arrives
+        done.append(i)
+        return i
+
+    with pytest.raises(KeyboardInterrupt):
+        list(batch.in_order(list(range(8)), work, at_once=2))
+    assert set(started) <= {0, 1, 2}            # the rest were cancelled before they started
+    assert sorted(done) == sorted(set(started) - {0})   # every started item finished
+
+
+def test_in_order_one_at_a_time_lets_an_interrupt_through():
+    def work(i: int) -> int:
+        if i == 1:
+            raise KeyboardInterrupt
+        return i
+
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for item, _ in batch.in_order([0, 1, 2], work, at_once=1):
+            seen.append(item)
+    assert seen == [0]
+
+
+def _folder_of_images(folder: Path) -> list[Path]:
+    folder.mkdir()
+    images = {
+        "photo.png": smooth_image(40, 56, seed=1),
+        "grey.png": smooth_image(33, 20, planes=1, seed=2)[..., 0],
+        "palette.png": palette_image(30, 30, 3, 6, seed=3),
+        "alpha.png": smooth_image(21, 18, planes=4, seed=4),
+    }
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(folder / name)
+    return sorted(folder.iterdir())
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_files_are_the_same_whether_coded_one_at_a_time_or_at_once(tmp_path, capsys):
+    src = tmp_path / "src"
+    _folder_of_images(src)
+    for jobs in ("1", "3"):
+        assert main(["compress", str(src), "--out-dir", str(tmp_path / f"lcz{jobs}"), "--jobs", jobs,
+                     "--threads", "2", "--quiet"]) == 0
+        assert main(["decompress", str(tmp_path / f"lcz{jobs}"), "--out-dir", str(tmp_path / f"png{jobs}"),
+                     "--jobs", jobs, "--threads", "2", "--quiet"]) == 0
+    assert _contents(tmp_path / "lcz1") == _contents(tmp_path / "lcz3")
+    assert _contents(tmp_path / "png1") == _contents(tmp_path / "png3")
+    for original in src.iterdir():
+        with Image.open(original) as a, Image.open(tmp_path / "png3" / original.name) as b:
+            assert a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_reports_come_in_the_inputs_order_and_a_failure_keeps_the_others(tmp_path, capsys):
+    src = tmp_path / "src"
+    names = [p.name for p in _folder_of_images(src)]
+    (src / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    assert main(["compress", str(src), "--out-dir", str(out), "--jobs", "2", "--json"]) == 1
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [Path(r["input"]).name for r in records] == sorted(names + ["broken.png"])
+    assert [r["ok"] for r in records] == [Path(r["input"]).name != "broken.png" for r in records]
+    assert "4 of 5 files done, 1 failed" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(Path(n).stem + ".lcz" for n in names)
+
+
+def test_jobs_above_one_is_refused_while_adapting(tmp_path, capsys):
+    src = tmp_path / "src"
+    _folder_of_images(src)
+    assert main(["compress", str(src), "--out-dir", str(tmp_path / "o"), "--steps", "2", "--jobs", "2"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--jobs" in err and "--steps 0" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_pixel_counts_come_from_the_headers(tmp_path):
+    src = tmp_path / "src"
+    photo = _folder_of_images(src)[-1]   # photo.png, 40 x 56
+    assert _pixel_count(photo) == 40 * 56
+    lcz = tmp_path / "photo.lcz"
+    assert main(["compress", str(photo), "-o", str(lcz), "--quiet"]) == 0
+    assert _pixel_count(lcz) == 40 * 56
+    (tmp_path / "junk.lcz").write_bytes(b"junk")
+    assert _pixel_count(tmp_path / "junk.lcz") == 0
+    assert _pixel_count(tmp_path / "missing.png") == 0
