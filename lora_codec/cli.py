@@ -404,7 +404,17 @@ def _compress(args, started: float | None = None) -> int:
                            f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
                            f"{seconds:.2f} s{_larger_than_input(job.source, input_bytes, stats['bytes'])}"}
 
-    return _run_batch(jobs, work, args, at_once)
+    with _blas_threads(max(1, threads // at_once)):
+        return _run_batch(jobs, work, args, at_once)
+
+
+def _blas_threads(n: int):
+    """A context in which numpy's BLAS (the matrix products of the UNet's analysis) runs
+    on at most ``n`` threads, so that ``--threads`` bounds it too and files coded at once
+    do not oversubscribe the cores."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def _larger_than_input(source: Path, input_bytes: int | None, output_bytes: int) -> str:

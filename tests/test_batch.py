@@ -163,3 +163,15 @@ def test_pixel_counts_come_from_the_headers(tmp_path):
     (tmp_path / "junk.lcz").write_bytes(b"junk")
     assert _pixel_count(tmp_path / "junk.lcz") == 0
     assert _pixel_count(tmp_path / "missing.png") == 0
+
+
+def test_compress_can_hold_numpys_blas_to_a_files_share_of_the_threads():
+    from threadpoolctl import threadpool_info
+
+    from lora_codec.cli import _blas_threads
+
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert pools, "numpy's BLAS was not found"
+    with _blas_threads(1):
+        assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == [p["num_threads"] for p in pools]
