@@ -175,3 +175,17 @@ def test_compress_can_hold_numpys_blas_to_a_files_share_of_the_threads():
     with _blas_threads(1):
         assert all(p["num_threads"] == 1 for p in threadpool_info() if p["user_api"] == "blas")
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == [p["num_threads"] for p in pools]
+
+
+def test_rc_files_coded_at_once_are_the_same(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(smooth_image(48, 40, seed=10 + i)).save(src / f"rc{i}.png")
+    for jobs in ("1", "3"):
+        assert main(["compress", str(src), "--out-dir", str(tmp_path / f"lcz{jobs}"), "--mode", "rc", "--jobs", jobs,
+                     "--threads", "2", "--quiet"]) == 0
+        assert main(["decompress", str(tmp_path / f"lcz{jobs}"), "--out-dir", str(tmp_path / f"png{jobs}"),
+                     "--jobs", jobs, "--quiet"]) == 0
+    assert _contents(tmp_path / "lcz1") == _contents(tmp_path / "lcz3")
+    assert _contents(tmp_path / "png1") == _contents(tmp_path / "png3")
