@@ -329,22 +329,21 @@ def _files_at_once(jobs: list[Job], args, threads: int, adapting: bool = False) 
 
 
 def _pixel_count(source: Path) -> int:
-    """The pixels of an input, read from its header (0 where it cannot be read: the job
-    itself then reports why)."""
+    """The pixels of an input, read from its header: a .lcz file's (whatever its name),
+    else an image's (0 where neither can be read: the job itself then reports why)."""
     from .container import peek_size
 
     try:
-        if source.suffix.lower() == ".lcz":
-            with open(source, "rb") as fh:
-                size = peek_size(fh.read(64))
-        else:
+        with open(source, "rb") as fh:
+            size = peek_size(fh.read(64))
+        if size is None:
             from PIL import Image
 
             with Image.open(source) as img:  # reads the header only
                 size = img.size
     except Exception:  # noqa: BLE001 - any unreadable input is the job's to report
         return 0
-    return 0 if size is None else size[0] * size[1]
+    return size[0] * size[1]
 
 
 def _describe(exc: BaseException, source: Path) -> str:
@@ -379,7 +378,8 @@ def _compress(args, started: float | None = None) -> int:
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads, adapting=bool(args.steps or args.time_budget))
-    codec = Codec(**_user_models(args.model, args.mode), threads=max(1, threads // at_once))
+    per_file = max(1, threads // at_once)
+    codec = Codec(**_user_models(args.model, args.mode), threads=per_file)
     clock = BudgetClock(args.time_budget, started)
 
     def work(job: Job, progress) -> dict:
@@ -404,7 +404,7 @@ def _compress(args, started: float | None = None) -> int:
                            f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
                            f"{seconds:.2f} s{_larger_than_input(job.source, input_bytes, stats['bytes'])}"}
 
-    with _blas_threads(max(1, threads // at_once)):
+    with _blas_threads(per_file):
         return _run_batch(jobs, work, args, at_once)
 
 

@@ -127,8 +127,8 @@ def peek_size(head: bytes) -> tuple[int, int] | None:
     (:func:`unpack` checks everything); None where they are not a .lcz header."""
     if len(head) < _HEADER.size or head[: len(MAGIC)] != MAGIC:
         return None
-    fields = _HEADER.unpack_from(head, 0)
-    return fields[7], fields[8]
+    _, _, _, _, _, _, _, width, height, _, _ = _HEADER.unpack_from(head, 0)
+    return width, height
 
 
 def unpack(data: bytes) -> Container:

@@ -160,6 +160,9 @@ def test_pixel_counts_come_from_the_headers(tmp_path):
     lcz = tmp_path / "photo.lcz"
     assert main(["compress", str(photo), "-o", str(lcz), "--quiet"]) == 0
     assert _pixel_count(lcz) == 40 * 56
+    renamed = tmp_path / "photo.bin"   # a .lcz file is known by its header, not its name
+    renamed.write_bytes(lcz.read_bytes())
+    assert _pixel_count(renamed) == 40 * 56
     (tmp_path / "junk.lcz").write_bytes(b"junk")
     assert _pixel_count(tmp_path / "junk.lcz") == 0
     assert _pixel_count(tmp_path / "missing.png") == 0
