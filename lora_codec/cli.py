@@ -83,11 +83,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="threads: torch's when adapting or training (default: torch's choice), and for the "
                         "independent stripes of 256 rows that images over 383 rows are coded in (default: the "
-                        "cores this process may use, at most 8); the file does not depend on it")
+                        "cores this process may use, at most 8); the file does not depend on it, but for "
+                        "adapters (--steps), which may differ by a few bytes with torch's thread count")
     p.add_argument("--jobs", type=_positive_int, default=None,
                    help="files coded at once when there are several, each on its share of --threads (default: "
-                        "one a thread, as far as the memory allows; 1 while adapting); the files do not depend "
-                        "on it")
+                        "one a thread, as far as the memory allows; 1 with --steps or --time-budget); the files "
+                        "do not depend on it")
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse images of more pixels (default {DEFAULT_MAX_PIXELS}, Pillow's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -313,8 +314,8 @@ def _run_batch(jobs: list[Job], work, args, at_once: int = 1) -> int:
 def _files_at_once(jobs: list[Job], args, threads: int, adapting: bool = False) -> int:
     """How many of ``jobs`` run at once: ``--jobs``, else one a thread as far as the
     memory allows (:func:`lora_codec.batch.files_at_once`, from each input's size read
-    from its header); one while adapting (torch's threads and the time budget are per
-    image)."""
+    from its header). Images are adapted one at a time: the adapters can change with
+    torch's thread count, which files at once would share, and so with the memory free."""
     from .batch import available_memory, files_at_once
 
     if adapting:

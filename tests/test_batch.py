@@ -144,6 +144,28 @@ def test_reports_come_in_the_inputs_order_and_a_failure_keeps_the_others(tmp_pat
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(n).stem + ".lcz" for n in names)
 
 
+def test_images_adapted_at_once_start_and_end_as_they_would_alone():
+    """The adapters' random start comes from torch's one generator: drawn under a lock,
+    so threads adapting at once get what each would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lora_codec.lora.fit import adapt_to_image
+    from lora_codec.lora.options import AdaptOptions
+    from lora_codec.registry import load_shipped_model
+    from lora_codec.coding.modes import MODES
+
+    model = load_shipped_model(MODES["learned"].model_file)
+    images = [smooth_image(40, 48, seed=20 + i) for i in range(4)]
+
+    def payload(i: int) -> bytes:
+        return adapt_to_image(model, images[i], "RGB", 2, AdaptOptions(seed=i)).payload
+
+    alone = [payload(i) for i in range(4)]
+    assert len(set(alone)) == 4                       # the seeds do make them differ
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(payload, range(4))) == alone
+
+
 def test_jobs_above_one_is_refused_while_adapting(tmp_path, capsys):
     src = tmp_path / "src"
     _folder_of_images(src)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -218,16 +219,25 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     in every call and process: the adapters' random start is drawn from a generator
     seeded with ``options.seed``, and the caller's torch generator is left as it was."""
     opts = options or AdaptOptions()
-    with torch.random.fork_rng(devices=[]):
+    started = time.monotonic()  # the time budget counts from here
+    with _SEEDED_DRAWS, torch.random.fork_rng(devices=[]):
         _ = model.model  # the float model, built now if not yet: its throw-away random init draws before the seed
         torch.manual_seed(opts.seed)
-        return _adapt(model, pixels, colour, steps, opts, progress, guide, latents, time_budget)
+        injected = _inject(model, opts)  # peft draws the adapters' start from torch's generator
+    return _adapt(model, pixels, colour, steps, opts, progress, guide, latents, time_budget, injected, started)
+
+
+# torch's generator is one per process: the adapters' start is drawn from it, seeded, under
+# this lock, so that images adapted on several threads at once (a batch's files) start as
+# each would alone. Nothing after the start draws from it.
+_SEEDED_DRAWS = threading.Lock()
 
 
 def _adapt(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int, opts: AdaptOptions, progress,
-           guide: np.ndarray | None, latents: list[np.ndarray] | None, time_budget: float | None) -> AdaptResult:
-    """:func:`adapt_to_image`'s work, on the generator it has seeded."""
-    started = time.monotonic()
+           guide: np.ndarray | None, latents: list[np.ndarray] | None, time_budget: float | None,
+           injected, started: float) -> AdaptResult:
+    """:func:`adapt_to_image`'s work, from the adapters ``injected`` by :func:`_inject`
+    (``started``: when it began, by ``time.monotonic()``)."""
     image_planes = np.ascontiguousarray(pixels[:, :, :3] if colour in ("RGB", "RGBA") else pixels[:, :, :1])
     planes = in_coding_order(model, image_planes)
     grid = tile_grid(planes.shape[0], planes.shape[1], model.cfg.tile)
@@ -240,7 +250,7 @@ def _adapt(model: LoadedModel, pixels: np.ndarray, colour: str, steps: int, opts
     guide_planes = guide if model.cfg.guide_channels > 0 else None  # an engine model reads it in its engine
     cost = rate_estimate(planes, engine) if opts.schedule == "rate" else None
     sampler = CropSampler(tiles, cost, opts.crop, opts.schedule, opts.seed)
-    net, factors, params = _inject(model, opts)
+    net, factors, params = injected
     features = TileFeatures(net, model, tiles, latents)
     optimizer = torch.optim.Adam(params, lr=opts.lr)
     total_subpixels = planes.size
