@@ -326,25 +326,29 @@ def _files_at_once(jobs: list[Job], args, threads: int, adapting: bool = False) 
         return min(args.jobs, len(jobs))
     if len(jobs) < 2 or threads < 2:
         return 1
-    return files_at_once(threads, [_pixel_count(job.source) for job in jobs], available_memory())
+    image_limit = args.max_pixels if args.command == "compress" else None
+    return files_at_once(threads, [_pixel_count(job.source, image_limit) for job in jobs], available_memory())
 
 
-def _pixel_count(source: Path) -> int:
+def _pixel_count(source: Path, image_limit: int | None = DEFAULT_MAX_PIXELS) -> int:
     """The pixels of an input, read from its header: a .lcz file's (whatever its name),
-    else an image's (0 where neither can be read: the job itself then reports why)."""
+    else an image's up to ``image_limit`` pixels (None: not read as an image); 0 where it
+    cannot be read (the job itself then reports why)."""
     from .container import peek_size
 
     try:
         with open(source, "rb") as fh:
             size = peek_size(fh.read(64))
-        if size is None:
+        if size is None and image_limit is not None:
             from PIL import Image
 
-            with Image.open(source) as img:  # reads the header only
+            from .images import pillow_limit
+
+            with pillow_limit(image_limit), Image.open(source) as img:  # the header only, no warning
                 size = img.size
     except Exception:  # noqa: BLE001 - any unreadable input is the job's to report
         return 0
-    return size[0] * size[1]
+    return 0 if size is None else size[0] * size[1]
 
 
 def _describe(exc: BaseException, source: Path) -> str:
@@ -365,7 +369,7 @@ def _compress(args, started: float | None = None) -> int:
     from .codec import Codec
     from .coding.sections import section_stats
     from .data import IMAGE_SUFFIXES
-    from .images import read_image_with_metadata
+    from .images import pillow_limit, read_image_with_metadata
     from .lora.options import AdaptOptions
 
     if args.steps < 0:
@@ -405,7 +409,7 @@ def _compress(args, started: float | None = None) -> int:
                            f"{stats['bytes']} B, {stats['bpsp']:.3f} bpsp, {pixels.nbytes / stats['bytes']:.2f}:1, "
                            f"{seconds:.2f} s{_larger_than_input(job.source, input_bytes, stats['bytes'])}"}
 
-    with _blas_threads(per_file):
+    with _blas_threads(per_file), pillow_limit(args.max_pixels):  # one state for the files read at once
         return _run_batch(jobs, work, args, at_once)
 
 

@@ -99,10 +99,12 @@ def _sample_layout_problem(img: Image.Image) -> str | None:
 
 
 @contextlib.contextmanager
-def _pillow_limit(max_pixels: int):
+def pillow_limit(max_pixels: int):
     """Pillow's bomb check at our limit, its warning silenced (our check gives one line),
     and so are its warnings of metadata it cannot parse (a corrupt EXIF directory is
-    left out; the pixels are read as ever)."""
+    left out; the pixels are read as ever). Both are process-wide settings: a batch that
+    reads files on several threads holds this around all of them, so that each file's
+    own use of it (the same limit) finds and leaves the same state."""
     previous = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max(max_pixels, 1)
     try:
@@ -197,7 +199,7 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
     from .metadata import from_pil
 
     try:
-        with _pillow_limit(max_pixels), Image.open(source) as img:
+        with pillow_limit(max_pixels), Image.open(source) as img:
             check_size(img.width, img.height, max_pixels)
             problem = _sample_layout_problem(img)
             if problem and is_sixteen_bit(img):

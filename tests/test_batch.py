@@ -188,6 +188,20 @@ def test_pixel_counts_come_from_the_headers(tmp_path):
     (tmp_path / "junk.lcz").write_bytes(b"junk")
     assert _pixel_count(tmp_path / "junk.lcz") == 0
     assert _pixel_count(tmp_path / "missing.png") == 0
+    assert _pixel_count(photo, image_limit=None) == 0      # decompress reads .lcz headers only
+
+
+def test_an_image_over_the_limit_in_a_batch_is_one_line(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(smooth_image(30, 40, seed=7)).save(src / "big.png")      # 1200 pixels
+    Image.fromarray(smooth_image(8, 10, seed=8)).save(src / "small.png")     # 80 pixels
+    assert _pixel_count(src / "big.png", image_limit=700) == 1200   # measured without Pillow's warning
+    out = tmp_path / "out"
+    assert main(["compress", str(src), "--out-dir", str(out), "--max-pixels", "700", "--jobs", "2", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "big.png" in err[0] and "over the limit" in err[0] and "1 of 2 files done" in err[1]
+    assert sorted(p.name for p in out.iterdir()) == ["small.lcz"]
 
 
 def test_compress_can_hold_numpys_blas_to_a_files_share_of_the_threads():
