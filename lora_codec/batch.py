@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -36,9 +37,15 @@ def file_memory(pixels: int) -> int:
     return BYTES_PER_FILE + BYTES_PER_PIXEL * max(pixels, 0)
 
 
-def available_memory() -> int | None:
-    """The memory the system can give without swapping (Linux's MemAvailable), or None
-    where it cannot tell."""
+def available_memory(cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The memory this process can be given without swapping: Linux's MemAvailable, or
+    less where its control group (a container's, under ``cgroup``) caps it; None where
+    neither tells."""
+    known = [m for m in (_meminfo_available(), _cgroup_room(cgroup)) if m is not None]
+    return min(known) if known else None
+
+
+def _meminfo_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
@@ -46,6 +53,22 @@ def available_memory() -> int | None:
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
+    return None
+
+
+def _cgroup_room(root: Path) -> int | None:
+    """A control group's memory limit less its use (cgroup v2, else v1); None without a
+    limit."""
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        try:
+            limit = (root / limit_file).read_text().strip()
+            usage = int((root / usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:  # no limit set
+            return None
+        return max(int(limit) - usage, 0)
     return None
 
 

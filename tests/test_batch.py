@@ -34,6 +34,25 @@ def test_available_memory_is_positive_or_unknown():
     assert memory is None or memory > 0
 
 
+@pytest.mark.parametrize("files, room", [
+    ({"memory.max": "1073741824\n", "memory.current": "73741824\n"}, 1_000_000_000),             # cgroup v2
+    ({"memory/memory.limit_in_bytes": "2000000000", "memory/memory.usage_in_bytes": "500000000"}, 1_500_000_000),
+    ({"memory.max": "max\n", "memory.current": "5"}, None),                                      # no limit
+    ({"memory/memory.limit_in_bytes": "9223372036854771712", "memory/memory.usage_in_bytes": "1"}, None),
+    ({}, None),
+])
+def test_a_containers_memory_limit_caps_what_is_available(tmp_path, files, room):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    memory = batch.available_memory(tmp_path)
+    free = batch.available_memory(tmp_path / "none")
+    if room is None:
+        assert memory == free
+    else:
+        assert memory == (room if free is None else min(room, free))
+
+
 def test_in_order_reports_in_the_items_order_when_later_ones_finish_first():
     first_may_finish = threading.Event()
     finished: list[int] = []
