@@ -505,7 +505,8 @@ def _decompress(args) -> int:
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
-    codec = Codec(**_user_models(args.model), threads=max(1, threads // at_once))
+    per_file = max(1, threads // at_once)
+    codec = Codec(**_user_models(args.model), threads=per_file)
     from .container import unpack
 
     def work(job: Job, progress) -> dict:
