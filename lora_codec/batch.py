@@ -17,6 +17,7 @@ GIL, so threads suffice. Each file's bytes are the same however many run at once
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,11 +39,22 @@ def file_memory(pixels: int) -> int:
 
 
 def available_memory(cgroup: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """The memory this process can be given without swapping: Linux's MemAvailable, or
-    less where its control group (a container's, under ``cgroup``) caps it; None where
-    neither tells."""
-    known = [m for m in (_meminfo_available(), _cgroup_room(cgroup)) if m is not None]
+    """The memory this process can be given without swapping: Linux's MemAvailable (else
+    half the physical memory, where the system tells that), or less where its control
+    group (a container's, under ``cgroup``) caps it; None where nothing tells."""
+    free = _meminfo_available()
+    if free is None:
+        free = _physical_memory()
+        free = None if free is None else free // 2
+    known = [m for m in (free, _cgroup_room(cgroup)) if m is not None]
     return min(known) if known else None
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
 
 
 def _meminfo_available() -> int | None:

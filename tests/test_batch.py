@@ -247,3 +247,11 @@ def test_rc_files_coded_at_once_are_the_same(tmp_path):
                      "--jobs", jobs, "--quiet"]) == 0
     assert _contents(tmp_path / "lcz1") == _contents(tmp_path / "lcz3")
     assert _contents(tmp_path / "png1") == _contents(tmp_path / "png3")
+
+
+def test_without_meminfo_half_the_physical_memory_is_planned_with(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "_meminfo_available", lambda: None)
+    monkeypatch.setattr(batch, "_physical_memory", lambda: 8 << 30)
+    assert batch.available_memory(tmp_path) == 4 << 30
+    monkeypatch.setattr(batch, "_physical_memory", lambda: None)
+    assert batch.available_memory(tmp_path) is None
