@@ -305,7 +305,7 @@ class Codec:
     @staticmethod
     def _indexed(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes | None:
         """The file of mode ``indexed`` (None for images of too many colours)."""
-        coded = indexed.encode(pixels, StreamFormat.of().indexed_v11)  # as the version written codes them
+        coded = indexed.encode(pixels, StreamFormat.of().match_models)  # as the version written codes them
         if coded is None:
             return None
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="indexed",
@@ -574,7 +574,7 @@ class Codec:
         header = c.header
         try:
             out = indexed.decode(c.sections, header.height, header.width, header.planes,
-                                 StreamFormat.of(header.version, header.flags).indexed_v11)
+                                 StreamFormat.of(header.version, header.flags).match_models)
         except (indexed.PaletteError, entropy.CorruptStreamError) as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)

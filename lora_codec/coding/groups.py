@@ -74,9 +74,8 @@ class StreamFormat:
     stripe_rows: int = STRIPE_ROWS
     shortest_last_stripe: int = STRIPE_ROWS // 2
     fast: bool = False  # the header's fast flag (v10+): refined is then False
-    indexed_v11: bool = False  # mode indexed: the palette modelled, the match model (v11+)
-    matched: bool = False  # the bit refinement reads its match model (v11+, refined streams)
-    no_match: bool = False  # the header's no-match flag (v16+): refined streams, matched is then False
+    match_models: bool = False  # v11+: mode indexed models its palette and reads a match model, and so may the bit refinement
+    no_match: bool = False  # the header's no-match flag (v16+, refined streams): the bit refinement reads none
     one_stripe: bool = False  # the header's one-stripe flag (v12+): a group is one stream
     low_bit_stripes: bool = False  # mode deep: the low bits may be coded per stripe (v14+)
     low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
@@ -95,11 +94,17 @@ class StreamFormat:
                    base_layer_payload=2 if version >= 7 else 1,
                    adapter_payload=2 if version >= 9 else 1,
                    stripe_rows=STRIPE_ROWS if v8 else STRIPE_ROWS_V4,
-                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, indexed_v11=version >= 11,
-                   matched=version >= 11 and not fast and not no_match, no_match=no_match,
+                   shortest_last_stripe=STRIPE_ROWS // 2 if v8 else 0, match_models=version >= 11,
+                   no_match=no_match,
                    one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE),
                    low_bit_stripes=version >= 14,
                    low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13)
+
+    @property
+    def matched(self) -> bool:
+        """Whether the bit refinement reads its match model (v11+, refined streams, no
+        no-match flag)."""
+        return self.match_models and self.refined and not self.no_match
 
     @property
     def header_flags(self) -> int:
@@ -116,7 +121,7 @@ class StreamFormat:
     def without_match(self) -> "StreamFormat":
         """This format with the bit refinement's match model off (the no-match flag of
         version 16); a format without the match model is returned as it is."""
-        return replace(self, matched=False, no_match=True) if self.matched else self
+        return replace(self, no_match=True) if self.matched else self
 
     def fits_tile(self, tile: int) -> bool:
         """Whether a model of ``tile``-row tiles can code in this format (its stripes must
