@@ -96,6 +96,29 @@ def files_at_once(threads: int, pixel_counts: list[int], memory: int | None) -> 
     return max(1, at_once)
 
 
+def file_threads(threads: int, at_once: int, index: int, count: int) -> int:
+    """The threads of the ``index``-th of ``count`` files coded ``at_once`` at a time. The
+    files run in rounds of ``at_once``, each on its share of ``threads``; the files of a
+    last, incomplete round share all the threads among fewer (a last file alone gets them
+    all), so that an image of several stripes there does not run on one thread while the
+    others idle. (Files of unequal sizes leave the rounds uneven; the threads may then
+    exceed ``threads`` for a while. The bytes never depend on it.)
+
+    >>> [file_threads(2, 2, k, 5) for k in range(5)]
+    [1, 1, 1, 1, 2]
+    >>> [file_threads(8, 4, k, 6) for k in range(6)]
+    [2, 2, 2, 2, 4, 4]
+    >>> [file_threads(2, 2, k, 4) for k in range(4)]  # whole rounds: every file its share
+    [1, 1, 1, 1]
+    """
+    if threads < 1 or at_once < 1 or not 0 <= index < count:
+        raise ValueError(f"need threads, at_once >= 1 and 0 <= index < count, got {threads}, {at_once}, "
+                         f"{index}, {count}")
+    last_round = count % at_once
+    in_last_round = index >= count - last_round
+    return max(1, threads // (last_round if in_last_round else at_once))
+
+
 def in_order(items: list[Item], work: Callable[[Item], object], at_once: int,
              on_start: Callable[[Item], None] | None = None) -> Iterator[tuple[Item, object]]:
     """``(item, work(item))`` for each item, in the items' order, ``at_once`` running at a

@@ -311,6 +311,18 @@ def _run_batch(jobs: list[Job], work, args, at_once: int = 1) -> int:
     return EXIT_FAILURE if failures else EXIT_OK
 
 
+def _codecs(jobs: list[Job], threads: int, at_once: int, models: dict):
+    """``job -> Codec``: each job's codec runs on its :func:`lora_codec.batch.file_threads`
+    (one codec per thread count, made here, so that the files' threads share none)."""
+    from .batch import file_threads
+    from .codec import Codec
+
+    counts = [file_threads(threads, at_once, k, len(jobs)) for k in range(len(jobs))]
+    codecs = {n: Codec(**models, threads=n) for n in set(counts)}
+    by_job = {id(job): codecs[n] for job, n in zip(jobs, counts)}
+    return lambda job: by_job[id(job)]
+
+
 def _files_at_once(jobs: list[Job], args, threads: int, adapting: bool = False) -> int:
     """How many of ``jobs`` run at once: ``--jobs``, else one a thread as far as the
     memory allows (:func:`lora_codec.batch.files_at_once`, from each input's size read
@@ -366,7 +378,6 @@ def _describe(exc: BaseException, source: Path) -> str:
 def _compress(args, started: float | None = None) -> int:
     """``compress``; ``started`` is when the command started (the first image's
     ``--time-budget`` counts from it)."""
-    from .codec import Codec
     from .coding.sections import section_stats
     from .data import IMAGE_SUFFIXES
     from .images import pillow_limit, read_image_with_metadata
@@ -384,12 +395,13 @@ def _compress(args, started: float | None = None) -> int:
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads, adapting=bool(args.steps or args.time_budget))
     per_file = max(1, threads // at_once)
-    codec = Codec(**_user_models(args.model, args.mode), threads=per_file)
+    codec_of = _codecs(jobs, threads, at_once, _user_models(args.model, args.mode))
     clock = BudgetClock(args.time_budget, started)
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
+        codec = codec_of(job)
         start, reading = time.perf_counter(), time.monotonic()
         pixels, colour, meta = read_image_with_metadata(str(job.source), args.max_pixels)
         source_stat = _stat(job.source)
@@ -498,20 +510,19 @@ def _model_path(path: str) -> Path:
 
 
 def _decompress(args) -> int:
-    from .codec import Codec
     from .images import encode_png
 
     jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
-    per_file = max(1, threads // at_once)
-    codec = Codec(**_user_models(args.model), threads=per_file)
+    codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))
     from .container import unpack
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
+        codec = codec_of(job)
         start = time.perf_counter()
         data = _read_input(job.source)
         source_stat = _stat(job.source)

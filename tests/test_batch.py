@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from lora_codec import batch
-from lora_codec.cli import _pixel_count, main
+from lora_codec.cli import Job, _codecs, _pixel_count, main
 
 from helpers import palette_image, smooth_image
 
@@ -27,6 +30,30 @@ def test_files_at_once_is_one_a_thread_within_the_files_and_the_memory():
     assert batch.files_at_once(8, big, memory=1) == 1                # never fewer than one
     with pytest.raises(ValueError, match="threads"):
         batch.files_at_once(0, small, memory=None)
+
+
+@given(threads=st.integers(1, 16), at_once=st.integers(1, 16), count=st.integers(1, 40))
+def test_file_threads_share_out_each_round_and_the_last_round_gets_all(threads, at_once, count):
+    at_once = min(at_once, threads, count)  # as files_at_once plans it
+    got = [batch.file_threads(threads, at_once, k, count) for k in range(count)]
+    whole = count - count % at_once
+    assert got[:whole] == [max(1, threads // at_once)] * whole  # rounds of at_once: their share
+    if count % at_once:
+        assert got[whole:] == [threads // (count % at_once)] * (count % at_once)  # fewer: more each
+    assert sum(got[whole:]) <= threads and got == sorted(got)
+
+
+def test_file_threads_refuses_what_no_batch_has():
+    for bad in ((0, 1, 0, 1), (2, 0, 0, 1), (2, 1, 1, 1), (2, 1, -1, 1)):
+        with pytest.raises(ValueError):
+            batch.file_threads(*bad)
+
+
+def test_the_last_file_of_a_batch_is_coded_on_every_thread():
+    jobs = [Job(Path(f"{k}.png"), Path(f"{k}.lcz")) for k in range(3)]
+    codec_of = _codecs(jobs, threads=2, at_once=2, models={})
+    assert [codec_of(job).threads for job in jobs] == [1, 1, 2]
+    assert _codecs(jobs[:1], threads=4, at_once=1, models={})(jobs[0]).threads == 4
 
 
 def test_available_memory_is_positive_or_unknown():
