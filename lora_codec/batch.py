@@ -101,7 +101,9 @@ def file_threads(threads: int, at_once: int, index: int, count: int) -> int:
     files run in rounds of ``at_once``, each on its share of ``threads``; the files of a
     last, incomplete round share all the threads among fewer (a last file alone gets them
     all), so that an image of several stripes there does not run on one thread while the
-    others idle. (Files of unequal sizes leave the rounds uneven; the threads may then
+    others idle. A round never has more stripes in flight than ``threads`` and the last
+    one has fewer files, so it needs no more memory than :func:`files_at_once` planned
+    for a round. (Files of unequal sizes leave the rounds uneven; the threads may then
     exceed ``threads`` for a while. The bytes never depend on it.)
 
     >>> [file_threads(2, 2, k, 5) for k in range(5)]
