@@ -526,7 +526,7 @@ def _decompress(args) -> int:
         start = time.perf_counter()
         data = _read_input(job.source)
         source_stat = _stat(job.source)
-        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels)
+        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels, progress=progress)
         meta = {} if args.strip else codec.metadata(data)
         png = encode_png(pixels, unpack(data).header.colour, meta)
         _write(job, png, args.force, source_stat)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -139,6 +140,21 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
     except ValueError:
         return 0
     return sum(8 * entropy.stream_capacity(s) + 64 for s in streams)
+
+
+@contextmanager
+def _stripe_task(progress, stripes: int):
+    """A ``progress`` task (a rich ``Progress``) that advances once a decoded stripe:
+    yields the callable that advances it (None without ``progress``); the task is removed
+    when the block ends."""
+    if progress is None:
+        yield None
+        return
+    task = progress.add_task("decode", total=stripes, note="")
+    try:
+        yield lambda: progress.advance(task)
+    finally:
+        progress.remove_task(task)
 
 
 class Codec:
@@ -438,20 +454,21 @@ class Codec:
                 return tried[k]
             k = best
 
-    def decompress(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    def decompress(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS, progress=None) -> np.ndarray:
         """The exact uint8 pixels (uint16 for a 16-bit image) of a .lcz file (bytes or a
         path): (H, W) for a grey image, as Pillow and imagecodecs give one, so that a grey
         (H, W) array comes back as it went in; (H, W, C) for grey + alpha, RGB and RGBA.
-        Files of more than ``max_pixels`` pixels are refused before any decoding.
+        Files of more than ``max_pixels`` pixels are refused before any decoding. A
+        ``progress`` (a rich ``Progress``) shows a task that advances a stripe at a time.
 
         >>> grey = np.arange(6 * 5, dtype=np.uint8).reshape(6, 5)
         >>> Codec().decompress(Codec().compress(grey)).shape
         (6, 5)
         """
-        pixels = self.decompress_planes(data, max_pixels=max_pixels)
+        pixels = self.decompress_planes(data, max_pixels=max_pixels, progress=progress)
         return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
 
-    def decompress_planes(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    def decompress_planes(self, data, *, max_pixels: int = DEFAULT_MAX_PIXELS, progress=None) -> np.ndarray:
         """:meth:`decompress`, but always (H, W, C): a grey image as (H, W, 1)."""
         max_pixels = check_max_pixels(max_pixels)
         c = container.unpack(read_lcz(data))
@@ -468,9 +485,9 @@ class Codec:
         if m.indexed:
             return self._unindex(c)
         if m.enlarged:
-            return self._unenlarge(c, max_pixels)
+            return self._unenlarge(c, max_pixels, progress)
         if m.deep:
-            return self._undeep(c, max_pixels)
+            return self._undeep(c, max_pixels, progress)
         try:
             chosen = (transforms.unpack(c.sections[transforms.TAG], header.colour) if transforms.TAG in c.sections
                       else transforms.Transforms())
@@ -499,37 +516,44 @@ class Codec:
             raise FormatError("an adapter section is present but the adapter flag is not set")
         weights = CodingWeights.of(model, deltas)
         out = np.zeros((header.height, header.width, container.COLOUR_TYPES[coded_colour][1]), dtype=np.uint8)
-        for group, idx in group_planes(coded_colour):
-            ztag, ptag = sections.SECTION_TAGS[group]
-            needed = (ztag, ptag) + ((sections.BASE_LAYER_TAGS[group],) if m.base_layer else ())
-            if any(tag not in c.sections for tag in needed):
-                raise FormatError(f"the {group} sections are missing")
-            if framed and pixel_capacity_bits(c.sections[ptag], header.height, fmt) < (
-                    header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
-                raise DecodeError(f"corrupt .lcz file: the {group} pixel section is too short for a "
-                                  f"{header.width}x{header.height} image")
-            guide = None
-            if m.base_layer:
-                try:
-                    guide = base_layer.unpack(c.sections[sections.BASE_LAYER_TAGS[group]],
-                                              (header.height, header.width, len(idx)),
-                                              fmt.base_layer_payload).reconstruction
-                except BaseLayerError as exc:
-                    raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
-            try:
-                planes = decode_group(model, weights, c.sections[ztag], c.sections[ptag],
-                                      header.height, header.width, len(idx), guide, fmt,
-                                      threads=self.threads)
-            except entropy.CorruptStreamError as exc:
-                raise DecodeError(f"corrupt .lcz file: {exc}") from None
-            out[:, :, list(idx)] = planes
+        groups = group_planes(coded_colour)
+        with _stripe_task(progress, len(groups) * len(fmt.stripes(header.height))) as on_stripe:
+            for group, idx in groups:
+                out[:, :, list(idx)] = self._decode_group(c, fmt, m, model, weights, group, idx, on_stripe)
         try:
             out = transforms.invert(out, chosen)
         except transforms.TransformError as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)
 
-    def _unenlarge(self, c: container.Container, max_pixels: int) -> np.ndarray:
+    def _decode_group(self, c: container.Container, fmt: StreamFormat, m: Mode, model: LoadedModel,
+                      weights: CodingWeights, group: str, idx: tuple[int, ...], on_stripe) -> np.ndarray:
+        """One colour group's planes of a learned or rc file, checked against its sections."""
+        header, framed = c.header, fmt.framed
+        ztag, ptag = sections.SECTION_TAGS[group]
+        needed = (ztag, ptag) + ((sections.BASE_LAYER_TAGS[group],) if m.base_layer else ())
+        if any(tag not in c.sections for tag in needed):
+            raise FormatError(f"the {group} sections are missing")
+        if framed and pixel_capacity_bits(c.sections[ptag], header.height, fmt) < (
+                header.width * header.height * len(idx) * entropy.MIN_SUBPIXEL_BITS):
+            raise DecodeError(f"corrupt .lcz file: the {group} pixel section is too short for a "
+                              f"{header.width}x{header.height} image")
+        guide = None
+        if m.base_layer:
+            try:
+                guide = base_layer.unpack(c.sections[sections.BASE_LAYER_TAGS[group]],
+                                          (header.height, header.width, len(idx)),
+                                          fmt.base_layer_payload).reconstruction
+            except BaseLayerError as exc:
+                raise DecodeError(f"cannot decode this .lcz file exactly: {exc}") from None
+        try:
+            return decode_group(model, weights, c.sections[ztag], c.sections[ptag],
+                                header.height, header.width, len(idx), guide, fmt,
+                                threads=self.threads, on_stripe=on_stripe)
+        except entropy.CorruptStreamError as exc:
+            raise DecodeError(f"corrupt .lcz file: {exc}") from None
+
+    def _unenlarge(self, c: container.Container, max_pixels: int, progress=None) -> np.ndarray:
         """Mode upscaled: the smaller original's file, decoded and enlarged."""
         header = c.header
         if enlargement.TAG not in c.sections:
@@ -545,10 +569,10 @@ class Codec:
             raise DecodeError(f"corrupt .lcz file: its enlarged image ({inner_header.width}x{inner_header.height} "
                               f"{inner_header.colour}, mode {inner_header.mode}) is not the {shape[1]}x{shape[0]} "
                               f"{header.colour} original of its {header.width}x{header.height} image")
-        small = self.decompress_planes(inner, max_pixels=max_pixels)
+        small = self.decompress_planes(inner, max_pixels=max_pixels, progress=progress)
         return _checked(enlargement.enlarge(small, rows, columns), header)
 
-    def _undeep(self, c: container.Container, max_pixels: int) -> np.ndarray:
+    def _undeep(self, c: container.Container, max_pixels: int, progress=None) -> np.ndarray:
         """Mode deep: the high image decoded, its low bits under it, joined into 16-bit samples."""
         header = c.header
         if depth.TAG not in c.sections:
@@ -561,7 +585,7 @@ class Codec:
         if MODES[h.mode].deep or h.colour != header.colour or (h.height, h.width) != (header.height, header.width):
             raise DecodeError(f"corrupt .lcz file: its 16-bit image's high part ({h.width}x{h.height} {h.colour}, "
                               f"mode {h.mode}) is not an 8-bit {header.width}x{header.height} {header.colour} image")
-        high = self.decompress_planes(high_file, max_pixels=max_pixels)
+        high = self.decompress_planes(high_file, max_pixels=max_pixels, progress=progress)
         try:
             low = (depth.decode_low(low_code, high, layout.low_bits, version=header.version, threads=self.threads)
                    if layout.low_bits else None)

@@ -67,6 +67,43 @@ def test_a_corrupt_stripe_length_is_a_decode_error(tall):
         Codec().decompress(bad)
 
 
+class RecordingProgress:
+    """The part of rich's Progress that decoding uses, recording the calls."""
+
+    def __init__(self):
+        self.tasks, self.advances, self.removed = {}, [], []
+
+    def add_task(self, description, total, note):
+        self.tasks[len(self.tasks)] = (description, total)
+        return len(self.tasks) - 1
+
+    def advance(self, task):
+        self.advances.append(task)
+
+    def remove_task(self, task):
+        self.removed.append(task)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decoding_advances_a_progress_task_once_a_stripe_and_removes_it(tall, threads):
+    img, data = tall
+    progress = RecordingProgress()
+    assert np.array_equal(Codec(threads=threads).decompress(data, progress=progress), img)
+    assert progress.tasks == {0: ("decode", 2)} and progress.advances == [0, 0] and progress.removed == [0]
+
+
+def test_a_failing_decode_removes_its_progress_task(tall):
+    _, data = tall
+    c = container.unpack(data)
+    tag = sections.SECTION_TAGS["colour"][1]
+    first, second = groups.split_streams(c.sections[tag], 2)
+    c.sections[tag] = groups.join_streams([first, second[:40]])  # the second stripe runs out of bytes
+    progress = RecordingProgress()
+    with pytest.raises(DecodeError, match="corrupt"):
+        Codec(threads=1).decompress(container.pack(c), progress=progress)
+    assert progress.advances == [0] and progress.removed == [0]  # it failed in the second stripe
+
+
 def test_threads_must_be_positive():
     with pytest.raises(ValueError):
         Codec(threads=0)

@@ -171,14 +171,21 @@ def split_streams(section: bytes, count: int) -> list[bytes]:
     return streams + [section[pos:]]
 
 
-def map_on_threads(fn, items: list, threads: int) -> list:
-    """fn over items, on up to ``threads`` threads (the native coder releases the GIL).
-    When a call raises, ``Executor.map`` cancels the calls not yet started (those running
-    finish) and raises its error."""
+def map_on_threads(fn, items: list, threads: int, on_done=None) -> list:
+    """fn over items, on up to ``threads`` threads (the native coder releases the GIL);
+    ``on_done()``, if given, runs after each call that returns (on its thread). When a call
+    raises, ``Executor.map`` cancels the calls not yet started (those running finish) and
+    raises its error."""
+    def call(x):
+        result = fn(x)
+        if on_done is not None:
+            on_done()
+        return result
+
     if threads <= 1 or len(items) <= 1:
-        return [fn(x) for x in items]
+        return [call(x) for x in items]
     with ThreadPoolExecutor(max_workers=min(threads, len(items))) as pool:
-        return list(pool.map(fn, items))
+        return list(pool.map(call, items))
 
 
 def group_planes(colour: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
@@ -330,11 +337,11 @@ def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
 
 def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pixel_bytes: bytes,
                  height: int, width: int, planes: int, guide: np.ndarray | None = None,
-                 fmt: StreamFormat = StreamFormat.of(), threads: int = 1) -> np.ndarray:
+                 fmt: StreamFormat = StreamFormat.of(), threads: int = 1, on_stripe=None) -> np.ndarray:
     """The (H, W, P) pixels of one colour group, in image order. A corrupt or exhausted
     stream stops the decoding within a row and raises :class:`entropy.CorruptStreamError`;
     ``fmt`` is the file's :class:`StreamFormat`. Stripes are decoded on up to
-    ``threads`` threads."""
+    ``threads`` threads, and ``on_stripe()`` runs as each is done."""
     _check_tile(model, fmt)
     _check_guide(model, guide, (height, width, planes))
     grid = tile_grid(height, width, model.cfg.tile)
@@ -359,7 +366,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
             decoder.check()
 
-    map_on_threads(decode_stripe, list(zip(parts, streams)), threads)
+    map_on_threads(decode_stripe, list(zip(parts, streams)), threads, on_stripe)
     out = np.empty_like(coded)
     out[:, :, _order(model, planes)] = coded
     return out
