@@ -143,14 +143,14 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
 
 
 @contextmanager
-def _stripe_task(progress, stripes: int):
-    """A ``progress`` task (a rich ``Progress``) that advances once a decoded stripe:
-    yields the callable that advances it (None without ``progress``); the task is removed
-    when the block ends."""
+def _stripe_task(progress, stripes: int, description: str = "decode"):
+    """A ``progress`` task (a rich ``Progress``) that advances once a coded stripe: yields
+    the callable that advances it (None without ``progress``); the task is removed when
+    the block ends."""
     if progress is None:
         yield None
         return
-    task = progress.add_task("decode", total=stripes, note="")
+    task = progress.add_task(description, total=stripes, note="")
     try:
         yield lambda: progress.advance(task)
     finally:
@@ -209,7 +209,9 @@ class Codec:
         replace the coded file whenever they are smaller, unless ``fallback=False`` (for
         measurements). With the fallbacks, mode learned also tries an image whose rows or
         columns often repeat the one before (a nearest-neighbour enlargement) as its
-        original without them (mode ``upscaled``, which ``mode`` may also ask for).
+        original without them (mode ``upscaled``, which ``mode`` may also ask for). A
+        ``progress`` (a rich ``Progress``) shows the adaptation and each coding of the
+        image's stripes as tasks.
         ``fast`` codes the pixel streams of modes learned and rc without the bit
         refinement: they decode in about half the time, and the file is a few percent
         larger.
@@ -264,7 +266,8 @@ class Codec:
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
         planning = time.monotonic()
-        plan, fmt = self._plan_layout(model, m, pixels, colour, quality, fmt, palette=few_colours is None)
+        plan, fmt = self._plan_layout(model, m, pixels, colour, quality, fmt, palette=few_colours is None,
+                                      progress=progress)
         coding_seconds = time.monotonic() - planning
         coded, coded_colour, planes, latents, groups = (plan.coded, plan.coded_colour, plan.planes, plan.latents,
                                                         plan.groups)
@@ -284,7 +287,7 @@ class Codec:
             guide = groups["colour"].base.reconstruction if m.base_layer else None
             result = adapt_to_image(model, coded, coded_colour, steps, adaptation, progress, guide=guide,
                                     latents=latents["colour"], time_budget=adapt_budget)
-            adapted = self._recode(model, planes, latents, groups, result.deltas, fmt)
+            adapted = self._recode(model, planes, latents, groups, result.deltas, fmt, progress)
             # Keep the adaptation only where it makes the file smaller.
             if sections.file_size(adapted, result.payload) < sections.file_size(groups, None):
                 groups, adapters = adapted, result.payload
@@ -358,11 +361,11 @@ class Codec:
         return sections.pack(self._header(model, m, pixels, colour, fmt), adapted, adapters.payload, extra)
 
     def _plan(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str, quality: int | str | None,
-              fmt: StreamFormat, palette: bool = True) -> "_Plan":
+              fmt: StreamFormat, palette: bool = True, progress=None) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
         them smallest: with a palette (if ``palette`` allows it), the image is also coded
         without it. Each candidate runs the float encoder once, and its latents are kept
-        for what follows."""
+        for what follows; each coding is a ``progress`` task (:func:`_stripe_task`)."""
         weights = CodingWeights.of(model)
         candidates = [transforms.choose(pixels, colour, palette=palette)]
         if candidates[0][2].palette is not None:
@@ -371,25 +374,29 @@ class Codec:
         for coded, coded_colour, chosen in candidates:
             planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
             latents = {g: group_latents(model, p) for g, p in planes.items()}
-            groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality, fmt) for g in planes}
+            with _stripe_task(progress, len(planes) * len(fmt.stripes(coded.shape[0])), "code") as on_stripe:
+                groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality, fmt, on_stripe)
+                          for g in planes}
             plan = _Plan(coded, coded_colour, chosen, planes, latents, groups)
             if best is None or plan.size < best.size:
                 best = plan
         return best
 
     def _plan_layout(self, model: LoadedModel, m: Mode, pixels: np.ndarray, colour: str,
-                     quality: int | str | None, fmt: StreamFormat, palette: bool) -> tuple["_Plan", StreamFormat]:
+                     quality: int | str | None, fmt: StreamFormat, palette: bool,
+                     progress=None) -> tuple["_Plan", StreamFormat]:
         """:meth:`_plan` in stripes, without the match model where the image has too few
         repeats for it (:meth:`_matched_or_not`), and where copies lie across stripes, its
         groups also coded in one stripe (same transforms and latents), kept when
         :data:`stripe_layout.ONE_STRIPE_GAIN` smaller; and its format."""
         fmt, shares = self._matched_or_not(pixels, fmt)
-        plan = self._plan(model, m, pixels, colour, quality, fmt, palette=palette)
+        plan = self._plan(model, m, pixels, colour, quality, fmt, palette=palette, progress=progress)
         if m.base_layer or not fmt.matched or shares.across < stripe_layout.TRY_ONE_STRIPE:
             return plan, fmt
         single, weights = fmt.in_one_stripe(), CodingWeights.of(model)
-        groups = {g: self._code_group(model, weights, m, plan.planes[g], plan.latents[g], quality, single)
-                  for g in plan.planes}
+        with _stripe_task(progress, len(plan.planes), "code") as on_stripe:  # one stripe a group
+            groups = {g: self._code_group(model, weights, m, plan.planes[g], plan.latents[g], quality, single,
+                                          on_stripe) for g in plan.planes}
         other = _Plan(plan.coded, plan.coded_colour, plan.chosen, plan.planes, plan.latents, groups)
         if other.size < (1 - stripe_layout.ONE_STRIPE_GAIN) * plan.size:
             return other, single
@@ -413,27 +420,31 @@ class Codec:
                       flags=fmt.header_flags)
 
     def _recode(self, model: LoadedModel, planes: dict, latents: dict, groups: dict[str, GroupCode],
-                deltas: dict, fmt: StreamFormat) -> dict[str, GroupCode]:
+                deltas: dict, fmt: StreamFormat, progress=None) -> dict[str, GroupCode]:
         """The groups coded again with adapted weights (same latents, same base layers)."""
         weights = CodingWeights.of(model, deltas)
         out = {}
-        for g, code in groups.items():
-            guide = None if code.base is None else code.base.reconstruction
-            out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide, threads=self.threads,
-                                             fmt=fmt), code.base)
+        height = next(iter(planes.values())).shape[0]
+        with _stripe_task(progress, len(groups) * len(fmt.stripes(height)), "code") as on_stripe:
+            for g, code in groups.items():
+                guide = None if code.base is None else code.base.reconstruction
+                out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide, threads=self.threads,
+                                                 fmt=fmt, on_stripe=on_stripe), code.base)
         return out
 
     def _code_group(self, model: LoadedModel, weights: CodingWeights, m: Mode, planes: np.ndarray,
-                    latents: list[np.ndarray], quality: int | str | None, fmt: StreamFormat) -> GroupCode:
+                    latents: list[np.ndarray], quality: int | str | None, fmt: StreamFormat,
+                    on_stripe=None) -> GroupCode:
         """One group coded in mode ``m``; a base-layer mode takes the given quality, the
         classifier's (None) or the best of a search ("search")."""
         def with_quality(q: int) -> GroupCode:
             base = base_layer.encode(planes, q)
             return GroupCode(*encode_group(model, weights, planes, latents, base.reconstruction,
-                                           threads=self.threads, fmt=fmt), base)
+                                           threads=self.threads, fmt=fmt, on_stripe=on_stripe), base)
 
         if not m.base_layer:
-            return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads, fmt=fmt))
+            return GroupCode(*encode_group(model, weights, planes, latents, threads=self.threads, fmt=fmt,
+                                           on_stripe=on_stripe))
         if quality is None:
             quality = load_quality_classifier().predict(planes)
         if quality != "search":

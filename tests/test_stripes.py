@@ -92,6 +92,14 @@ def test_decoding_advances_a_progress_task_once_a_stripe_and_removes_it(tall, th
     assert progress.tasks == {0: ("decode", 2)} and progress.advances == [0, 0] and progress.removed == [0]
 
 
+def test_encoding_advances_a_coding_task_once_a_stripe(tall):
+    img, data = tall
+    progress = RecordingProgress()
+    assert Codec(threads=2).compress(img, progress=progress) == data  # the bytes do not depend on it
+    assert progress.tasks and all(task == ("code", 2) for task in progress.tasks.values())
+    assert len(progress.advances) == 2 * len(progress.tasks) and sorted(progress.removed) == list(progress.tasks)
+
+
 def test_a_failing_decode_removes_its_progress_task(tall):
     _, data = tall
     c = container.unpack(data)

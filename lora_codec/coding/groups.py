@@ -296,12 +296,13 @@ def _check_tile(model: LoadedModel, fmt: StreamFormat) -> None:
 
 def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                  latents: list[np.ndarray] | None = None, guide: np.ndarray | None = None,
-                 threads: int = 1, fmt: StreamFormat = StreamFormat.of()) -> tuple[bytes, bytes]:
+                 threads: int = 1, fmt: StreamFormat = StreamFormat.of(), on_stripe=None) -> tuple[bytes, bytes]:
     """(latent stream, pixel section) of one colour group (H, W, P) uint8 in image order,
     in the current format; ``latents`` from :func:`group_latents` (computed here if None);
     ``guide`` is the base layer's reconstruction (rc models only). Stripes are coded on up
     to ``threads`` threads, in ``fmt``, a :class:`StreamFormat` of the current version
-    (whose :attr:`~StreamFormat.header_flags` the file's header must carry)."""
+    (whose :attr:`~StreamFormat.header_flags` the file's header must carry), and
+    ``on_stripe()`` runs as each is done."""
     _check_tile(model, fmt)
     _check_guide(model, guide, planes.shape)
     height, width, _ = planes.shape
@@ -323,7 +324,7 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
         return encoder.finish()
 
-    return z_bytes, join_streams(map_on_threads(code_stripe, fmt.stripes(height), threads))
+    return z_bytes, join_streams(map_on_threads(code_stripe, fmt.stripes(height), threads, on_stripe))
 
 
 def _bands(grid: list[list[Tile]], latents: list[np.ndarray], y0: int, y1: int):
