@@ -143,14 +143,14 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
 
 
 @contextmanager
-def _stripe_task(progress, stripes: int, description: str = "decode"):
-    """A ``progress`` task (a rich ``Progress``) that advances once a coded stripe: yields
-    the callable that advances it (None without ``progress``); the task is removed when
-    the block ends."""
+def _stripe_task(progress, description: str, fmt: StreamFormat, height: int, groups: int):
+    """A ``progress`` task (a rich ``Progress``) for coding ``groups`` colour groups of
+    ``height`` rows in ``fmt``, which advances once a stripe: yields the callable that
+    advances it (None without ``progress``); the task is removed when the block ends."""
     if progress is None:
         yield None
         return
-    task = progress.add_task(description, total=stripes, note="")
+    task = progress.add_task(description, total=groups * len(fmt.stripes(height)), note="")
     try:
         yield lambda: progress.advance(task)
     finally:
@@ -374,7 +374,7 @@ class Codec:
         for coded, coded_colour, chosen in candidates:
             planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
             latents = {g: group_latents(model, p) for g, p in planes.items()}
-            with _stripe_task(progress, len(planes) * len(fmt.stripes(coded.shape[0])), "code") as on_stripe:
+            with _stripe_task(progress, "code", fmt, coded.shape[0], len(planes)) as on_stripe:
                 groups = {g: self._code_group(model, weights, m, planes[g], latents[g], quality, fmt, on_stripe)
                           for g in planes}
             plan = _Plan(coded, coded_colour, chosen, planes, latents, groups)
@@ -394,7 +394,7 @@ class Codec:
         if m.base_layer or not fmt.matched or shares.across < stripe_layout.TRY_ONE_STRIPE:
             return plan, fmt
         single, weights = fmt.in_one_stripe(), CodingWeights.of(model)
-        with _stripe_task(progress, len(plan.planes), "code") as on_stripe:  # one stripe a group
+        with _stripe_task(progress, "code", single, pixels.shape[0], len(plan.planes)) as on_stripe:
             groups = {g: self._code_group(model, weights, m, plan.planes[g], plan.latents[g], quality, single,
                                           on_stripe) for g in plan.planes}
         other = _Plan(plan.coded, plan.coded_colour, plan.chosen, plan.planes, plan.latents, groups)
@@ -425,7 +425,7 @@ class Codec:
         weights = CodingWeights.of(model, deltas)
         out = {}
         height = next(iter(planes.values())).shape[0]
-        with _stripe_task(progress, len(groups) * len(fmt.stripes(height)), "code") as on_stripe:
+        with _stripe_task(progress, "code", fmt, height, len(groups)) as on_stripe:
             for g, code in groups.items():
                 guide = None if code.base is None else code.base.reconstruction
                 out[g] = GroupCode(*encode_group(model, weights, planes[g], latents[g], guide, threads=self.threads,
@@ -528,7 +528,7 @@ class Codec:
         weights = CodingWeights.of(model, deltas)
         out = np.zeros((header.height, header.width, container.COLOUR_TYPES[coded_colour][1]), dtype=np.uint8)
         groups = group_planes(coded_colour)
-        with _stripe_task(progress, len(groups) * len(fmt.stripes(header.height))) as on_stripe:
+        with _stripe_task(progress, "decode", fmt, header.height, len(groups)) as on_stripe:
             for group, idx in groups:
                 out[:, :, list(idx)] = self._decode_group(c, fmt, m, model, weights, group, idx, on_stripe)
         try:
