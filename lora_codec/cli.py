@@ -389,7 +389,8 @@ def _compress(args, started: float | None = None) -> int:
         raise UsageError("--time-budget must be a positive number of seconds")
     if args.quality is not None and args.mode != "rc":
         raise UsageError("--quality needs --mode rc")
-    options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed)
+    options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed,
+                                     threads=args.threads)  # torch's threads, set while adapting
     jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
@@ -634,8 +635,7 @@ def _main(argv: list[str], debug: bool, started: float | None) -> int:
         if getattr(args, "threads", None) is not None:
             if args.threads < 1:
                 raise UsageError("--threads must be >= 1")
-            adapting = args.command == "compress" and (args.steps or args.time_budget)
-            if args.command == "train" or adapting:  # only training loads torch
+            if args.command == "train":  # compress sets torch's threads while it adapts
                 import torch
 
                 torch.set_num_threads(args.threads)

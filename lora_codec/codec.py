@@ -41,6 +41,7 @@ from .coding.modes import MODES, Mode, mode as mode_named
 from .container import FormatError, Header
 from .quality_choice import load_quality_classifier
 from .images import DEFAULT_MAX_PIXELS, check_max_pixels, read_image, read_image_with_metadata, regular_file
+from .lora.loading import start_loading
 from .registry import LoadedModel, find_model, load_shipped_model
 
 
@@ -263,6 +264,8 @@ class Codec:
         if fallback and indexed.worth_trying_on(pixels):
             few_colours = self._indexed(pixels, colour, extra)
         model = self.model_for(m)
+        if steps:  # torch and peft (4 s) load on another thread while the image is coded once
+            start_loading()
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.
         planning = time.monotonic()
@@ -278,7 +281,7 @@ class Codec:
             steps = 0  # the indexed file wins: adapting would only cost time
         adapt_budget = None
         if steps:
-            from .lora.fit import adapt_to_image  # torch and peft load here, inside the budget
+            from .lora.fit import adapt_to_image  # torch and peft are loaded (or loading) by now, inside the budget
 
             if time_budget is not None:  # what is left, keeping time to code the image again
                 adapt_budget = time_budget - (time.monotonic() - started) - coding_seconds

@@ -21,6 +21,7 @@ import lora_codec.entropy.indexes
 import lora_codec.entropy.kernels
 import lora_codec.lora.crops
 import lora_codec.lora.fit
+import lora_codec.lora.loading
 import lora_codec.metadata
 import lora_codec.quality_choice
 
@@ -30,7 +31,7 @@ MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.
            lora_codec.coding.enlargement, lora_codec.coding.depth,
            lora_codec.base_layer, lora_codec.batch, lora_codec.images,
            lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit,
-           lora_codec.lora.payload,
+           lora_codec.lora.loading, lora_codec.lora.payload,
            lora_codec.cli]
 
 

@@ -168,10 +168,78 @@ def test_steps_never_make_the_file_larger(codec):
 @pytest.mark.parametrize("kwargs, message", [(dict(rank=0), "--rank"), (dict(lr=-1), "--lr"),
                                              (dict(targets="decoder.nope"), "unknown --targets"),
                                              (dict(targets="decoder.up,decoder.up"), "more than once"),
-                                             (dict(seed=-1), "--seed"), (dict(seed=2**32), "--seed")])
+                                             (dict(seed=-1), "--seed"), (dict(seed=2**32), "--seed"),
+                                             (dict(threads=0), "--threads")])
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AdaptOptions.from_args(**kwargs)
+
+
+def test_adaptation_runs_torch_on_the_options_threads_and_restores_them(codec, monkeypatch):
+    """``AdaptOptions.threads`` holds torch's thread count while adapting, and torch's
+    own setting is back afterwards, also when the adaptation fails; None leaves it alone."""
+    seen = []
+
+    def record(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(adapt_mod, "_adapt", record)
+    img, _ = _inputs(32)
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    for threads, expected in ((other, other), (None, before)):
+        with pytest.raises(RuntimeError, match="stop here"):
+            adapt_to_image(codec.model, img, "RGB", 1, AdaptOptions(threads=threads))
+        assert seen[-1] == expected
+        assert torch.get_num_threads() == before
+
+
+def test_compression_starts_loading_the_adaptation_only_when_it_adapts(monkeypatch):
+    """Compressing with steps starts importing torch and peft before it codes the image
+    once (they then load while it codes); without steps it does not."""
+    from lora_codec import codec as codec_module
+
+    started = []
+    monkeypatch.setattr(codec_module, "start_loading", lambda: started.append(True))
+    img = smooth_image(24, 24, planes=3, seed=2)
+    lora_codec.compress(img)
+    assert started == []
+    lora_codec.compress(img, steps=1)
+    assert started == [True]
+
+
+@pytest.mark.parametrize("argv, threads", [([], None), (["--threads", "1"], 1), (["--threads", "2"], 2)])
+def test_the_command_line_adapts_on_its_threads(tmp_path, monkeypatch, argv, threads):
+    """``--threads`` reaches the adaptation as torch's threads; without it torch chooses."""
+    from PIL import Image
+
+    from lora_codec import cli
+
+    seen, original = [], Codec.compress
+
+    def compress(self, pixels, **kwargs):
+        seen.append(kwargs["adaptation"].threads)
+        return original(self, pixels)  # without adapting
+
+    monkeypatch.setattr(Codec, "compress", compress)
+    Image.fromarray(smooth_image(16, 16, planes=3, seed=1)).save(tmp_path / "a.png")
+    assert cli.main(["compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.lcz"), "--steps", "1",
+                     "--quiet", *argv]) == 0
+    assert seen == [threads]
+
+
+def test_loading_in_the_background_leaves_errors_to_the_callers_import(capsys):
+    """A module that fails to import raises nothing on the loading thread (no traceback
+    printed there); the caller's own import raises as usual."""
+    from lora_codec.lora.loading import start_loading
+
+    thread = start_loading("lora_codec.no_such_module")
+    thread.join()
+    assert not thread.is_alive()
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ImportError):
+        import lora_codec.no_such_module  # noqa: F401
 
 
 def test_window_features_equal_whole_tile_features(codec):

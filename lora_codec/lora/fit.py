@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -220,11 +221,26 @@ def adapt_to_image(model: LoadedModel, pixels: np.ndarray, colour: str, steps: i
     seeded with ``options.seed``, and the caller's torch generator is left as it was."""
     opts = options or AdaptOptions()
     started = time.monotonic()  # the time budget counts from here
-    with _SEEDED_DRAWS, torch.random.fork_rng(devices=[]):
-        _ = model.model  # the float model, built now if not yet: its throw-away random init draws before the seed
-        torch.manual_seed(opts.seed)
-        injected = _inject(model, opts)  # peft draws the adapters' start from torch's generator
-    return _adapt(model, pixels, colour, steps, opts, progress, guide, latents, time_budget, injected, started)
+    with _torch_threads(opts.threads):
+        with _SEEDED_DRAWS, torch.random.fork_rng(devices=[]):
+            _ = model.model  # the float model, built now if not yet: its throw-away random init draws before the seed
+            torch.manual_seed(opts.seed)
+            injected = _inject(model, opts)  # peft draws the adapters' start from torch's generator
+        return _adapt(model, pixels, colour, steps, opts, progress, guide, latents, time_budget, injected, started)
+
+
+@contextmanager
+def _torch_threads(threads: int | None):
+    """torch on ``threads`` threads inside, as before after (nothing changed for None)."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 # torch's generator is one per process: the adapters' start is drawn from it, seeded, under

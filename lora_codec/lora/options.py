@@ -17,7 +17,10 @@ ADAPTABLE_LAYERS = ("decoder.inp", "decoder.up", "decoder.head") + DEFAULT_TARGE
 
 @dataclass(frozen=True)
 class AdaptOptions:
-    """Options of the per-image adaptation (CLI: --rank, --lr, --targets, --seed)."""
+    """Options of the per-image adaptation (CLI: --rank, --lr, --targets, --seed;
+    ``threads`` from --threads: torch's threads while adapting, None to leave torch's
+    setting alone; it is process-wide, so not for images adapted on several threads at
+    once)."""
 
     rank: int = 2
     lr: float = 2e-2
@@ -28,15 +31,17 @@ class AdaptOptions:
     exp_a: int = 6
     exp_b: int = 9
     schedule: str = "rate"
+    threads: int | None = None
 
     @classmethod
-    def from_args(cls, rank=None, lr=None, targets=None, seed=None) -> "AdaptOptions":
+    def from_args(cls, rank=None, lr=None, targets=None, seed=None, threads=None) -> "AdaptOptions":
         base = cls()
         opts = cls(
             rank=base.rank if rank is None else int(rank),
             lr=base.lr if lr is None else float(lr),
             targets=base.targets if targets is None else tuple(t.strip() for t in targets.split(",") if t.strip()),
             seed=base.seed if seed is None else int(seed),
+            threads=None if threads is None else int(threads),
         )
         if not 1 <= opts.rank <= 16:
             raise ValueError("--rank must be in [1, 16]")
@@ -44,6 +49,8 @@ class AdaptOptions:
             raise ValueError("--lr must be in (0, 1)")
         if not 0 <= opts.seed < 2**32:
             raise ValueError("--seed must be in [0, 2^32)")
+        if opts.threads is not None and opts.threads < 1:
+            raise ValueError("--threads must be >= 1")
         unknown = [t for t in opts.targets if t not in ADAPTABLE_LAYERS]
         if unknown or not opts.targets:
             raise ValueError(f"unknown --targets {', '.join(unknown) or '(empty)'}; "
