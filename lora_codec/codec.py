@@ -143,17 +143,34 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
     return sum(8 * entropy.stream_capacity(s) + 64 for s in streams)
 
 
+class _StripeTicker:
+    """Advances a progress task once a stripe (call it); :meth:`more` adds another coding
+    of a group's stripes to the task's total, as rc mode's quality search does."""
+
+    def __init__(self, progress, task, total: int):
+        self.progress, self.task, self.total = progress, task, total
+
+    def __call__(self) -> None:
+        self.progress.advance(self.task)
+
+    def more(self, stripes: int, note: str = "") -> None:
+        self.total += stripes
+        self.progress.update(self.task, total=self.total, note=note)
+
+
 @contextmanager
 def _stripe_task(progress, description: str, fmt: StreamFormat, height: int, groups: int):
     """A ``progress`` task (a rich ``Progress``) for coding ``groups`` colour groups of
-    ``height`` rows in ``fmt``, which advances once a stripe: yields the callable that
-    advances it (None without ``progress``); the task is removed when the block ends."""
+    ``height`` rows in ``fmt``, which advances once a stripe: yields the
+    :class:`_StripeTicker` that advances it (None without ``progress``); the task is
+    removed when the block ends."""
     if progress is None:
         yield None
         return
-    task = progress.add_task(description, total=groups * len(fmt.stripes(height)), note="")
+    total = groups * len(fmt.stripes(height))
+    task = progress.add_task(description, total=total, note="")
     try:
-        yield lambda: progress.advance(task)
+        yield _StripeTicker(progress, task, total)
     finally:
         progress.remove_task(task)
 
@@ -457,6 +474,8 @@ class Codec:
 
         def cost(k: int) -> int:
             if k not in tried:
+                if on_stripe is not None:  # the task counted one coding of the group, not every try
+                    on_stripe.more(len(fmt.stripes(planes.shape[0])) if tried else 0, note=f"quality {m.qualities[k]}")
                 tried[k] = with_quality(m.qualities[k])
             return tried[k].size
 

@@ -162,6 +162,40 @@ def test_quality_search_returns_a_local_minimum_of_the_file_size(codec):
     assert np.array_equal(codec.decompress(data), img)
 
 
+class _CodingTasks:
+    """The part of rich's Progress that coding uses: each task's total and advances."""
+
+    def __init__(self):
+        self.totals, self.advances, self.notes = {}, {}, []
+
+    def add_task(self, description, total, note):
+        task = len(self.totals)
+        self.totals[task], self.advances[task] = total, 0
+        return task
+
+    def advance(self, task):
+        self.advances[task] += 1
+
+    def update(self, task, total, note):
+        self.totals[task] = total
+        self.notes.append(note)
+
+    def remove_task(self, task):
+        pass
+
+
+def test_quality_search_counts_every_quality_it_codes_in_the_progress_total(codec, monkeypatch):
+    img = smooth_image(48, 64, planes=3, seed=6)
+    tried = []
+    real = base_layer.encode
+    monkeypatch.setattr(base_layer, "encode", lambda planes, q: tried.append(q) or real(planes, q))
+    progress = _CodingTasks()
+    data = codec.compress(img, mode="rc", quality="search", progress=progress)
+    assert len(tried) >= 2 and progress.notes == [f"quality {q}" for q in tried]
+    assert progress.totals == progress.advances == {0: len(tried)}  # one stripe a coding, none over the total
+    assert np.array_equal(codec.decompress(data), img)
+
+
 def test_a_different_reconstruction_is_an_error_not_wrong_pixels(codec, monkeypatch):
     img = smooth_image(32, 32, planes=3, seed=7)
     data = codec.compress(img, mode="rc", quality=40)
