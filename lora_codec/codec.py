@@ -144,17 +144,19 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
 
 
 class _StripeTicker:
-    """Advances a progress task once a stripe (call it); :meth:`more` adds another coding
-    of a group's stripes to the task's total, as rc mode's quality search does."""
+    """Advances a progress task once a stripe (call it). rc mode's quality search codes a
+    group once a quality: :meth:`coding` names each in the task's note, and adds every
+    coding after a group's first to the task's total."""
 
-    def __init__(self, progress, task, total: int):
-        self.progress, self.task, self.total = progress, task, total
+    def __init__(self, progress, task, groups: int, stripes_per_group: int):
+        self.progress, self.task, self.stripes_per_group = progress, task, stripes_per_group
+        self.total = groups * stripes_per_group
 
     def __call__(self) -> None:
         self.progress.advance(self.task)
 
-    def more(self, stripes: int, note: str = "") -> None:
-        self.total += stripes
+    def coding(self, note: str, again: bool) -> None:
+        self.total += self.stripes_per_group if again else 0
         self.progress.update(self.task, total=self.total, note=note)
 
 
@@ -167,10 +169,10 @@ def _stripe_task(progress, description: str, fmt: StreamFormat, height: int, gro
     if progress is None:
         yield None
         return
-    total = groups * len(fmt.stripes(height))
-    task = progress.add_task(description, total=total, note="")
+    stripes = len(fmt.stripes(height))
+    task = progress.add_task(description, total=groups * stripes, note="")
     try:
-        yield _StripeTicker(progress, task, total)
+        yield _StripeTicker(progress, task, groups, stripes)
     finally:
         progress.remove_task(task)
 
@@ -474,8 +476,8 @@ class Codec:
 
         def cost(k: int) -> int:
             if k not in tried:
-                if on_stripe is not None:  # the task counted one coding of the group, not every try
-                    on_stripe.more(len(fmt.stripes(planes.shape[0])) if tried else 0, note=f"quality {m.qualities[k]}")
+                if on_stripe is not None:
+                    on_stripe.coding(f"quality {m.qualities[k]}", again=bool(tried))
                 tried[k] = with_quality(m.qualities[k])
             return tried[k].size
 
