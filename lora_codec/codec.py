@@ -144,13 +144,14 @@ def pixel_capacity_bits(section: bytes, height: int, fmt: StreamFormat) -> int:
 
 
 class _StripeTicker:
-    """Advances a progress task once a stripe (call it). rc mode's quality search codes a
-    group once a quality: :meth:`coding` names each in the task's note, and adds every
-    coding after a group's first to the task's total."""
+    """A task of ``progress`` that advances once a stripe (call it). rc mode's quality
+    search codes a group once a quality: :meth:`coding` names each in the task's note,
+    and adds every coding after a group's first to the task's total."""
 
-    def __init__(self, progress, task, groups: int, stripes_per_group: int):
-        self.progress, self.task, self.stripes_per_group = progress, task, stripes_per_group
+    def __init__(self, progress, description: str, groups: int, stripes_per_group: int):
+        self.progress, self.stripes_per_group = progress, stripes_per_group
         self.total = groups * stripes_per_group
+        self.task = progress.add_task(description, total=self.total, note="")
 
     def __call__(self) -> None:
         self.progress.advance(self.task)
@@ -169,12 +170,11 @@ def _stripe_task(progress, description: str, fmt: StreamFormat, height: int, gro
     if progress is None:
         yield None
         return
-    stripes = len(fmt.stripes(height))
-    task = progress.add_task(description, total=groups * stripes, note="")
+    ticker = _StripeTicker(progress, description, groups, len(fmt.stripes(height)))
     try:
-        yield _StripeTicker(progress, task, groups, stripes)
+        yield ticker
     finally:
-        progress.remove_task(task)
+        progress.remove_task(ticker.task)
 
 
 class Codec:
