@@ -52,11 +52,12 @@ class DecodeError(ValueError):
 # The step cap of an adaptation bounded by its time budget alone (``steps=0``).
 BUDGET_ONLY_STEPS = 100_000
 
-# Per-image adaptation has never taken more than about half off a learned file (the most,
-# −51 %, on a synthetic screenshot; README, "Per-image adaptation"). When the indexed file
-# is under this share of the learned one, it wins whatever the adaptation does, so the
-# adaptation is not run.
-ADAPTATION_REACH = 0.4
+# Per-image adaptation of the default model takes at most about 2 % off the learned file
+# of a photograph, and 9 to 12 % off that of an enlargement by 4/3 or 3/2, whose repeated
+# lines it learns (docs/design.md, "Where adaptation cannot win"). When the indexed or
+# enlarged file is under this share of the learned one, it wins whatever the adaptation
+# does, so the adaptation is not run.
+ADAPTATION_REACH = 0.8
 
 
 def _check_time_budget(time_budget) -> float | None:
@@ -215,8 +216,8 @@ class Codec:
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
-        smaller, and not run when the indexed file (below) is already far smaller than any
-        adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds the
+        smaller, and not run when the indexed or enlarged file (below) is already far smaller
+        than any adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds the
         whole call: the adaptation gets what is left after coding the image once, less the
         time that coding took (to code it again with the adapters), and runs as many of the
         ``steps`` as fit in it (with ``steps=0``, as many as fit); none if nothing is left. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
@@ -296,8 +297,9 @@ class Codec:
         if plan.chosen:
             extra = {transforms.TAG: transforms.pack(plan.chosen), **extra}
         adapters = None
-        if steps and few_colours is not None and len(few_colours) < ADAPTATION_REACH * sections.file_size(groups, None):
-            steps = 0  # the indexed file wins: adapting would only cost time
+        other = min((len(f) for f in (few_colours, enlarged) if f is not None), default=None)
+        if steps and other is not None and other < ADAPTATION_REACH * sections.file_size(groups, None):
+            steps = 0  # the indexed or enlarged file wins: adapting would only cost time
         adapt_budget = None
         if steps:
             from .lora.fit import adapt_to_image  # torch and peft are loaded (or loading) by now, inside the budget

@@ -70,6 +70,18 @@ def test_bars_of_one_colour_do_not_count_towards_trying_the_mode():
     assert enlargement.share_repeated_detail(stretched, *enlargement.repeats(stretched)) == pytest.approx(20 / 60)
 
 
+def test_an_enlargement_by_four_thirds_with_a_band_of_one_colour_is_tried():
+    photo = smooth_image(36, 45, seed=7)
+    photo[:4] = 255  # a white band: its repeated rows do not count
+    big = _nearest(photo, 48, 45)
+    rows, columns = enlargement.repeats(big)
+    assert rows.sum() == 15 and enlargement.share_repeated_detail(big, rows, columns) < 0.25
+    data = lora_codec.compress(big)
+    assert container.unpack(data).header.mode == "upscaled"
+    assert len(data) < 0.9 * len(lora_codec.compress(big, fallback=False))
+    assert np.array_equal(lora_codec.decompress(data), big)
+
+
 def test_photographs_repeat_no_line():
     assert enlargement.share_repeated(*enlargement.repeats(smooth_image(64, 48, seed=1))) == 0
 
@@ -82,6 +94,26 @@ def test_an_enlargement_is_coded_as_its_original(sprite):
     rows, columns, inner = enlargement.unpack(container.unpack(data).sections[enlargement.TAG], 96, 60)
     assert rows.sum() == 72 and columns.sum() == 40 and np.array_equal(lora_codec.decompress(inner), small)
     assert len(data) < len(lora_codec.compress(big, fallback=False)) / 2
+
+
+def test_adaptation_is_not_run_on_the_image_when_its_enlarged_file_wins_anyway(monkeypatch):
+    """An enlargement by 3/2 is not clearly one (mode upscaled is tried beside the learned
+    file, not instead of it), yet its file is far smaller: only the original adapts."""
+    import lora_codec.lora.fit as fit
+    from lora_codec.codec import ADAPTATION_REACH
+
+    shapes = []
+    real = fit.adapt_to_image
+    monkeypatch.setattr(fit, "adapt_to_image", lambda model, pixels, *a, **k: shapes.append(pixels.shape[:2])
+                        or real(model, pixels, *a, **k))
+    small = smooth_image(32, 42, seed=6)
+    big = _nearest(small, 48, 63)
+    plain = lora_codec.compress(big)
+    assert container.unpack(plain).header.mode == "upscaled"
+    assert len(plain) < ADAPTATION_REACH * len(lora_codec.compress(big, fallback=False))
+    adapted = lora_codec.compress(big, steps=2)
+    assert shapes == [(32, 42)]  # the original inside, never the enlargement itself
+    assert np.array_equal(lora_codec.decompress(adapted), big)
 
 
 def test_grey_and_alpha_enlargements_round_trip():

@@ -28,11 +28,12 @@ import numpy as np
 
 TAG = b"UPSC"
 # Try coding an image as its original when at least this share of its rows, or of its
-# columns, repeat the line before and are not of one colour (an enlargement by 4/3 or
-# more; a letterboxed photograph's bars would cost a second coding for nearly nothing);
+# columns, repeat the line before and are not of one colour (an enlargement by 5/4 or
+# more, or by 4/3 with a band of one colour; a letterboxed photograph's bars would cost a
+# second coding for nearly nothing);
 # when at least CLEARLY_REPEATED of them repeat, of one colour or not, do not code the
 # image itself as well (an enlargement by 2 or more).
-MIN_REPEATED = 0.25
+MIN_REPEATED = 0.2
 CLEARLY_REPEATED = 0.5
 # payload version (1), length of the deflated line maps; then the maps, then the
 # smaller image's .lcz file
