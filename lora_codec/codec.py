@@ -216,8 +216,8 @@ class Codec:
 
         ``steps`` > 0 fine-tunes LoRA adapters on the image first (``adaptation``: a
         :class:`lora_codec.lora.options.AdaptOptions`); they are kept only if the file gets
-        smaller, and not run when the indexed or enlarged file (below) is already far smaller
-        than any adaptation has made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds the
+        smaller, and not run when the indexed or enlarged file (below) is already smaller than
+        adaptation has ever made a learned one (:data:`ADAPTATION_REACH`). ``time_budget`` (seconds) bounds the
         whole call: the adaptation gets what is left after coding the image once, less the
         time that coding took (to code it again with the adapters), and runs as many of the
         ``steps`` as fit in it (with ``steps=0``, as many as fit); none if nothing is left. ``mode="rc"`` codes an HEVC base layer plus the residual; its ``quality``
