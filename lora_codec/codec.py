@@ -100,6 +100,16 @@ def _check_quality(quality, m: Mode) -> None:
         raise ValueError(f"quality must be in [1, 100], got {quality}")
 
 
+def _enlarged_file(pixels: np.ndarray, colour: str, rows: np.ndarray, columns: np.ndarray, inner: bytes,
+                   extra: dict[bytes, bytes]) -> bytes:
+    """The file of mode upscaled: the image as its original's file ``inner`` and the maps of
+    its repeated ``rows`` and ``columns``."""
+    header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="upscaled",
+                    model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
+    return container.pack(container.Container(header, {enlargement.TAG: enlargement.pack(rows, columns, inner),
+                                                       **extra}))
+
+
 def _checked(pixels: np.ndarray, header: Header) -> np.ndarray:
     """The decoded pixels, if they match the CRC the file recorded for them."""
     if container.pixel_crc(pixels) != header.pixel_crc:
@@ -230,7 +240,10 @@ class Codec:
         replace the coded file whenever they are smaller, unless ``fallback=False`` (for
         measurements). With the fallbacks, mode learned also tries an image whose rows or
         columns often repeat the one before (a nearest-neighbour enlargement) as its
-        original without them (mode ``upscaled``, which ``mode`` may also ask for). A
+        original without them (mode ``upscaled``, which ``mode`` may also ask for); with
+        ``steps``, the original adapts too, and under a ``time_budget`` only where its file
+        might win, on its share of the budget by pixels if the image's own file might win
+        as well. A
         ``progress`` (a rich ``Progress``) shows the adaptation and each coding of the
         image's stripes as tasks.
         ``fast`` codes the pixel streams of modes learned and rc without the bit
@@ -255,6 +268,7 @@ class Codec:
         if m.stored:
             return stored
         enlarged = None  # the file of mode upscaled, for an enlargement
+        original = None  # an enlargement's original, when its adaptation waits for the image's own file (budget)
         if m.enlarged or (m.name == "learned" and fallback):
             rows, columns = enlargement.repeats(pixels)
             clearly = enlargement.share_repeated(rows, columns) >= enlargement.CLEARLY_REPEATED
@@ -263,17 +277,18 @@ class Codec:
                                  "the one before); this image has none")
             if m.enlarged or clearly or (enlargement.share_repeated_detail(pixels, rows, columns)
                                          >= enlargement.MIN_REPEATED):
-                # the original repeats no line: never one inside another
-                inner = self.compress(enlargement.shrink(pixels, rows, columns), steps, adaptation=adaptation,
-                                      progress=progress, strip=True, time_budget=time_budget, fast=fast)
-                header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="upscaled",
-                                model_id=bytes(8), pixel_crc=container.pixel_crc(pixels))
-                enlarged = container.pack(container.Container(
-                    header, {enlargement.TAG: enlargement.pack(rows, columns, inner), **extra}))
+                alone = m.enlarged or clearly  # the image itself is not coded as well
+                # Under a time budget shared with the image itself, the original adapts later (below).
+                later = bool(steps) and time_budget is not None and not alone
+                small = enlargement.shrink(pixels, rows, columns)  # repeats no line: never one inside another
+                inner = self.compress(small, 0 if later else steps, adaptation=adaptation, progress=progress,
+                                      strip=True, time_budget=time_budget if alone else None, fast=fast)
+                enlarged = _enlarged_file(pixels, colour, rows, columns, inner, extra)
                 if m.enlarged and not fallback:
                     return enlarged
-                if m.enlarged or clearly:
+                if alone:
                     return min(enlarged, stored, key=len)
+                original = (small, rows, columns, steps, extra) if later else None
         if m.indexed:
             file = self._indexed(pixels, colour, extra)
             if file is None:
@@ -297,9 +312,21 @@ class Codec:
         if plan.chosen:
             extra = {transforms.TAG: transforms.pack(plan.chosen), **extra}
         adapters = None
+        # Adapt only what might still become the smallest file: the image itself, and, under
+        # a time budget, the original of an enlargement (on its share by pixels if both).
+        own = sections.file_size(groups, None)
         other = min((len(f) for f in (few_colours, enlarged) if f is not None), default=None)
-        if steps and other is not None and other < ADAPTATION_REACH * sections.file_size(groups, None):
+        if steps and other is not None and other < ADAPTATION_REACH * own:
             steps = 0  # the indexed or enlarged file wins: adapting would only cost time
+        rivals = [own] + ([len(few_colours)] if few_colours is not None else [])
+        if original is not None and min(rivals) >= ADAPTATION_REACH * len(enlarged):
+            small, rows, columns, original_steps, outer_extra = original
+            share = small.size / (small.size + pixels.size) if steps else 1.0
+            inner_budget = share * (time_budget - (time.monotonic() - started))
+            if inner_budget > 0:
+                inner = self.compress(small, original_steps, adaptation=adaptation, progress=progress, strip=True,
+                                      time_budget=inner_budget, fast=fast)
+                enlarged = min(enlarged, _enlarged_file(pixels, colour, rows, columns, inner, outer_extra), key=len)
         adapt_budget = None
         if steps:
             from .lora.fit import adapt_to_image  # torch and peft are loaded (or loading) by now, inside the budget

@@ -116,6 +116,26 @@ def test_adaptation_is_not_run_on_the_image_when_its_enlarged_file_wins_anyway(m
     assert np.array_equal(lora_codec.decompress(adapted), big)
 
 
+def test_where_both_files_might_win_both_adapt_the_original_on_its_share_of_the_budget(monkeypatch):
+    """An enlargement by 5/4: its file and the image's own are close, so both adapt, the
+    original first, on a share of the time budget by pixels."""
+    import lora_codec.lora.fit as fit
+    from lora_codec.codec import ADAPTATION_REACH
+
+    calls = []
+    real = fit.adapt_to_image
+    monkeypatch.setattr(fit, "adapt_to_image", lambda model, pixels, *a, **k: calls.append(
+        (pixels.shape[:2], k["time_budget"])) or real(model, pixels, *a, **k))
+    small = smooth_image(40, 40, seed=8)
+    big = _nearest(small, 40, 50)
+    own, enlarged = len(lora_codec.compress(big, fallback=False)), len(lora_codec.compress(big, mode="upscaled"))
+    assert ADAPTATION_REACH * own <= enlarged and ADAPTATION_REACH * enlarged <= own  # neither wins for sure
+    data = lora_codec.compress(big, steps=2, time_budget=60.0)
+    assert [shape for shape, _ in calls] == [(40, 40), (40, 50)]
+    assert calls[0][1] < 60.0 * 40 / (40 + 50)  # the original's share, less its coding
+    assert np.array_equal(lora_codec.decompress(data), big)
+
+
 def test_grey_and_alpha_enlargements_round_trip():
     grey = _nearest(smooth_image(10, 12, planes=1, seed=3), 15, 23)[:, :, 0]  # 1.5 x, 1.9 x
     data = lora_codec.compress(grey)
