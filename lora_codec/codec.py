@@ -100,6 +100,12 @@ def _check_quality(quality, m: Mode) -> None:
         raise ValueError(f"quality must be in [1, 100], got {quality}")
 
 
+def _adapting_might_win(size: int, rivals: list[int]) -> bool:
+    """Whether adapting a file of ``size`` bytes might make it smaller than every file of
+    ``rivals`` sizes: none is under :data:`ADAPTATION_REACH` of it."""
+    return all(rival >= ADAPTATION_REACH * size for rival in rivals)
+
+
 def _enlarged_file(pixels: np.ndarray, colour: str, rows: np.ndarray, columns: np.ndarray, inner: bytes,
                    extra: dict[bytes, bytes]) -> bytes:
     """The file of mode upscaled: the image as its original's file ``inner`` and the maps of
@@ -315,11 +321,10 @@ class Codec:
         # Adapt only what might still become the smallest file: the image itself, and, under
         # a time budget, the original of an enlargement (on its share by pixels if both).
         own = sections.file_size(groups, None)
-        other = min((len(f) for f in (few_colours, enlarged) if f is not None), default=None)
-        if steps and other is not None and other < ADAPTATION_REACH * own:
+        indexed_size = [len(few_colours)] if few_colours is not None else []
+        if steps and not _adapting_might_win(own, indexed_size + ([len(enlarged)] if enlarged else [])):
             steps = 0  # the indexed or enlarged file wins: adapting would only cost time
-        rivals = [own] + ([len(few_colours)] if few_colours is not None else [])
-        if original is not None and min(rivals) >= ADAPTATION_REACH * len(enlarged):
+        if original is not None and _adapting_might_win(len(enlarged), indexed_size + [own]):
             small, rows, columns, original_steps, outer_extra = original
             share = small.size / (small.size + pixels.size) if steps else 1.0
             inner_budget = share * (time_budget - (time.monotonic() - started))
