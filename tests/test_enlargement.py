@@ -96,43 +96,33 @@ def test_an_enlargement_is_coded_as_its_original(sprite):
     assert len(data) < len(lora_codec.compress(big, fallback=False)) / 2
 
 
-def test_adaptation_is_not_run_on_the_image_when_its_enlarged_file_wins_anyway(monkeypatch):
+def test_adaptation_is_not_run_on_the_image_when_its_enlarged_file_wins_anyway(adaptations):
     """An enlargement by 3/2 is not clearly one (mode upscaled is tried beside the learned
     file, not instead of it), yet its file is far smaller: only the original adapts."""
-    import lora_codec.lora.fit as fit
     from lora_codec.codec import ADAPTATION_REACH
 
-    shapes = []
-    real = fit.adapt_to_image
-    monkeypatch.setattr(fit, "adapt_to_image", lambda model, pixels, *a, **k: shapes.append(pixels.shape[:2])
-                        or real(model, pixels, *a, **k))
     small = smooth_image(32, 42, seed=6)
     big = _nearest(small, 48, 63)
     plain = lora_codec.compress(big)
     assert container.unpack(plain).header.mode == "upscaled"
     assert len(plain) < ADAPTATION_REACH * len(lora_codec.compress(big, fallback=False))
     adapted = lora_codec.compress(big, steps=2)
-    assert shapes == [(32, 42)]  # the original inside, never the enlargement itself
+    assert [shape for shape, _ in adaptations] == [(32, 42)]  # the original inside, never the enlargement itself
     assert np.array_equal(lora_codec.decompress(adapted), big)
 
 
-def test_where_both_files_might_win_both_adapt_the_original_on_its_share_of_the_budget(monkeypatch):
+def test_where_both_files_might_win_both_adapt_the_original_on_its_share_of_the_budget(adaptations):
     """An enlargement by 5/4: its file and the image's own are close, so both adapt, the
     original first, on a share of the time budget by pixels."""
-    import lora_codec.lora.fit as fit
     from lora_codec.codec import ADAPTATION_REACH
 
-    calls = []
-    real = fit.adapt_to_image
-    monkeypatch.setattr(fit, "adapt_to_image", lambda model, pixels, *a, **k: calls.append(
-        (pixels.shape[:2], k["time_budget"])) or real(model, pixels, *a, **k))
     small = smooth_image(40, 40, seed=8)
     big = _nearest(small, 40, 50)
     own, enlarged = len(lora_codec.compress(big, fallback=False)), len(lora_codec.compress(big, mode="upscaled"))
     assert ADAPTATION_REACH * own <= enlarged and ADAPTATION_REACH * enlarged <= own  # neither wins for sure
     data = lora_codec.compress(big, steps=2, time_budget=60.0)
-    assert [shape for shape, _ in calls] == [(40, 40), (40, 50)]
-    assert calls[0][1] < 60.0 * 40 / (40 + 50)  # the original's share, less its coding
+    assert [shape for shape, _ in adaptations] == [(40, 40), (40, 50)]
+    assert adaptations[0][1] < 60.0 * 40 / (40 + 50)  # the original's share, less its coding
     assert np.array_equal(lora_codec.decompress(data), big)
 
 

@@ -179,22 +179,18 @@ def test_the_sampled_decision_is_the_full_one(colours, height, width, seed):
     assert indexed.worth_trying_on(img) == indexed.worth_trying(img, indexed.colour_count(img))
 
 
-def test_adaptation_is_not_run_when_the_indexed_file_wins_anyway(monkeypatch):
-    import lora_codec.lora.fit as fit
+def test_adaptation_is_not_run_when_the_indexed_file_wins_anyway(adaptations):
     from lora_codec.codec import ADAPTATION_REACH
 
-    calls = []
-    real = fit.adapt_to_image
-    monkeypatch.setattr(fit, "adapt_to_image", lambda *a, **k: calls.append(1) or real(*a, **k))
     far = drawing(96, 128)  # indexed 194 B against 621 B learned
     plain = lora_codec.compress(far)
     assert container.unpack(plain).header.mode == "indexed"
     assert len(plain) < ADAPTATION_REACH * len(lora_codec.compress(far, fallback=False))
     assert lora_codec.compress(far, steps=3) == plain
     assert lora_codec.compress(far, time_budget=5.0) == plain
-    assert calls == []
+    assert adaptations == []
     near = smooth_image(48, 64, seed=1) // 16 * 16  # few colours, but the learned file is the smallest
     assert indexed.worth_trying_on(near)
     assert len(lora_codec.compress(near)) > ADAPTATION_REACH * len(lora_codec.compress(near, fallback=False))
     lora_codec.compress(near, steps=2)
-    assert calls == [1]
+    assert [shape for shape, _ in adaptations] == [(48, 64)]
