@@ -359,10 +359,17 @@ class Codec:
         (:mod:`lora_codec.coding.depth`)."""
         if pixels.dtype != np.uint16:
             raise ValueError("mode deep codes 16-bit images; this one has 8 bits per sample")
+        started = time.monotonic()
         layout, high, low = depth.split(pixels)
         inner = MODES["learned"] if m.deep else m
-        high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
+        # The low bits are coded first, so that a time budget bounds the whole file: the
+        # high image gets what is left of it (no adaptation if nothing is).
         low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits, threads=self.threads)
+        if options.get("time_budget") is not None:
+            left = options["time_budget"] - (time.monotonic() - started)
+            options["time_budget"] = left if left > 0 else None
+            steps = steps if left > 0 else 0
+        high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode=container.DEEP_MODE,
                         model_id=bytes(8), pixel_crc=container.pixel_crc(pixels), bit_depth=depth.BIT_DEPTH)
         return container.pack(container.Container(header, {depth.TAG: depth.pack(layout, high_file, low_code),

@@ -127,6 +127,36 @@ def test_the_high_bits_are_coded_in_the_mode_asked_for():
     assert np.array_equal(lora_codec.decompress(data), _ten_bit())
 
 
+@pytest.mark.parametrize("low_seconds, adapts", [(0.0, True), (10.0, False)])
+def test_a_time_budget_counts_the_low_bits_coded_first(monkeypatch, adaptations, low_seconds, adapts):
+    """The low bits are coded before the high image, which gets what is left of the
+    budget: nothing (so no adaptation) when their coding took all of it."""
+    import lora_codec.codec as codec_module
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(codec_module.time, "monotonic", lambda: clock["now"])
+    real_low, budgets = depth.encode_low, []
+
+    def slow_low(*args, **kwargs):
+        clock["now"] += low_seconds
+        return real_low(*args, **kwargs)
+
+    real_compress = lora_codec.Codec.compress
+
+    def spy(self, image, steps=0, **kwargs):
+        if getattr(image, "dtype", None) == np.uint8:
+            budgets.append(kwargs.get("time_budget"))
+        return real_compress(self, image, steps, **kwargs)
+
+    monkeypatch.setattr(depth, "encode_low", slow_low)
+    monkeypatch.setattr(lora_codec.Codec, "compress", spy)
+    samples = _ten_bit(24, 24, seed=7)
+    data = lora_codec.Codec(threads=1).compress(samples, 2, time_budget=8.0)
+    assert np.array_equal(lora_codec.decompress(data), samples)
+    assert budgets == ([8.0] if adapts else [None])  # the fake clock moved only while the low bits were coded
+    assert bool(adaptations) == adapts
+
+
 @pytest.fixture(scope="module")
 def striped_deep_file():
     """A 16-bit image of 600 rows (stripes of 256 and 344 rows) with low bits."""
