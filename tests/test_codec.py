@@ -7,6 +7,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import lora_codec
+import lora_codec.codec as codec_module
+from lora_codec import container
+from lora_codec.codec import LATENT_RETRY_SHARE
+from lora_codec.coding.groups import group_latents
+from lora_codec.coding.latents import code_latents, zero_latents
 from lora_codec.coding.sections import section_stats
 from lora_codec.images import ImageError
 
@@ -93,3 +98,38 @@ def test_compress_does_not_modify_the_input_array():
     copy = img.copy()
     lora_codec.compress(img)
     assert np.array_equal(img, copy)
+
+
+
+def _coded_with(image: np.ndarray, latent_retry_share: float, monkeypatch) -> tuple[bytes, int]:
+    """The learned file of ``image`` under that retry share, and how many times its group was coded."""
+    calls = []
+    real = codec_module.encode_group
+    monkeypatch.setattr(codec_module, "LATENT_RETRY_SHARE", latent_retry_share)
+    monkeypatch.setattr(codec_module, "encode_group", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return lora_codec.Codec(threads=1).compress(image, fallback=False), len(calls)
+
+
+def _zero_z_section(image: np.ndarray) -> bytes:
+    model = lora_codec.Codec().model
+    return code_latents(model, zero_latents(group_latents(model, image)))
+
+
+def test_a_small_image_whose_z_costs_bytes_is_coded_with_z_zero(monkeypatch):
+    x = np.arange(32)
+    image = np.repeat(np.tile(128 + 100 * np.sin(x / 1.5), (32, 1))[:, :, None], 3, axis=2).astype(np.uint8)
+    with_z, codings = _coded_with(image, float("inf"), monkeypatch)  # never retried: the encoder's z
+    assert codings == 1
+    data, codings = _coded_with(image, LATENT_RETRY_SHARE, monkeypatch)
+    assert codings == 2 and len(data) < len(with_z)
+    zeros = _zero_z_section(image)
+    assert container.unpack(data).sections[b"ZCOL"] == zeros != container.unpack(with_z).sections[b"ZCOL"]
+    assert np.array_equal(lora_codec.decompress(data), image)
+
+
+def test_a_larger_image_keeps_its_encoders_z_without_a_second_coding(monkeypatch):
+    noise = np.random.default_rng(1).integers(-20, 21, (128, 160, 3))
+    image = np.clip(smooth_image(128, 160, seed=1) + noise, 0, 255).astype(np.uint8)
+    data, codings = _coded_with(image, LATENT_RETRY_SHARE, monkeypatch)
+    assert codings == 1
+    assert len(container.unpack(data).sections[b"ZCOL"]) > len(_zero_z_section(image))  # z costs, but too little

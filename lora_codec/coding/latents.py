@@ -39,6 +39,13 @@ def code_latents(model: LoadedModel, latents: list[np.ndarray]) -> bytes:
     return entropy.encode_with_tables(symbols.astype(np.int32), indexes, model.latent_cdfs, TABLE_PRECISION)
 
 
+def zero_latents(latents: list[np.ndarray]) -> list[np.ndarray]:
+    """All-zero latents of the shapes of ``latents``: with the shipped model, nearly the
+    same features as any image's (its z carries almost nothing; docs/design.md, "The UNet
+    does not pay"), in fewer bytes."""
+    return [np.zeros_like(z) for z in latents]
+
+
 def decode_latents(model: LoadedModel, data: bytes, grid: list[list[Tile]], framed: bool = True) -> list[np.ndarray]:
     shapes = [latent_shape(model, t)[1:] for band in grid for t in band]
     symbols = entropy.decode_with_tables(data, _latent_indexes(shapes), model.latent_cdfs, TABLE_PRECISION,
