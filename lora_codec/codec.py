@@ -316,7 +316,9 @@ class Codec:
         if fallback and indexed.worth_trying_on(pixels):
             few_colours = self._indexed(pixels, colour, extra)
         model = self.model_for(m)
-        if steps:  # torch and peft (4 s) load on another thread while the image is coded once
+        # torch and peft (4 s) load on another thread while the image is coded once, unless
+        # an indexed or enlarged file may make the adaptation pointless (decided below).
+        if steps and few_colours is None and enlarged is None:
             start_loading()
         # With an indexed file at hand, the learned model's own palette transform is not
         # tried: mode indexed codes the same indexes with a model made for them.

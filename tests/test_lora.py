@@ -197,16 +197,20 @@ def test_adaptation_runs_torch_on_the_options_threads_and_restores_them(codec, m
 
 def test_compression_starts_loading_the_adaptation_only_when_it_adapts(monkeypatch):
     """Compressing with steps starts importing torch and peft before it codes the image
-    once (they then load while it codes); without steps it does not."""
+    once (they then load while it codes); without steps it does not, nor where an
+    indexed file may make the adaptation pointless (it imports them if it adapts)."""
     from lora_codec import codec as codec_module
 
     started = []
     monkeypatch.setattr(codec_module, "start_loading", lambda: started.append(True))
-    img = smooth_image(24, 24, planes=3, seed=2)
+    img = smooth_image(48, 48, planes=3, seed=2)  # too many colours for mode indexed
     lora_codec.compress(img)
     assert started == []
     lora_codec.compress(img, steps=1)
     assert started == [True]
+    few = img // 64 * 64
+    data = lora_codec.compress(few, steps=1)
+    assert started == [True] and np.array_equal(lora_codec.decompress(data), few)
 
 
 @pytest.mark.parametrize("argv, threads", [([], None), (["--threads", "1"], 1), (["--threads", "2"], 2)])
