@@ -81,6 +81,12 @@ def _check_time_budget(time_budget) -> float | None:
     return float(time_budget)
 
 
+def _budget_left(time_budget: float, started: float) -> float:
+    """Seconds of ``time_budget`` left since ``started`` (by ``time.monotonic()``); negative
+    once it is spent."""
+    return time_budget - (time.monotonic() - started)
+
+
 def _check_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, Integral):
         raise TypeError(f"steps must be an integer, got {type(steps).__name__}")
@@ -340,7 +346,7 @@ class Codec:
         if original is not None and _adapting_might_win(len(enlarged), indexed_size + [own]):
             small, rows, columns, original_steps, outer_extra = original
             share = small.size / (small.size + pixels.size) if steps else 1.0
-            inner_budget = share * (time_budget - (time.monotonic() - started))
+            inner_budget = share * _budget_left(time_budget, started)
             if inner_budget > 0:
                 inner = self.compress(small, original_steps, adaptation=adaptation, progress=progress, strip=True,
                                       time_budget=inner_budget, fast=fast)
@@ -350,7 +356,7 @@ class Codec:
             from .lora.fit import adapt_to_image  # torch and peft are loaded (or loading) by now, inside the budget
 
             if time_budget is not None:  # what is left, keeping time to code the image again
-                adapt_budget = time_budget - (time.monotonic() - started) - coding_seconds
+                adapt_budget = _budget_left(time_budget, started) - coding_seconds
                 steps = steps if adapt_budget > 0 else 0
         if steps:
             guide = groups["colour"].base.reconstruction if m.base_layer else None
@@ -379,7 +385,7 @@ class Codec:
         # high image gets what is left of it (no adaptation if nothing is).
         low_code = b"" if low is None else depth.encode_low(high, low, layout.low_bits, threads=self.threads)
         if options.get("time_budget") is not None:
-            left = options["time_budget"] - (time.monotonic() - started)
+            left = _budget_left(options["time_budget"], started)
             options["time_budget"] = left if left > 0 else None
             steps = steps if left > 0 else 0
         high_file = self.compress(high, steps, mode=inner.name, strip=True, **options)
