@@ -1,9 +1,18 @@
 """The ``.lcz`` container: header, length-prefixed sections and checksums (no torch here).
 
 The byte layout is specified in ``docs/format.md``. Everything is little-endian and
-parsed with explicit :mod:`struct` formats. :func:`unpack` checks, before any allocation
-that depends on the header, that the magic, version, geometry, section lengths and CRCs
-are sane, and raises :class:`FormatError` with a message that names the problem.
+parsed with explicit :mod:`struct` formats or LEB128 numbers. Two layouts share the
+magic and the version byte: the *fixed* one of versions 1 to 16 (a 38-byte header, a tag,
+length and CRC32 of 12 bytes a section) and the *compact* one from version 17 (sizes and
+lengths as LEB128 numbers, one byte a section, a shipped model by its number and any other
+model by its id only where a model codes the file, one CRC32 over the whole file). :func:`unpack` reads both and checks, before any
+allocation that depends on the header, that the magic, version, geometry, section lengths
+and CRCs are sane, and raises :class:`FormatError` with a message that names the problem.
+
+>>> header = Header(width=2, height=1, colour="L", model_id=bytes(8), pixel_crc=0, mode="stored")
+>>> data = pack(Container(header, {b"RAWP": b"payload"}))
+>>> len(data), unpack(data).sections
+(31, {b'RAWP': b'payload'})
 """
 
 from __future__ import annotations
@@ -15,8 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 16                   # written; see docs/format.md for what changed
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)  # read
+VERSION = 17                   # written; see docs/format.md for what changed
+READABLE_VERSIONS = tuple(range(1, VERSION + 1))  # read
+COMPACT_FROM = 17              # the first version of the compact layout
 MAX_SIDE = 1 << 16          # pixels per side
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
@@ -34,8 +44,28 @@ _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 _HEADER = struct.Struct("<8sBBBBBBII8sI")
 _HEADER_CRC = struct.Struct("<I")
 _SECTION = struct.Struct("<4sII")  # tag, payload length, payload CRC32
-HEADER_BYTES = _HEADER.size + _HEADER_CRC.size   # 38: the first section starts here
-SECTION_HEADER_BYTES = _SECTION.size             # 12
+FIXED_HEADER_BYTES = _HEADER.size + _HEADER_CRC.size   # 38: the fixed layout's first section starts here
+
+# The compact layout (version 17): magic, version, flags, then one byte of mode (bits 0-3)
+# and colour type (bits 4-5); width - 1 and height - 1 as LEB128 numbers; in the modes a
+# model codes, the model's number (MODEL_NUMBERS) or 0 and its 8-byte id; the pixel CRC32; the section count; sections as a one-byte code,
+# a LEB128 length and the payload; a CRC32 of every byte before it.
+_COMPACT_START = struct.Struct("<8sBBB")    # magic, version, flags, mode and colour
+_CRC = struct.Struct("<I")
+MODEL_MODES = ("learned", "rc")             # modes whose compact header holds the model id
+MAX_SECTION_BYTES = (1 << 32) - 1
+# One byte a section instead of a 4-byte tag: codes below 128 are critical, from 128 on
+# ancillary (a reader skips an ancillary code it does not know).
+SECTION_CODES = {b"ZCOL": 1, b"PCOL": 2, b"ZALP": 3, b"PALP": 4, b"LORA": 5, b"HEVC": 6, b"HALP": 7, b"XFRM": 8,
+                 b"RAWP": 9, b"IPAL": 10, b"IIDX": 11, b"UPSC": 12, b"DEEP": 13, b"meta": 128}
+_TAG_BY_CODE = {code: tag for tag, code in SECTION_CODES.items()}
+FIRST_ANCILLARY_CODE = 128
+# The models shipped with lora-codec, by number (the compact layout writes the number, 1
+# byte, instead of the 8-byte id; 0 means the id follows). Append only: a number, once
+# given, names the same model forever.
+MODEL_NUMBERS = {bytes.fromhex(h): n for n, h in enumerate(
+    ["0adcc6740d702fdd", "b786a683f51f073d", "504cd0fa25851d00", "9d16e6feea080739", "2804b4201f0f2a04"], 1)}
+_MODEL_BY_NUMBER = {n: model_id for model_id, n in MODEL_NUMBERS.items()}
 
 FLAG_ADAPTERS = 1
 FLAG_FAST = 2  # version 10+, modes learned and rc: pixel streams without the bit refinement
@@ -99,19 +129,82 @@ def pixel_crc(pixels) -> int:
     return zlib.crc32(memoryview(pixels).cast("B")) & 0xFFFFFFFF
 
 
-def pack(container: Container) -> bytes:
-    """Serialise a container; section order is kept."""
-    h = container.header
+def _leb128(n: int) -> bytes:
+    """The unsigned LEB128 form of ``n`` (7 bits a byte, low bits first)."""
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        if not n:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)
+
+
+def _read_leb128(data: bytes, pos: int, end: int, limit: int, what: str) -> tuple[int, int]:
+    """(the LEB128 number at ``data[pos:end]``, the position after it). The form must be
+    the shortest (no trailing zero byte) and the number at most ``limit``."""
+    n, shift = 0, 0
+    while True:
+        if pos >= end:
+            raise FormatError(f"truncated .lcz file: the {what} is incomplete")
+        byte = data[pos]
+        pos += 1
+        n |= (byte & 0x7F) << shift
+        shift += 7
+        if n > limit:
+            raise FormatError(f"implausible {what}")
+        if byte < 0x80:
+            if byte == 0 and shift > 7:
+                raise FormatError(f"the {what} is not in its shortest form")
+            return n, pos
+
+
+def _check_header_for_pack(h: Header, version: int) -> None:
     if h.colour not in COLOUR_TYPES:
         raise ValueError(f"unknown colour type {h.colour!r}")
     if len(h.model_id) != 8:
         raise ValueError("model id must be 8 bytes")
-    if (h.flags & ~known_flags(VERSION) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES)
+    if version >= COMPACT_FROM and h.mode not in MODEL_MODES and any(h.model_id):
+        raise ValueError(f"mode {h.mode} names no model, so its model id must be zeros")
+    if (h.flags & ~known_flags(version) or (h.flags & STREAM_FLAGS and h.mode not in FAST_MODES)
             or h.flags & FLAG_FAST and h.flags & FLAG_NO_MATCH):
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     if h.bit_depth != (DEEP_BIT_DEPTH if h.mode == DEEP_MODE else 8):
         raise ValueError(f"bit depth {h.bit_depth} is not valid in mode {h.mode}")
-    head = _HEADER.pack(MAGIC, VERSION, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
+
+
+def pack(container: Container, version: int = VERSION) -> bytes:
+    """Serialise a container; section order is kept. ``version`` is the format version
+    to write: this build writes :data:`VERSION`; older ones (fixed layout) are for tests."""
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"cannot write format version {version}")
+    h = container.header
+    _check_header_for_pack(h, version)
+    if version < COMPACT_FROM:
+        return _pack_fixed(container, version)
+    parts = [_COMPACT_START.pack(MAGIC, version, h.flags, MODES[h.mode] | COLOUR_TYPES[h.colour][0] << 4),
+             _leb128(h.width - 1), _leb128(h.height - 1), _model_reference(h),
+             _CRC.pack(h.pixel_crc), bytes([len(container.sections)])]
+    for tag, payload in container.sections.items():
+        if tag not in SECTION_CODES:
+            raise ValueError(f"section {tag!r} has no code in format version {version}")
+        parts += [bytes([SECTION_CODES[tag]]), _leb128(len(payload)), payload]
+    body = b"".join(parts)
+    return body + _CRC.pack(zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def _model_reference(h: Header) -> bytes:
+    """The compact layout's model field: empty in modes without a model, else the model's
+    number, or 0 and the id of a model without one."""
+    if h.mode not in MODEL_MODES:
+        return b""
+    number = MODEL_NUMBERS.get(h.model_id)
+    return bytes([number]) if number else b"\x00" + h.model_id
+
+
+def _pack_fixed(container: Container, version: int) -> bytes:
+    h = container.header
+    head = _HEADER.pack(MAGIC, version, h.flags, MODES[h.mode], COLOUR_TYPES[h.colour][0],
                         h.bit_depth, len(container.sections), h.width, h.height, h.model_id, h.pixel_crc)
     parts = [head, _HEADER_CRC.pack(zlib.crc32(head) & 0xFFFFFFFF)]
     for tag, payload in container.sections.items():
@@ -122,10 +215,28 @@ def pack(container: Container) -> bytes:
     return b"".join(parts)
 
 
+def packed_size(section_lengths: list[int], mode: str = "learned", width: int = MAX_SIDE,
+                height: int = MAX_SIDE, model_id: bytes = bytes(8)) -> int:
+    """Bytes of the file that sections of these lengths make, without packing it; the
+    default geometry and model id give the largest header."""
+    header = (_COMPACT_START.size + len(_leb128(width - 1)) + len(_leb128(height - 1))
+              + (1 + 8 * (model_id not in MODEL_NUMBERS) if mode in MODEL_MODES else 0) + _CRC.size + 1)
+    return header + sum(1 + len(_leb128(n)) + n for n in section_lengths) + _CRC.size
+
+
 def peek_size(head: bytes) -> tuple[int, int] | None:
     """(width, height) from the first bytes of a .lcz file, unchecked, for planning only
     (:func:`unpack` checks everything); None where they are not a .lcz header."""
-    if len(head) < _HEADER.size or head[: len(MAGIC)] != MAGIC:
+    if len(head) <= len(MAGIC) or head[: len(MAGIC)] != MAGIC:
+        return None
+    if head[len(MAGIC)] >= COMPACT_FROM:
+        try:
+            width, pos = _read_leb128(head, _COMPACT_START.size, len(head), MAX_SIDE - 1, "width")
+            height, _ = _read_leb128(head, pos, len(head), MAX_SIDE - 1, "height")
+        except FormatError:
+            return None
+        return width + 1, height + 1
+    if len(head) < _HEADER.size:
         return None
     _, _, _, _, _, _, _, width, height, _, _ = _HEADER.unpack_from(head, 0)
     return width, height
@@ -140,17 +251,21 @@ def unpack(data: bytes) -> Container:
         if data[:4] == MAGIC[:4]:
             raise FormatError("damaged .lcz signature (was the file transferred in text mode?)")
         raise FormatError("not a lora-codec (.lcz) file: wrong magic bytes")
-    if len(data) < _HEADER.size + _HEADER_CRC.size:
+    if len(data) <= len(MAGIC):
         raise FormatError("truncated .lcz file: the header is incomplete")
-    fields = _HEADER.unpack_from(data, 0)
-    _, version, flags, mode, colour, depth, count, width, height, model_id, crc = fields
+    version = data[len(MAGIC)]
     if version not in READABLE_VERSIONS:
         readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise FormatError(f"unsupported .lcz format version {version} (this build reads versions {readable}; "
                           "a newer lora-codec may read it)")
-    (stored_crc,) = _HEADER_CRC.unpack_from(data, _HEADER.size)
-    if zlib.crc32(data[: _HEADER.size]) & 0xFFFFFFFF != stored_crc:
-        raise FormatError("corrupt .lcz header: header CRC mismatch")
+    if version >= COMPACT_FROM:
+        return _unpack_compact(data, version)
+    return _unpack_fixed(data, version)
+
+
+def _check_header(version: int, flags: int, mode: int, colour: int, depth: int, count: int, width: int,
+                  height: int) -> None:
+    """The checks of a header's fields that both layouts share."""
     if flags & ~known_flags(version):
         raise FormatError(f"reserved header flag bits are set (flags 0x{flags:02x})")
     if mode not in _MODE_BY_CODE or version < _FIRST_VERSION.get(_MODE_BY_CODE[mode], 1):
@@ -170,6 +285,73 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"implausible image size {width}x{height} (limit {MAX_PIXELS} pixels)")
     if count > MAX_SECTIONS:
         raise FormatError(f"implausible section count {count}")
+
+
+def _unpack_compact(data: bytes, version: int) -> Container:
+    """A file of the compact layout (version 17 on): its CRC over everything first."""
+    if len(data) < _COMPACT_START.size + 2 + _CRC.size + 1 + _CRC.size:
+        raise FormatError("truncated .lcz file: the header is incomplete")
+    end = len(data) - _CRC.size
+    (stored_crc,) = _CRC.unpack_from(data, end)
+    if zlib.crc32(memoryview(data)[:end]) & 0xFFFFFFFF != stored_crc:
+        raise FormatError("corrupt or truncated .lcz file: CRC mismatch over the file")
+    _, _, flags, kind = _COMPACT_START.unpack_from(data, 0)
+    if kind >> 6:
+        raise FormatError(f"reserved bits of the mode byte are set (0x{kind:02x})")
+    mode, colour = kind & 0x0F, kind >> 4
+    width, pos = _read_leb128(data, _COMPACT_START.size, end, MAX_SIDE - 1, "width")
+    height, pos = _read_leb128(data, pos, end, MAX_SIDE - 1, "height")
+    width, height = width + 1, height + 1
+    model_id = bytes(8)
+    if mode in _MODE_BY_CODE and _MODE_BY_CODE[mode] in MODEL_MODES:
+        number = data[pos] if pos < end else 0
+        if number and number not in _MODEL_BY_NUMBER:
+            raise FormatError(f"unknown model number {number} (written by a newer lora-codec?)")
+        model_id = _MODEL_BY_NUMBER[number] if number else data[pos + 1 : pos + 9]
+        pos += 1 if number else 9
+    if pos + _CRC.size + 1 > end:
+        raise FormatError("truncated .lcz file: the header is incomplete")
+    (crc,) = _CRC.unpack_from(data, pos)
+    count = data[pos + _CRC.size]
+    pos += _CRC.size + 1
+    depth = DEEP_BIT_DEPTH if mode == MODES[DEEP_MODE] else 8
+    _check_header(version, flags, mode, colour, depth, count, width, height)
+    header = Header(width=width, height=height, colour=_COLOUR_BY_CODE[colour][0], model_id=model_id,
+                    pixel_crc=crc, mode=_MODE_BY_CODE[mode], flags=flags, bit_depth=depth, version=version)
+    sections: dict[bytes, bytes] = {}
+    seen: set[int] = set()
+    for index in range(count):
+        if pos >= end:
+            raise FormatError(f"truncated .lcz file: section {index} header is missing")
+        code = data[pos]
+        length, pos = _read_leb128(data, pos + 1, end, MAX_SECTION_BYTES, f"length of section {index}")
+        if length > end - pos:
+            raise FormatError(f"truncated .lcz file: section {index} (code {code}) claims {length} bytes, "
+                              f"{end - pos} remain")
+        payload = data[pos : pos + length]
+        pos += length
+        if code in seen:
+            raise FormatError(f"duplicate section code {code}")
+        seen.add(code)
+        if code not in _TAG_BY_CODE:
+            if code >= FIRST_ANCILLARY_CODE:
+                continue  # skippable, and unknown to this version
+            raise FormatError(f"unknown critical section code {code} (written by a newer lora-codec?)")
+        sections[_TAG_BY_CODE[code]] = payload
+    if pos != end:
+        raise FormatError(f"{end - pos} unexpected bytes after the last section")
+    return Container(header, sections)
+
+
+def _unpack_fixed(data: bytes, version: int) -> Container:
+    """A file of the fixed layout (versions 1 to 16)."""
+    if len(data) < _HEADER.size + _HEADER_CRC.size:
+        raise FormatError("truncated .lcz file: the header is incomplete")
+    _, _, flags, mode, colour, depth, count, width, height, model_id, crc = _HEADER.unpack_from(data, 0)
+    (stored_crc,) = _HEADER_CRC.unpack_from(data, _HEADER.size)
+    if zlib.crc32(data[: _HEADER.size]) & 0xFFFFFFFF != stored_crc:
+        raise FormatError("corrupt .lcz header: header CRC mismatch")
+    _check_header(version, flags, mode, colour, depth, count, width, height)
     header = Header(width=width, height=height, colour=_COLOUR_BY_CODE[colour][0], model_id=model_id,
                     pixel_crc=crc, mode=_MODE_BY_CODE[mode], flags=flags, bit_depth=depth, version=version)
     pos = _HEADER.size + _HEADER_CRC.size

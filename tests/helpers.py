@@ -25,11 +25,49 @@ def palette_image(height: int, width: int, planes: int, colours: int, seed: int)
 
 
 def with_header_bytes(data: bytes, offset: int, value: bytes) -> bytes:
-    """A .lcz file with header bytes replaced and the header CRC recomputed."""
+    """A .lcz file with header bytes replaced and its CRC recomputed: the header CRC of
+    the fixed layout (versions 1 to 16), the file's CRC of the compact one (17 on)."""
     raw = bytearray(data)
+    compact = raw[8] >= 17
     raw[offset : offset + len(value)] = value
-    raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
+    if compact:
+        raw[-4:] = struct.pack("<I", zlib.crc32(bytes(raw[:-4])))
+    else:
+        raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
     return bytes(raw)
+
+
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def with_size(data: bytes, width: int, height: int) -> bytes:
+    """A .lcz file whose header claims ``width`` x ``height`` pixels, its CRC recomputed
+    (in the compact layout, LEB128 sizes less one from byte 11; the fixed layout's are
+    32-bit at byte 14)."""
+    if data[8] < 17:
+        return with_header_bytes(data, 14, struct.pack("<II", width, height))
+    pos = 11
+    for _ in range(2):  # skip the two numbers
+        while data[pos] & 0x80:
+            pos += 1
+        pos += 1
+    raw = data[:11] + _leb128(width - 1) + _leb128(height - 1) + data[pos:-4]
+    return raw + struct.pack("<I", zlib.crc32(raw))
+
+
+def fixed_layout(data: bytes, version: int = 16) -> bytes:
+    """The same file in the fixed layout of ``version`` (16 by default), whose header
+    fields sit at fixed offsets (docs/format.md): version 8, flags 9, mode 10, colour 11,
+    bit depth 12, section count 13, width 14, height 18."""
+    from lora_codec import container
+
+    return container.pack(container.unpack(data), version=version)
 
 
 def with_header_flags(data: bytes, flags: int) -> bytes:

@@ -15,6 +15,8 @@ def read(data: bytes) -> dict:
     """The header fields and the sections {tag: payload} of a .lcz file."""
     if data[:8] != MAGIC:
         raise SpecError("magic")
+    if len(data) > 8 and data[8] >= 17:
+        return _read_compact(data)
     if len(data) < 38:
         raise SpecError("short header")
     header = {
@@ -25,21 +27,7 @@ def read(data: bytes) -> dict:
     }
     if struct.unpack("<I", data[34:38])[0] != zlib.crc32(data[0:34]):
         raise SpecError("header crc")
-    # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12, bit 3 (no match) from 16
-    known = (0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
-             | (0x08 if header["version"] >= 16 else 0))
-    if header["version"] not in range(1, 17) or header["flags"] & ~known & 0xFF:
-        raise SpecError("version or reserved flags")
-    if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
-        raise SpecError("mode")
-    if header["mode"] == 5 and header["version"] < 13:  # mode 5 (deep) from version 13
-        raise SpecError("mode")
-    if header["bit_depth"] != (16 if header["mode"] == 5 else 8):  # 16 in mode 5, and only there
-        raise SpecError("bit depth")
-    if header["flags"] & 0x0E and header["mode"] not in (0, 1):
-        raise SpecError("the fast, one-stripe or no-match flag in a mode without pixel streams")
-    if header["flags"] & 0x0A == 0x0A:
-        raise SpecError("the no-match flag beside the fast flag (no bit refinement to match in)")
+    _check(header)
     pos, sections = 38, {}
     for _ in range(header["sections"]):
         tag = data[pos : pos + 4]
@@ -53,6 +41,66 @@ def read(data: bytes) -> dict:
     if pos != len(data):
         raise SpecError("trailing bytes")
     return {"header": header, "sections": sections}
+
+
+# Version 17's model numbers (docs/format.md).
+MODELS = {n: bytes.fromhex(h) for n, h in enumerate(
+    ["0adcc6740d702fdd", "b786a683f51f073d", "504cd0fa25851d00", "9d16e6feea080739", "2804b4201f0f2a04"], 1)}
+
+# Version 17's one-byte section codes and the tags they stand for (docs/format.md).
+CODES = {1: b"ZCOL", 2: b"PCOL", 3: b"ZALP", 4: b"PALP", 5: b"LORA", 6: b"HEVC", 7: b"HALP", 8: b"XFRM",
+         9: b"RAWP", 10: b"IPAL", 11: b"IIDX", 12: b"UPSC", 13: b"DEEP", 128: b"meta"}
+
+
+def _read_compact(data: bytes) -> dict:
+    """Version 17 on: the compact layout."""
+    if len(data) < 22 or struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
+        raise SpecError("file crc")
+    end = len(data) - 4
+    width, pos = _leb128(data[:end], 11)
+    height, pos = _leb128(data[:end], pos)
+    mode = data[10] & 0x0F
+    model_id = bytes(8)
+    if mode in (0, 1):  # the model's number in the format's table, or 0 and its id
+        model_id = MODELS[data[pos]] if data[pos] else data[pos + 1 : pos + 9]
+        pos += 1 if data[pos] else 9
+    header = {
+        "version": data[8], "flags": data[9], "mode": mode, "colour": data[10] >> 4,
+        "bit_depth": 16 if mode == 5 else 8, "sections": data[pos + 4], "width": width + 1,
+        "height": height + 1, "model_id": model_id, "pixel_crc": struct.unpack("<I", data[pos : pos + 4])[0],
+    }
+    _check(header)
+    pos, sections = pos + 5, {}
+    for _ in range(header["sections"]):
+        code = data[pos]
+        length, pos = _leb128(data[:end], pos + 1)
+        payload = data[pos : pos + length]
+        if len(payload) != length or CODES.get(code) in sections:
+            raise SpecError(f"section code {code}")
+        pos += length
+        if code < 128:  # ancillary sections (codes 128 and up) are skipped
+            sections[CODES[code]] = payload
+    if pos != end:
+        raise SpecError("trailing bytes")
+    return {"header": header, "sections": sections}
+
+
+def _check(header: dict) -> None:
+    # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12, bit 3 (no match) from 16
+    known = (0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
+             | (0x08 if header["version"] >= 16 else 0))
+    if header["version"] not in range(1, 18) or header["flags"] & ~known & 0xFF:
+        raise SpecError("version or reserved flags")
+    if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
+        raise SpecError("mode")
+    if header["mode"] == 5 and header["version"] < 13:  # mode 5 (deep) from version 13
+        raise SpecError("mode")
+    if header["bit_depth"] != (16 if header["mode"] == 5 else 8):  # 16 in mode 5, and only there
+        raise SpecError("bit depth")
+    if header["flags"] & 0x0E and header["mode"] not in (0, 1):
+        raise SpecError("the fast, one-stripe or no-match flag in a mode without pixel streams")
+    if header["flags"] & 0x0A == 0x0A:
+        raise SpecError("the no-match flag beside the fast flag (no bit refinement to match in)")
 
 
 def _leb128(data: bytes, at: int, limit: int = 9) -> tuple[int, int]:

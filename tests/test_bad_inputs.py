@@ -27,7 +27,7 @@ from lora_codec.codec import Codec, DecodeError
 from lora_codec.images import ImageError
 
 import spec_reader
-from helpers import smooth_image, with_header_bytes
+from helpers import fixed_layout, smooth_image, with_header_bytes, with_size
 
 # Golden files of the current format version (any model).
 GOLDEN = sorted((Path(__file__).parent / "golden").glob(f"v{container.VERSION}-*"))[-1]
@@ -182,13 +182,13 @@ def test_api_refuses_fifos(fifo):
 def test_crafted_dimensions_fail_fast(hang_guard):
     data = (GOLDEN / "learned_RGB.lcz").read_bytes()
     for width, height in [(16384, 16384), (4096, 4096), (41, 24), (40, 25), (65536, 4096)]:
-        crafted = _repack(data, 14, struct.pack("<II", width, height))
+        crafted = with_size(data, width, height)
         with pytest.raises((DecodeError, FormatError)):
             lora_codec.decompress(crafted, max_pixels=1 << 28)
 
 
 def test_pixel_limit_refuses_large_files_before_decoding(capsys, tmp_path):
-    data = _repack((GOLDEN / "learned_RGB.lcz").read_bytes(), 14, struct.pack("<II", 10000, 10000))
+    data = with_size((GOLDEN / "learned_RGB.lcz").read_bytes(), 10000, 10000)
     with pytest.raises(DecodeError, match="over the limit"):
         lora_codec.decompress(data)
     path = tmp_path / "big.lcz"
@@ -330,16 +330,22 @@ def test_decompress_accepts_a_path(tmp_path):
 
 # 8. The spec: a reader written from docs/format.md parses the golden files.
 
-@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.lcz")), ids=lambda p: p.stem)
+# The newest folder, and the last one of the fixed layout (version 16).
+SPEC_CASES = sorted(GOLDEN.glob("*.lcz")) + sorted(sorted((Path(__file__).parent / "golden").glob("v16-*"))[-1]
+                                                    .glob("*.lcz"))
+
+
+@pytest.mark.parametrize("path", SPEC_CASES, ids=lambda p: f"{p.parent.name[:3]}-{p.stem}")
 def test_spec_reader_agrees_with_the_reference_reader(path):
     data = path.read_bytes()
     spec = spec_reader.read(data)
     ref = container.unpack(data)
     assert spec["header"]["width"] == ref.header.width and spec["header"]["height"] == ref.header.height
-    assert spec["header"]["version"] == ref.header.version == container.VERSION
-    assert spec["header"]["pixel_crc"] == ref.header.pixel_crc
+    assert spec["header"]["version"] == ref.header.version == int(path.parent.name[1:].split("-")[0])
+    assert (spec["header"]["pixel_crc"], spec["header"]["model_id"]) == (ref.header.pixel_crc, ref.header.model_id)
+    assert (spec["header"]["mode"], spec["header"]["colour"], spec["header"]["flags"]) == (
+        container.MODES[ref.header.mode], container.COLOUR_TYPES[ref.header.colour][0], ref.header.flags)
     assert spec["sections"] == ref.sections
-    assert data[38:42] == next(iter(ref.sections))  # the first section starts at byte 38
     for tag in (b"ZCOL", b"PCOL", b"IIDX"):  # framed streams: capacity as the spec defines it
         if tag in ref.sections:
             assert (spec_reader.stream_capacity(spec["sections"][tag])
@@ -376,13 +382,31 @@ def test_reserved_flag_bits_are_refused():
 
 
 def _with_section(data: bytes, tag: bytes) -> bytes:
+    """A fixed-layout (version 16) file with one more section."""
     c = container.unpack(data)
-    raw = bytearray(container.pack(container.Container(c.header, {**c.sections, tag: b"hello"})))
-    return bytes(raw)
+    return container.pack(container.Container(c.header, {**c.sections, tag: b"hello"}), version=16)
+
+
+def _with_section_code(data: bytes, code: int) -> bytes:
+    """A compact file with one more section of this code (the count at the byte before
+    the first section)."""
+    h = container.unpack(data).header
+    count_at = container.packed_size([], h.mode, h.width, h.height, h.model_id) - 5
+    raw = (data[:count_at] + bytes([data[count_at] + 1]) + data[count_at + 1 : -4] + bytes([code, 5])
+           + b"hello")
+    return raw + struct.pack("<I", zlib.crc32(raw))
 
 
 def test_unknown_critical_sections_are_refused_and_ancillary_ones_skipped():
     data = (GOLDEN / "learned_RGB.lcz").read_bytes()
+    with pytest.raises(FormatError, match="unknown critical section code 100"):
+        lora_codec.decompress(_with_section_code(data, 100))
+    skipped = _with_section_code(data, 200)
+    assert container.unpack(skipped).sections == container.unpack(data).sections
+    assert np.array_equal(lora_codec.decompress(skipped), lora_codec.decompress(data))
+    with pytest.raises(FormatError, match="duplicate section code 2"):
+        container.unpack(_with_section_code(data, 2))
+    # The fixed layout (versions 1 to 16) names sections by 4-byte tags.
     with pytest.raises(FormatError, match="unknown critical section 'XTRA'"):
         lora_codec.decompress(_with_section(data, b"XTRA"))
     skipped = _with_section(data, b"note")
@@ -401,7 +425,7 @@ def test_a_mode_byte_edit_is_reported_as_such():
     # From version 6 it may: the base layer the rc mode needs is then missing.
     data = (GOLDEN / "learned_RGB.lcz").read_bytes()
     with pytest.raises(container.FormatError, match="sections are missing"):
-        lora_codec.decompress(_repack(data, 10, b"\x01"))
+        lora_codec.decompress(_repack(data, 10, bytes([data[10] | 1])))  # mode in bits 0-3 from version 17
 
 
 # 9. The campaign: truncations, flips with CRCs recomputed, header edits.
@@ -413,7 +437,10 @@ def small():
 
 
 def _fix_crcs(data: bytes) -> bytes:
-    """Recompute the header and section CRCs (the file's structure must be intact)."""
+    """Recompute the CRCs: the file's (compact layout), or the header's and sections' (fixed
+    layout; its structure must be intact)."""
+    if data[8:9] >= bytes([17]):
+        return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]))
     raw = bytearray(data)
     raw[34:38] = struct.pack("<I", zlib.crc32(bytes(raw[:34])))
     pos = 38
@@ -453,7 +480,9 @@ def test_every_truncation_fails_cleanly(small, hang_guard):
 @settings(max_examples=150, deadline=None)
 def test_flips_with_crcs_recomputed_give_an_error_or_the_exact_pixels(small, data):
     img, good = small
-    pos = data.draw(st.integers(38, len(good) - 1))
+    h = container.unpack(good).header
+    sections_start = container.packed_size([], h.mode, h.width, h.height, h.model_id) - 4  # the header, without the file CRC
+    pos = data.draw(st.integers(sections_start, len(good) - 5))
     bit = data.draw(st.integers(0, 7))
     mutated = bytearray(good)
     mutated[pos] ^= 1 << bit
@@ -464,14 +493,14 @@ def test_flips_with_crcs_recomputed_give_an_error_or_the_exact_pixels(small, dat
 @settings(max_examples=60, deadline=None)
 def test_header_dimension_edits_give_an_error_or_the_exact_pixels(small, width, height):
     img, good = small
-    _error_or_exact(_repack(good, 14, struct.pack("<II", width, height)), img)
+    _error_or_exact(with_size(good, width, height), img)
 
 
 @given(st.binary(max_size=300))
 @settings(max_examples=300, deadline=None)
 def test_container_parser_fuzz(blob):
     """The parser alone, on arbitrary bytes and on bytes behind a valid magic and header."""
-    for data in (blob, _fix_crcs(container.MAGIC + bytes([2]) + blob)):
+    for data in (blob, _fix_crcs(container.MAGIC + bytes([2]) + blob), _fix_crcs(container.MAGIC + bytes([17]) + blob)):
         try:
             container.unpack(data)
         except FormatError:

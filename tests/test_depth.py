@@ -15,7 +15,7 @@ from lora_codec.codec import DecodeError
 from lora_codec.coding import depth
 from lora_codec.container import FormatError
 
-from helpers import smooth_image, with_header_bytes
+from helpers import fixed_layout, smooth_image, with_header_bytes
 
 
 def _ten_bit(height: int = 24, width: int = 20, planes: int = 3, seed: int = 0) -> np.ndarray:
@@ -273,12 +273,12 @@ def test_the_low_bit_coder_checks_its_arguments_first(call, message):
 
 def test_mode_deep_needs_version_13_and_bit_depth_16(deep_file):
     with pytest.raises(FormatError, match="coding mode"):
-        container.unpack(with_header_bytes(deep_file, 8, bytes([12])))
+        container.unpack(with_header_bytes(fixed_layout(deep_file), 8, bytes([12])))
     with pytest.raises(FormatError, match="bit depth"):
-        container.unpack(with_header_bytes(deep_file, 12, bytes([8])))
+        container.unpack(with_header_bytes(fixed_layout(deep_file), 12, bytes([8])))
     learned = lora_codec.compress(smooth_image(8, 8))
     with pytest.raises(FormatError, match="bit depth"):
-        container.unpack(with_header_bytes(learned, 12, bytes([16])))
+        container.unpack(with_header_bytes(fixed_layout(learned), 12, bytes([16])))
 
 
 def test_a_missing_section_is_refused(deep_file):

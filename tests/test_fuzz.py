@@ -75,25 +75,48 @@ def test_random_bytes_fail_cleanly(blob):
 # payload (or the header, or a section of an .lcz file nested in a section, as modes
 # upscaled and deep hold).
 GOLDEN_FILES = sorted((Path(__file__).parent / "golden").glob(f"v{container.VERSION}-*/*.lcz"))
-_SECTION = struct.Struct("<4sII")
+
+
+def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+    n, shift = 0, 0
+    while True:
+        n |= (data[pos] & 0x7F) << shift
+        shift += 7
+        pos += 1
+        if data[pos - 1] < 0x80:
+            return n, pos
+
+
+def _to_leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
 
 
 def _parse(data: bytes) -> tuple[bytes, list[list], int]:
-    """(the header before its CRC, [[tag, payload], ...], the file's length) of a valid file."""
-    pos, sections = container.HEADER_BYTES, []
-    for _ in range(data[13]):  # the section count
-        tag, length, _crc = _SECTION.unpack_from(data, pos)
-        pos += _SECTION.size
-        sections.append([tag, data[pos : pos + length]])
-        pos += length
-    return data[: container.HEADER_BYTES - 4], sections, pos
+    """(the header up to its section count, [[code, payload], ...], where the file ends) of
+    a valid file of the compact layout (docs/format.md), which may be followed by more
+    bytes (a nested file is)."""
+    _, pos = _leb128(data, 11)  # width - 1
+    _, pos = _leb128(data, pos)  # height - 1
+    if data[10] & 0x0F in (0, 1):  # modes 0 and 1: the model's number, or 0 and its id
+        pos += 1 if data[pos] else 9
+    pos += 4  # the pixel CRC
+    count, pos = data[pos], pos + 1
+    head, sections = data[:pos], []
+    for _ in range(count):
+        length, start = _leb128(data, pos + 1)
+        sections.append([data[pos], data[start : start + length]])
+        pos = start + length
+    return head, sections, pos + 4  # the file CRC
 
 
 def _build(head: bytes, sections: list[list]) -> bytes:
-    parts = [head, struct.pack("<I", zlib.crc32(head))]
-    for tag, payload in sections:
-        parts += [_SECTION.pack(tag, len(payload), zlib.crc32(payload)), payload]
-    return b"".join(parts)
+    body = head + b"".join(bytes([code]) + _to_leb128(len(payload)) + payload for code, payload in sections)
+    return body + struct.pack("<I", zlib.crc32(body))
 
 
 def _mutate_behind_crcs(rnd, data: bytes) -> bytes:
@@ -108,7 +131,7 @@ def _mutate_behind_crcs(rnd, data: bytes) -> bytes:
     if inner >= 0 and rnd.random() < 0.6:
         end = inner + _parse(payload[inner:])[2]
         nested = _mutate_behind_crcs(rnd, payload[inner:end])
-        if section[0] == b"DEEP":  # the nested file's length, at offset 4
+        if section[0] == container.SECTION_CODES[b"DEEP"]:  # the nested file's length, at offset 4
             payload = payload[:4] + struct.pack("<I", len(nested)) + payload[8:inner]
         section[1] = payload[:inner] + nested + payload[end:]
         return _build(head, sections)

@@ -31,9 +31,10 @@ def sections_of(groups: dict[str, GroupCode], adapters: bytes | None,
 
 def file_size(groups: dict[str, GroupCode], adapters: bytes | None) -> int:
     """Bytes of the file these sections make, without packing it."""
-    sizes = [code.size for code in groups.values()] + ([len(adapters)] if adapters is not None else [])
-    count = sum(2 + (code.base is not None) for code in groups.values()) + (adapters is not None)
-    return container.HEADER_BYTES + count * container.SECTION_HEADER_BYTES + sum(sizes)
+    lengths = [len(adapters)] if adapters is not None else []
+    for code in groups.values():
+        lengths += ([code.base.packed_size] if code.base is not None else []) + [len(code.z), len(code.pixels)]
+    return container.packed_size(lengths)
 
 
 def pack(header: Header, groups: dict[str, GroupCode], adapters: bytes | None,
