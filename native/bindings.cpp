@@ -178,10 +178,16 @@ PlaneView make_view(Array<uint8_t>& pixels, Array<int16_t>& errors, const Array<
   return PlaneView{pixels.mutable_data(), errors.mutable_data(), features.data(), h, wd, c, feature_row0, g};
 }
 
+int checked_table_bits(int table_bits) {
+  require(table_bits >= BitRefinement::kMinTableBits && table_bits <= BitRefinement::kMaxTableBits,
+          "table_bits must be 10 to 16");
+  return table_bits;
+}
+
 class PixelEncoder {
  public:
-  PixelEncoder(std::shared_ptr<PredictorWeights> w, bool calibrate, bool refine, bool match)
-      : w_(w), enc_(std::move(w), calibrate, refine, match) {}
+  PixelEncoder(std::shared_ptr<PredictorWeights> w, bool calibrate, bool refine, bool match, int table_bits)
+      : w_(w), enc_(std::move(w), calibrate, refine, match, checked_table_bits(table_bits)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     PlaneView v = make_view(pixels, errors, features, feature_row0, row0, row1, *w_, guide);
@@ -198,8 +204,8 @@ class PixelEncoder {
 class PixelDecoder {
  public:
   PixelDecoder(std::shared_ptr<PredictorWeights> w, py::bytes data, bool framed, bool calibrate, bool refine,
-               bool match)
-      : w_(w), dec_(std::move(w), bytes_of(data), framed, calibrate, refine, match) {}
+               bool match, int table_bits)
+      : w_(w), dec_(std::move(w), bytes_of(data), framed, calibrate, refine, match, checked_table_bits(table_bits)) {}
   void code_rows(Array<uint8_t> pixels, Array<int16_t> errors, Array<int16_t> features,
                  int64_t feature_row0, int64_t row0, int64_t row1, std::optional<Array<uint8_t>> guide) {
     require(pixels.writeable() && errors.writeable(), "output arrays must be writeable");
@@ -392,15 +398,16 @@ PYBIND11_MODULE(_native, m) {
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));
   py::class_<PixelEncoder>(m, "PixelEncoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, bool, bool, bool>(), py::arg("weights"),
-           py::arg("calibrate") = false, py::arg("refine") = false, py::arg("match") = false)
+      .def(py::init<std::shared_ptr<PredictorWeights>, bool, bool, bool, int>(), py::arg("weights"),
+           py::arg("calibrate") = false, py::arg("refine") = false, py::arg("match") = false,
+           py::arg("table_bits") = BitRefinement::kMaxTableBits)
       .def("code_rows", &PixelEncoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def("finish", &PixelEncoder::finish);
   py::class_<PixelDecoder>(m, "PixelDecoder")
-      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool, bool, bool, bool>(), py::arg("weights"),
+      .def(py::init<std::shared_ptr<PredictorWeights>, py::bytes, bool, bool, bool, bool, int>(), py::arg("weights"),
            py::arg("data"), py::arg("framed") = true, py::arg("calibrate") = false, py::arg("refine") = false,
-           py::arg("match") = false)
+           py::arg("match") = false, py::arg("table_bits") = BitRefinement::kMaxTableBits)
       .def("code_rows", &PixelDecoder::code_rows, py::arg("pixels"), py::arg("errors"), py::arg("features"),
            py::arg("feature_row0"), py::arg("row0"), py::arg("row1"), py::arg("guide") = py::none())
       .def_property_readonly("corrupt", &PixelDecoder::corrupt);

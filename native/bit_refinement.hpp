@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "binary_models.hpp"
@@ -84,15 +85,19 @@ class BitRefinement {
   static constexpr int kContexts = 9;
   static constexpr int kInputs = kContexts + 3;  // + the model + a bias + the match model
   static constexpr int kCounterLimit = 60;
+  static constexpr int kMinTableBits = 10, kMaxTableBits = 16;
   static constexpr int kMatchLimit = 255;
   static constexpr int kRate = 1;
   static constexpr int kLearnShift = 13;
   static constexpr int kLevels = 8;
 
   // `kernel` picks the mixers' vector code (every kernel gives the same integers).
-  explicit BitRefinement(int planes, Kernel kernel = Kernel::kInt64)
+  // Context tables of 2^table_bits buckets each (kMinTableBits..kMaxTableBits; format
+  // v17 sizes them by the stream's sub-pixels, earlier versions always use the largest).
+  explicit BitRefinement(int planes, Kernel kernel = Kernel::kInt64, int table_bits = kMaxTableBits)
       : by_level_(planes * kLevels * 5, 0, kRate, kLearnShift, true, kernel),
-        by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true, kernel) {
+        by_scale_(planes * 16 * kLevels, 0, kRate, kLearnShift, true, kernel),
+        mask_((uint32_t{1} << table_bits) - 1), tables_(make_tables(table_bits)) {
     by_level_.set_weight(0, 1 << binary::kMixerShift);
     by_scale_.set_weight(0, 1 << binary::kMixerShift);
   }
@@ -125,7 +130,6 @@ class BitRefinement {
 
  private:
   static constexpr int kTotalBits = 24;
-  static constexpr int kTableBits = 16;
   static constexpr uint32_t kSure = 8;  // of 65536: beyond this, p_model is used as it is
 
   // The 8 decisions from the root, each coded by `code_bit(p, split)`, which returns the
@@ -202,7 +206,7 @@ class BitRefinement {
 
   size_t slot(int i, uint32_t step) const {
     const uint32_t h = (hashes_[i] ^ (step * 0x2545F491u)) * 0x9E3779B1u;
-    return (h >> 7) & ((1u << kTableBits) - 1);
+    return (h >> 7) & mask_;
   }
 
   // P(decision = 1) in 16 bits, 1..65535.
@@ -251,13 +255,15 @@ class BitRefinement {
     by_scale_.update(inputs_.data(), bit);
   }
 
-  static std::array<binary::BucketTable, kContexts> make_tables() {
-    auto make = [] { return binary::BucketTable(size_t{1} << kTableBits); };
+  static std::array<binary::BucketTable, kContexts> make_tables(int table_bits) {
+    if (table_bits < kMinTableBits || table_bits > kMaxTableBits) throw std::invalid_argument("table_bits");
+    auto make = [table_bits] { return binary::BucketTable(size_t{1} << table_bits); };
     return {make(), make(), make(), make(), make(), make(), make(), make(), make()};
   }
 
   binary::Mixer<kInputs> by_level_, by_scale_;
-  std::array<binary::BucketTable, kContexts> tables_ = make_tables();
+  uint32_t mask_;
+  std::array<binary::BucketTable, kContexts> tables_;
   std::array<uint32_t, kContexts> hashes_{};
   std::array<binary::Bucket*, kContexts> bucket_{};
   std::array<int, binary::Mixer<kInputs>::kStride> inputs_{};  // zero beyond kInputs

@@ -106,8 +106,9 @@ class StreamPredictor {
 // Encoder and decoder share it, so both sides update the online stages identically.
 class PixelDistribution {
  public:
-  PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine, bool match)
-      : w_(w), calibrate_(calibrate || refine), refine_(refine), match_(match && refine) {}
+  PixelDistribution(const PredictorWeights& w, bool calibrate, bool refine, bool match,
+                    int table_bits = BitRefinement::kMaxTableBits)
+      : w_(w), calibrate_(calibrate || refine), refine_(refine), match_(match && refine), table_bits_(table_bits) {}
 
   template <class Encoder>
   void encode(Encoder& enc, int64_t c, const MixtureParams& p, const PlaneView& v, int64_t i, int64_t j, int32_t x) {
@@ -153,7 +154,7 @@ class PixelDistribution {
   }
   // The refinement's state, made on first use (format v5 only).
   BitRefinement& refinement(int64_t planes) {
-    if (!ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes), w_.kernel);
+    if (!ref_) ref_ = std::make_unique<BitRefinement>(static_cast<int>(planes), w_.kernel, table_bits_);
     return *ref_;
   }
   int context(int64_t c, const MixtureParams& p) const {
@@ -175,6 +176,7 @@ class PixelDistribution {
 
   const PredictorWeights& w_;
   bool calibrate_, refine_, match_;
+  int table_bits_;  // the refinement's context tables: 2^table_bits_ buckets each
   LogisticMixture mix_;
   std::unique_ptr<CdfCalibration> cal_;
   std::unique_ptr<BitRefinement> ref_;
@@ -187,8 +189,8 @@ class PixelDistribution {
 class PixelStreamEncoder {
  public:
   PixelStreamEncoder(std::shared_ptr<const PredictorWeights> w, bool calibrate, bool refine = false,
-                     bool match = false)
-      : pred_(w), dist_(*w, calibrate, refine, match) {}
+                     bool match = false, int table_bits = BitRefinement::kMaxTableBits)
+      : pred_(w), dist_(*w, calibrate, refine, match, table_bits) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {
     pred_.run(
@@ -215,8 +217,9 @@ class PixelStreamEncoder {
 class PixelStreamDecoder {
  public:
   PixelStreamDecoder(std::shared_ptr<const PredictorWeights> w, std::vector<uint8_t> data, bool framed,
-                     bool calibrate, bool refine = false, bool match = false)
-      : pred_(w), dist_(*w, calibrate, refine, match), buf_(std::move(data)),
+                     bool calibrate, bool refine = false, bool match = false,
+                     int table_bits = BitRefinement::kMaxTableBits)
+      : pred_(w), dist_(*w, calibrate, refine, match, table_bits), buf_(std::move(data)),
         dec_(parse_stream(buf_.data(), buf_.size(), framed)) {}
 
   void code_rows(PlaneView& v, int64_t row0, int64_t row1) {

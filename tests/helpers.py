@@ -37,7 +37,8 @@ def with_header_bytes(data: bytes, offset: int, value: bytes) -> bytes:
     return bytes(raw)
 
 
-def _leb128(n: int) -> bytes:
+def leb128(n: int) -> bytes:
+    """The unsigned LEB128 form of ``n`` (docs/format.md), written here from the spec."""
     out = bytearray()
     while True:
         out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
@@ -57,7 +58,7 @@ def with_size(data: bytes, width: int, height: int) -> bytes:
         while data[pos] & 0x80:
             pos += 1
         pos += 1
-    raw = data[:11] + _leb128(width - 1) + _leb128(height - 1) + data[pos:-4]
+    raw = data[:11] + leb128(width - 1) + leb128(height - 1) + data[pos:-4]
     return raw + struct.pack("<I", zlib.crc32(raw))
 
 

@@ -15,7 +15,7 @@ from lora_codec import container
 from lora_codec.container import FormatError
 from lora_codec.codec import DecodeError
 
-from helpers import smooth_image
+from helpers import leb128, smooth_image
 
 IMAGE = smooth_image(12, 20, planes=4, seed=3)
 
@@ -77,7 +77,7 @@ def test_random_bytes_fail_cleanly(blob):
 GOLDEN_FILES = sorted((Path(__file__).parent / "golden").glob(f"v{container.VERSION}-*/*.lcz"))
 
 
-def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
     n, shift = 0, 0
     while True:
         n |= (data[pos] & 0x7F) << shift
@@ -87,35 +87,26 @@ def _leb128(data: bytes, pos: int) -> tuple[int, int]:
             return n, pos
 
 
-def _to_leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def _parse(data: bytes) -> tuple[bytes, list[list], int]:
     """(the header up to its section count, [[code, payload], ...], where the file ends) of
     a valid file of the compact layout (docs/format.md), which may be followed by more
     bytes (a nested file is)."""
-    _, pos = _leb128(data, 11)  # width - 1
-    _, pos = _leb128(data, pos)  # height - 1
+    _, pos = _read_leb128(data, 11)  # width - 1
+    _, pos = _read_leb128(data, pos)  # height - 1
     if data[10] & 0x0F in (0, 1):  # modes 0 and 1: the model's number, or 0 and its id
         pos += 1 if data[pos] else 9
     pos += 4  # the pixel CRC
     count, pos = data[pos], pos + 1
     head, sections = data[:pos], []
     for _ in range(count):
-        length, start = _leb128(data, pos + 1)
+        length, start = _read_leb128(data, pos + 1)
         sections.append([data[pos], data[start : start + length]])
         pos = start + length
     return head, sections, pos + 4  # the file CRC
 
 
 def _build(head: bytes, sections: list[list]) -> bytes:
-    body = head + b"".join(bytes([code]) + _to_leb128(len(payload)) + payload for code, payload in sections)
+    body = head + b"".join(bytes([code]) + leb128(len(payload)) + payload for code, payload in sections)
     return body + struct.pack("<I", zlib.crc32(body))
 
 

@@ -37,6 +37,12 @@ GROUPS = {
 # the one before (a short stripe would pay a cold start for little parallel work).
 # Formats v4 to v7 used stripes of STRIPE_ROWS_V4 rows and kept a short last one.
 STRIPE_ROWS = 256
+# Format v17 sizes the bit refinement's context tables by the stream: at least this many
+# buckets a sub-pixel (a sub-pixel reaches at most two buckets of each table), between
+# 2^MIN_TABLE_BITS and 2^MAX_TABLE_BITS, so that a small image does not set up 36 MiB of
+# tables; streams of over 4096 sub-pixels (a 37 x 37 RGB image) get the largest, as
+# before, and 8 a sub-pixel left the small images measured the same size (docs/design.md).
+REFINEMENT_BUCKETS_PER_SUBPIXEL = 8
 STRIPE_ROWS_V4 = 1024
 
 
@@ -79,6 +85,7 @@ class StreamFormat:
     one_stripe: bool = False  # the header's one-stripe flag (v12+): a group is one stream
     low_bit_stripes: bool = False  # mode deep: the low bits may be coded per stripe (v14+)
     low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
+    sized_tables: bool = False  # v17+: the bit refinement's tables sized by the stream (refinement_table_bits)
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
@@ -98,7 +105,17 @@ class StreamFormat:
                    no_match=no_match,
                    one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE),
                    low_bit_stripes=version >= 14,
-                   low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13)
+                   low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13,
+                   sized_tables=version >= 17)
+
+    def refinement_table_bits(self, subpixels: int) -> int:
+        """The bit refinement's tables for a stream of this many sub-pixels: 2^bits
+        buckets each, the fewest that hold REFINEMENT_BUCKETS_PER_SUBPIXEL a sub-pixel, in
+        [2^MIN_TABLE_BITS, 2^MAX_TABLE_BITS] (v17+); before v17 always the largest."""
+        if not self.sized_tables:
+            return entropy.MAX_TABLE_BITS
+        wanted = (max(1, subpixels * REFINEMENT_BUCKETS_PER_SUBPIXEL) - 1).bit_length()
+        return min(max(wanted, entropy.MIN_TABLE_BITS), entropy.MAX_TABLE_BITS)
 
     @property
     def matched(self) -> bool:
@@ -318,7 +335,8 @@ def encode_group(model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
         y0, y1 = rows
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
-        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated, fmt.refined, fmt.matched)
+        encoder = entropy.PixelEncoder(weights.predictor, fmt.calibrated, fmt.refined, fmt.matched,
+                                       fmt.refinement_table_bits(part.size))
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide, tiles)
             encoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)
@@ -361,7 +379,7 @@ def decode_group(model: LoadedModel, weights: CodingWeights, z_bytes: bytes, pix
         part, part_guide = coded[y0:y1], None if guide is None else guide[y0:y1]
         errors = np.zeros(part.shape, dtype=np.int16)
         decoder = entropy.PixelDecoder(weights.predictor, data, fmt.framed, fmt.calibrated, fmt.refined,
-                                       fmt.matched)
+                                       fmt.matched, fmt.refinement_table_bits(part.size))
         for band, band_latents in _bands(grid, latents, y0, y1):
             feats = band_features(model, weights, band, band_latents, width, guide, tiles)
             decoder.code_rows(part, errors, feats, band[0].y0 - y0, band[0].y0 - y0, band[0].y1 - y0, part_guide)

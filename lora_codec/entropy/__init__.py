@@ -48,13 +48,16 @@ from .coder import (
 from .convolution import conv_layer
 from .indexes import MAX_COLOURS, decode_indexes, encode_indexes
 from .low_bits import MAX_LOW_BITS, decode_low_bits, encode_low_bits
-from .pixels import PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs, predict_params
+from .pixels import (MAX_TABLE_BITS, MIN_TABLE_BITS, PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs,
+                     predict_params)
 
 __all__ = [
     "MAX_COLOURS",
     "MAX_LOW_BITS",
     "MAX_COMPONENTS",
     "MAX_PRECISION",
+    "MAX_TABLE_BITS",
+    "MIN_TABLE_BITS",
     "MIN_SUBPIXEL_BITS",
     "MIXTURE_PRECISION",
     "CorruptStreamError",

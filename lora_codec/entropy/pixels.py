@@ -19,6 +19,13 @@ from ..layout import WEIGHT_KEYS as _PLANE_KEYS
 
 
 PREDICTOR_KINDS = {"med": 0, "engine": 1}
+MIN_TABLE_BITS, MAX_TABLE_BITS = 10, 16  # the bit refinement's context tables: 2^bits buckets each
+
+
+def _checked_table_bits(table_bits: int) -> int:
+    if not MIN_TABLE_BITS <= table_bits <= MAX_TABLE_BITS:
+        raise ValueError(f"table_bits must be {MIN_TABLE_BITS} to {MAX_TABLE_BITS}, got {table_bits}")
+    return int(table_bits)
 
 
 class PredictorWeights:
@@ -75,11 +82,14 @@ class PixelEncoder:
     """Codes bands of rows of one colour group into a single range-coded stream."""
 
     def __init__(self, weights: PredictorWeights, calibrate: bool = False, refine: bool = False,
-                 match: bool = False) -> None:
+                 match: bool = False, table_bits: int = MAX_TABLE_BITS) -> None:
         """``calibrate``, ``refine`` and ``match``: the online CDF calibration (format
-        v4+), the bit refinement (v5+) and its match model (v11+, with ``refine``)."""
+        v4+), the bit refinement (v5+) and its match model (v11+, with ``refine``);
+        ``table_bits``: the refinement's context tables hold 2^table_bits buckets each
+        (:data:`MIN_TABLE_BITS` to :data:`MAX_TABLE_BITS`)."""
         self.weights = weights
-        self._enc = _native.PixelEncoder(weights.native, bool(calibrate), bool(refine), bool(match))
+        self._enc = _native.PixelEncoder(weights.native, bool(calibrate), bool(refine), bool(match),
+                                         _checked_table_bits(table_bits))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         """Encode rows [row0, row1) of ``pixels`` (H, W, C); ``errors`` (H, W, C) int16 is
@@ -99,10 +109,10 @@ class PixelDecoder:
     then raises. ``framed=False`` reads a format v1 stream (no read limit)."""
 
     def __init__(self, weights: PredictorWeights, data: bytes, framed: bool = True, calibrate: bool = False,
-                 refine: bool = False, match: bool = False) -> None:
+                 refine: bool = False, match: bool = False, table_bits: int = MAX_TABLE_BITS) -> None:
         self.weights = weights
         self._dec = _native.PixelDecoder(weights.native, bytes(data), framed, bool(calibrate), bool(refine),
-                                         bool(match))
+                                         bool(match), _checked_table_bits(table_bits))
 
     def code_rows(self, pixels, errors, features, feature_row0: int, row0: int, row1: int, guide=None) -> None:
         _check_rows(pixels, errors, features, self.weights, feature_row0, row0, row1, guide)

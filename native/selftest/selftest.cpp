@@ -105,7 +105,8 @@ PlaneWeights random_plane(std::mt19937& rng, int kind, int role, int features) {
 // reconstruction, border reads included, coded in two bands as the codec does, with or
 // without the online CDF calibration, through the bit refinement (format v5) and its
 // match model (format v11; the image repeats a patch, so that matches are found and lost).
-void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false, bool match = false) {
+void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool refine = false, bool match = false,
+               int table_bits = BitRefinement::kMaxTableBits) {
   auto weights = std::make_shared<PredictorWeights>();
   weights->features = 8;
   weights->kind = kind;
@@ -121,7 +122,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
   std::vector<uint8_t> guide(img.size());
   for (size_t k = 0; k < img.size(); ++k) guide[k] = static_cast<uint8_t>(std::clamp<int>(img[k] + int(rng() % 21) - 10, 0, 255));
   const uint8_t* g = guided ? guide.data() : nullptr;
-  PixelStreamEncoder enc(weights, calibrate, refine, match);
+  PixelStreamEncoder enc(weights, calibrate, refine, match, table_bits);
   PlaneView v{img.data(), errors.data(), feats.data(), h, w, planes, 0, g};
   enc.code_rows(v, 0, split);
   enc.code_rows(v, split, h);
@@ -132,7 +133,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
     pack_weights(*packed, kernel);
     check(packed->planes[0].packed, "random weights are packed");
     std::vector<int16_t> errors2(img.size());
-    PixelStreamEncoder enc2(packed, calibrate, refine, match);
+    PixelStreamEncoder enc2(packed, calibrate, refine, match, table_bits);
     PlaneView v2{img.data(), errors2.data(), feats.data(), h, w, planes, 0, g};
     enc2.code_rows(v2, 0, split);
     enc2.code_rows(v2, split, h);
@@ -147,7 +148,7 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
     if (round == 2) copy.resize(copy.size() / 4);
     std::fill(errors.begin(), errors.end(), 0);
     std::fill(out.begin(), out.end(), 0);
-    PixelStreamDecoder dec(weights, copy, true, calibrate, refine, match);
+    PixelStreamDecoder dec(weights, copy, true, calibrate, refine, match, table_bits);
     PlaneView dv{out.data(), errors.data(), feats.data(), h, w, planes, 0, g};
     dec.code_rows(dv, 0, split);
     dec.code_rows(dv, split, h);
@@ -347,6 +348,7 @@ int main() {
   predictor(rng, 0, false, true, true, true);  // format v11: the refinement's match model
   predictor(rng, 1, false, true, true, true);
   predictor(rng, 1, true, true, true, true);
+  predictor(rng, 1, false, true, true, true, BitRefinement::kMinTableBits);  // format v17: small tables
   if (failures)
     std::printf("selftest: %d failures\n", failures);
   else
