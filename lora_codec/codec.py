@@ -406,7 +406,8 @@ class Codec:
     @staticmethod
     def _indexed(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes | None:
         """The file of mode ``indexed`` (None for images of too many colours)."""
-        coded = indexed.encode(pixels, StreamFormat.of().match_models)  # as the version written codes them
+        fmt = StreamFormat.of()  # as the version written codes them
+        coded = indexed.encode(pixels, fmt.match_models, fmt.short_palette_count)
         if coded is None:
             return None
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="indexed",
@@ -711,8 +712,9 @@ class Codec:
     def _unindex(c: container.Container) -> np.ndarray:
         header = c.header
         try:
-            out = indexed.decode(c.sections, header.height, header.width, header.planes,
-                                 StreamFormat.of(header.version, header.flags).match_models)
+            fmt = StreamFormat.of(header.version, header.flags)
+            out = indexed.decode(c.sections, header.height, header.width, header.planes, fmt.match_models,
+                                 fmt.short_palette_count)
         except (indexed.PaletteError, entropy.CorruptStreamError) as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import leb128
+
 MAGIC = b"\x89LCZ\r\n\x1a\n"
 VERSION = 17                   # written; see docs/format.md for what changed
 READABLE_VERSIONS = tuple(range(1, VERSION + 1))  # read
@@ -129,34 +131,16 @@ def pixel_crc(pixels) -> int:
     return zlib.crc32(memoryview(pixels).cast("B")) & 0xFFFFFFFF
 
 
-def _leb128(n: int) -> bytes:
-    """The unsigned LEB128 form of ``n`` (7 bits a byte, low bits first)."""
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        if not n:
-            out.append(byte)
-            return bytes(out)
-        out.append(byte | 0x80)
-
-
 def _read_leb128(data: bytes, pos: int, end: int, limit: int, what: str) -> tuple[int, int]:
-    """(the LEB128 number at ``data[pos:end]``, the position after it). The form must be
-    the shortest (no trailing zero byte) and the number at most ``limit``."""
-    n, shift = 0, 0
-    while True:
-        if pos >= end:
-            raise FormatError(f"truncated .lcz file: the {what} is incomplete")
-        byte = data[pos]
-        pos += 1
-        n |= (byte & 0x7F) << shift
-        shift += 7
-        if n > limit:
-            raise FormatError(f"implausible {what}")
-        if byte < 0x80:
-            if byte == 0 and shift > 7:
-                raise FormatError(f"the {what} is not in its shortest form")
-            return n, pos
+    """(the LEB128 number at ``data[pos:end]``, the position after it), at most ``limit``."""
+    try:
+        return leb128.unpack(data, pos, end, limit)
+    except leb128.Leb128Error as exc:
+        if str(exc) == "incomplete":
+            raise FormatError(f"truncated .lcz file: the {what} is incomplete") from None
+        if str(exc) == "over the limit":
+            raise FormatError(f"implausible {what}") from None
+        raise FormatError(f"the {what} is {exc}") from None
 
 
 def _check_header_for_pack(h: Header, version: int) -> None:
@@ -183,12 +167,12 @@ def pack(container: Container, version: int = VERSION) -> bytes:
     if version < COMPACT_FROM:
         return _pack_fixed(container, version)
     parts = [_COMPACT_START.pack(MAGIC, version, h.flags, MODES[h.mode] | COLOUR_TYPES[h.colour][0] << 4),
-             _leb128(h.width - 1), _leb128(h.height - 1), _model_reference(h),
+             leb128.pack(h.width - 1), leb128.pack(h.height - 1), _model_reference(h),
              _CRC.pack(h.pixel_crc), bytes([len(container.sections)])]
     for tag, payload in container.sections.items():
         if tag not in SECTION_CODES:
             raise ValueError(f"section {tag!r} has no code in format version {version}")
-        parts += [bytes([SECTION_CODES[tag]]), _leb128(len(payload)), payload]
+        parts += [bytes([SECTION_CODES[tag]]), leb128.pack(len(payload)), payload]
     body = b"".join(parts)
     return body + _CRC.pack(zlib.crc32(body) & 0xFFFFFFFF)
 
@@ -219,9 +203,9 @@ def packed_size(section_lengths: list[int], mode: str = "learned", width: int = 
                 height: int = MAX_SIDE, model_id: bytes = bytes(8)) -> int:
     """Bytes of the file that sections of these lengths make, without packing it; the
     default geometry and model id give the largest header."""
-    header = (_COMPACT_START.size + len(_leb128(width - 1)) + len(_leb128(height - 1))
+    header = (_COMPACT_START.size + len(leb128.pack(width - 1)) + len(leb128.pack(height - 1))
               + (1 + 8 * (model_id not in MODEL_NUMBERS) if mode in MODEL_MODES else 0) + _CRC.size + 1)
-    return header + sum(1 + len(_leb128(n)) + n for n in section_lengths) + _CRC.size
+    return header + sum(1 + len(leb128.pack(n)) + n for n in section_lengths) + _CRC.size
 
 
 def peek_size(head: bytes) -> tuple[int, int] | None:

@@ -125,14 +125,19 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
     """The colours of an ``IPAL`` section (mode 3) in index order, as docs/format.md
     defines them: value-sorted colours from planar differences, ranked by luma. The
     differences are zlib'd before version 11; from it they are coded by mode 3's model,
-    whose native code is normative, so that part is read with it."""
-    (k,) = struct.unpack("<I", payload[:4])
+    whose native code is normative, so that part is read with it. k is a u32 before
+    version 17, from it LEB128 k - 1."""
+    if version >= 17:
+        k, at = _leb128(payload, 0)
+        k += 1
+    else:
+        (k,), at = struct.unpack("<I", payload[:4]), 4
     if version >= 11:
         from lora_codec import entropy
 
-        raw = entropy.decode_indexes(payload[4:], planes, k, 256).astype("uint8").tobytes()
+        raw = entropy.decode_indexes(payload[at:], planes, k, 256).astype("uint8").tobytes()
     else:
-        raw = zlib.decompress(payload[4:])
+        raw = zlib.decompress(payload[at:])
     if not 1 <= k <= 65536 or len(raw) != k * planes:
         raise SpecError("palette size")
     columns = []

@@ -15,7 +15,7 @@ from lora_codec import container, entropy
 from lora_codec.codec import DecodeError
 from lora_codec.coding import indexed
 
-from helpers import palette_image, smooth_image
+from helpers import leb128, palette_image, smooth_image
 
 
 def drawing(h: int = 48, w: int = 64, planes: int = 3) -> np.ndarray:
@@ -74,9 +74,9 @@ def test_files_before_version_11_decode_as_they_were_coded():
     data = lora_codec.compress(img)
     c = container.unpack(data)
     assert c.header.mode == "indexed" and c.header.version == container.VERSION >= 11
-    old = {**c.sections, **indexed.encode(img, v11=False)}
+    old = {**c.sections, **indexed.encode(img, v11=False, v17=False)}
     assert all(old[tag] != c.sections[tag] for tag in (indexed.PALETTE_TAG, indexed.INDEX_TAG))
-    assert np.array_equal(indexed.decode(old, *img.shape, v11=False), img)
+    assert np.array_equal(indexed.decode(old, *img.shape, v11=False, v17=False), img)
     v10 = container.pack(container.Container(c.header, old), version=10)
     assert np.array_equal(lora_codec.decompress(v10), img)
 
@@ -90,6 +90,25 @@ def test_a_modelled_palette_is_smaller_and_reads_back():
     assert len(modelled) < len(zlibbed)
     for payload, flag in ((modelled, True), (zlibbed, False)):
         assert np.array_equal(indexed.unpack_palette(payload, 3, flag), colours)
+
+
+@pytest.mark.parametrize("k", [1, 16, 128, 129, 300, 65536])
+def test_the_palette_size_is_leb128_from_version_17(k):
+    """k - 1 in LEB128 (format v17; 1 byte up to 128 colours), a u32 before."""
+    colours = np.stack([np.arange(k) >> 8, np.arange(k) & 255, np.zeros(k, np.int64)], 1).astype(np.uint8)
+    short, long = indexed.pack_palette(colours), indexed.pack_palette(colours, short_count=False)
+    n = 1 if k <= 128 else 2 if k <= 16384 else 3
+    assert long[:4] == k.to_bytes(4, "little") and short[n:] == long[4:]
+    assert short[:n] == leb128(k - 1)
+    assert np.array_equal(indexed.unpack_palette(short, 3), colours)
+    assert np.array_equal(indexed.unpack_palette(long, 3, short_count=False), colours)
+
+
+@pytest.mark.parametrize("prefix, message", [(b"\x8f\x00", "shortest form"), (b"\x80\x80\x04", "over the limit"),
+                                             (b"\xff", "incomplete"), (b"", "incomplete")])
+def test_a_bad_palette_size_is_refused(prefix, message):
+    with pytest.raises(indexed.PaletteError, match=message):
+        indexed.unpack_palette(prefix, 3)
 def test_a_drawing_is_coded_indexed_and_below_half_the_stored_pixels():
     img = drawing(planes=4)
     data = lora_codec.compress(img)

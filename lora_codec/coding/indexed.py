@@ -23,7 +23,7 @@ import zlib
 
 import numpy as np
 
-from .. import entropy
+from .. import entropy, leb128
 from ..transforms import COLOUR_SAMPLE_STRIDE, pack_colours
 
 PALETTE_TAG = b"IPAL"
@@ -81,32 +81,44 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
 
 
-def pack_palette(colours: np.ndarray, modelled: bool = True) -> bytes:
-    """``u32 k`` and the planar first differences (mod 256) of the value-sorted colours:
-    one index stream of a (planes, k) plane of 256 colours when ``modelled`` (format
-    v11+), else zlib'd."""
+def pack_palette(colours: np.ndarray, modelled: bool = True, short_count: bool = True) -> bytes:
+    """The number of colours k, then the planar first differences (mod 256) of the
+    value-sorted colours: one index stream of a (planes, k) plane of 256 colours when
+    ``modelled`` (format v11+), else zlib'd. k is LEB128 k - 1 when ``short_count``
+    (format v17+), else a u32."""
     deltas = np.ascontiguousarray(np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8).T)
     coded = entropy.encode_indexes(deltas, 256) if modelled else zlib.compress(deltas.tobytes(), 9)
-    return struct.pack("<I", len(colours)) + coded
+    return (leb128.pack(len(colours) - 1) if short_count else struct.pack("<I", len(colours))) + coded
 
 
-def unpack_palette(payload: bytes, planes: int, modelled: bool = True) -> np.ndarray:
-    """The value-sorted palette of a palette section (``modelled`` as packed);
-    :class:`PaletteError` if malformed."""
-    if len(payload) < 4:
-        raise PaletteError("truncated palette section")
-    (k,) = struct.unpack_from("<I", payload, 0)
+def _palette_count(payload: bytes, short_count: bool) -> tuple[int, int]:
+    """(k, where the differences start) of a palette section."""
+    if not short_count:
+        if len(payload) < 4:
+            raise PaletteError("truncated palette section")
+        return struct.unpack_from("<I", payload, 0)[0], 4
+    try:
+        k, start = leb128.unpack(payload, 0, limit=MAX_COLOURS - 1)
+    except leb128.Leb128Error as exc:
+        raise PaletteError(f"the palette's size is {exc}") from None
+    return k + 1, start
+
+
+def unpack_palette(payload: bytes, planes: int, modelled: bool = True, short_count: bool = True) -> np.ndarray:
+    """The value-sorted palette of a palette section (``modelled`` and ``short_count``
+    as packed); :class:`PaletteError` if malformed."""
+    k, start = _palette_count(payload, short_count)
     if not 1 <= k <= MAX_COLOURS:
         raise PaletteError(f"a palette of {k} colours")
     if modelled:
         try:
-            deltas = entropy.decode_indexes(payload[4:], planes, k, 256).T
+            deltas = entropy.decode_indexes(payload[start:], planes, k, 256).T
         except entropy.CorruptStreamError as exc:
             raise PaletteError(f"palette: {exc}") from None
     else:
         try:
             inflater = zlib.decompressobj()
-            raw = inflater.decompress(payload[4:], k * planes + 1)
+            raw = inflater.decompress(payload[start:], k * planes + 1)
         except zlib.error as exc:
             raise PaletteError(f"palette: {exc}") from None
         if len(raw) != k * planes or not inflater.eof or inflater.unused_data:
@@ -118,23 +130,26 @@ def unpack_palette(payload: bytes, planes: int, modelled: bool = True) -> np.nda
     return colours
 
 
-def encode(pixels: np.ndarray, v11: bool = True) -> dict[bytes, bytes] | None:
+def encode(pixels: np.ndarray, v11: bool = True, v17: bool = True) -> dict[bytes, bytes] | None:
     """The sections coding an (H, W, C) uint8 image, or None if it has too many colours;
     ``v11``: as format v11 codes them (the palette modelled, the indexes with the match
-    model), else as formats v5 to v10 did."""
+    model), else as formats v5 to v10 did; ``v17``: the palette's size as LEB128 (format
+    v17+), else a u32."""
     found = palette_of(pixels)
     if found is None:
         return None
     indexes, colours = found
-    return {PALETTE_TAG: pack_palette(colours, v11), INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11)}
+    return {PALETTE_TAG: pack_palette(colours, v11, v17),
+            INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11)}
 
 
-def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True) -> np.ndarray:
-    """The (height, width, planes) pixels of an indexed file's sections (``v11`` as
-    they were encoded with). Raises :class:`PaletteError` or
+def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True,
+           v17: bool = True) -> np.ndarray:
+    """The (height, width, planes) pixels of an indexed file's sections (``v11`` and
+    ``v17`` as they were encoded with). Raises :class:`PaletteError` or
     :class:`lora_codec.entropy.CorruptStreamError`."""
     if PALETTE_TAG not in sections or INDEX_TAG not in sections:
         raise PaletteError("the palette or index section is missing")
-    colours = unpack_palette(sections[PALETTE_TAG], planes, v11)
+    colours = unpack_palette(sections[PALETTE_TAG], planes, v11, v17)
     indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11)
     return np.ascontiguousarray(colours[index_order(colours)][indexes])
