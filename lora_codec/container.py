@@ -5,9 +5,10 @@ parsed with explicit :mod:`struct` formats or LEB128 numbers. Two layouts share 
 magic and the version byte: the *fixed* one of versions 1 to 16 (a 38-byte header, a tag,
 length and CRC32 of 12 bytes a section) and the *compact* one from version 17 (sizes and
 lengths as LEB128 numbers, one byte a section, a shipped model by its number and any other
-model by its id only where a model codes the file, one CRC32 over the whole file). :func:`unpack` reads both and checks, before any
-allocation that depends on the header, that the magic, version, geometry, section lengths
-and CRCs are sane, and raises :class:`FormatError` with a message that names the problem.
+model by its id only where a model codes the file, one CRC32 over the whole file).
+:func:`unpack` reads both and checks, before any allocation that depends on the header,
+that the magic, version, geometry, section lengths and CRCs are sane, and raises
+:class:`FormatError` with a message that names the problem.
 
 >>> header = Header(width=2, height=1, colour="L", model_id=bytes(8), pixel_crc=0, mode="stored")
 >>> data = pack(Container(header, {b"RAWP": b"payload"}))
@@ -46,12 +47,12 @@ _MODE_BY_CODE = {v: k for k, v in MODES.items()}
 _HEADER = struct.Struct("<8sBBBBBBII8sI")
 _HEADER_CRC = struct.Struct("<I")
 _SECTION = struct.Struct("<4sII")  # tag, payload length, payload CRC32
-FIXED_HEADER_BYTES = _HEADER.size + _HEADER_CRC.size   # 38: the fixed layout's first section starts here
 
 # The compact layout (version 17): magic, version, flags, then one byte of mode (bits 0-3)
 # and colour type (bits 4-5); width - 1 and height - 1 as LEB128 numbers; in the modes a
-# model codes, the model's number (MODEL_NUMBERS) or 0 and its 8-byte id; the pixel CRC32; the section count; sections as a one-byte code,
-# a LEB128 length and the payload; a CRC32 of every byte before it.
+# model codes, the model's number (MODEL_NUMBERS) or 0 and its 8-byte id; the pixel
+# CRC32; the section count; sections as a one-byte code, a LEB128 length and the
+# payload; a CRC32 of every byte before it.
 _COMPACT_START = struct.Struct("<8sBBB")    # magic, version, flags, mode and colour
 _CRC = struct.Struct("<I")
 MODEL_MODES = ("learned", "rc")             # modes whose compact header holds the model id
@@ -136,11 +137,11 @@ def _read_leb128(data: bytes, pos: int, end: int, limit: int, what: str) -> tupl
     try:
         return leb128.unpack(data, pos, end, limit)
     except leb128.Leb128Error as exc:
-        if str(exc) == "incomplete":
+        if exc.reason == leb128.INCOMPLETE:
             raise FormatError(f"truncated .lcz file: the {what} is incomplete") from None
-        if str(exc) == "over the limit":
+        if exc.reason == leb128.OVER_LIMIT:
             raise FormatError(f"implausible {what}") from None
-        raise FormatError(f"the {what} is {exc}") from None
+        raise FormatError(f"the {what} is {exc.reason}") from None
 
 
 def _check_header_for_pack(h: Header, version: int) -> None:

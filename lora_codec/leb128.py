@@ -11,7 +11,15 @@ from __future__ import annotations
 
 
 class Leb128Error(ValueError):
-    """The bytes do not hold a number of the expected form."""
+    """The bytes do not hold a number of the expected form; ``reason`` says why:
+    ``INCOMPLETE``, ``NOT_SHORTEST`` or ``OVER_LIMIT`` (also the message)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+INCOMPLETE, NOT_SHORTEST, OVER_LIMIT = "incomplete", "not in its shortest form", "over the limit"
 
 
 def pack(n: int) -> bytes:
@@ -30,20 +38,19 @@ def pack(n: int) -> bytes:
 def unpack(data: bytes, pos: int = 0, end: int | None = None, limit: int = (1 << 64) - 1) -> tuple[int, int]:
     """(the number at ``data[pos:end]``, the position after it). It must be in its
     shortest form (no last byte 0 after another byte) and at most ``limit``; else
-    :class:`Leb128Error` says which ("incomplete", "not in its shortest form",
-    "over the limit")."""
+    :class:`Leb128Error` says which."""
     end = len(data) if end is None else end
     n, shift = 0, 0
     while True:
         if pos >= end:
-            raise Leb128Error("incomplete")
+            raise Leb128Error(INCOMPLETE)
         byte = data[pos]
         pos += 1
         n |= (byte & 0x7F) << shift
         shift += 7
         if n > limit:
-            raise Leb128Error("over the limit")
+            raise Leb128Error(OVER_LIMIT)
         if byte < 0x80:
             if byte == 0 and shift > 7:
-                raise Leb128Error("not in its shortest form")
+                raise Leb128Error(NOT_SHORTEST)
             return n, pos

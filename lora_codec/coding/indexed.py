@@ -100,7 +100,7 @@ def _palette_count(payload: bytes, short_count: bool) -> tuple[int, int]:
     try:
         k, start = leb128.unpack(payload, 0, limit=MAX_COLOURS - 1)
     except leb128.Leb128Error as exc:
-        raise PaletteError(f"the palette's size is {exc}") from None
+        raise PaletteError(f"the palette's size is {exc.reason}") from None
     return k + 1, start
 
 
