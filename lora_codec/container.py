@@ -27,7 +27,7 @@ import numpy as np
 from . import leb128
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 17                   # written; see docs/format.md for what changed
+VERSION = 18                   # written; see docs/format.md for what changed
 READABLE_VERSIONS = tuple(range(1, VERSION + 1))  # read
 COMPACT_FROM = 17              # the first version of the compact layout
 MAX_SIDE = 1 << 16          # pixels per side

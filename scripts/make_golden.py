@@ -52,6 +52,8 @@ RECIPES = {
     "deep_smooth_RGB_stripes": ({"shape": [600, 16, 3], "seed": 18, "variant": "smooth_16"}, "learned", True),  # v14
     # v15: 160 x 160 x 3 samples of 4 low bits want 76,800 counters a table, capped at 2^16 (2^17 before)
     "deep_smooth_RGB_large": ({"shape": [160, 160, 3], "seed": 19, "variant": "smooth_16"}, "learned", True),
+    # v18: a palette of 16 colours written as Golomb-Rice codes
+    "indexed_icon_RGB": ({"shape": [16, 16, 3], "seed": 20, "variant": "icon"}, "learned", True),
 }
 
 

@@ -45,6 +45,12 @@ def golden_case(recipe: dict) -> np.ndarray:
         colours = np.array([[250, 250, 250, 255], [30, 60, 200, 255], [200, 40, 40, 128], [0, 0, 0, 255],
                             [0, 0, 0, 0]], np.uint8)
         img = colours[np.minimum(label, 4)][:, :, :img.shape[2]]
+    elif recipe.get("variant") == "icon":  # quantised to 16 levels of luma, each its pixels' mean colour
+        levels = img.astype(np.int64) @ np.array([299, 587, 114]) * 16 // (1000 * 256)
+        means = np.zeros((16, 3), np.int64)
+        for level in np.unique(levels):
+            means[level] = img[levels == level].astype(np.int64).mean(0).round()
+        img = means[levels].astype(np.uint8)
     elif recipe.get("variant") == "repeats":  # a glyph-like hashed tile of 4 colours, repeated: matches
         y, x = np.mgrid[0:img.shape[0], 0:img.shape[1]].astype(np.int64)
         ty, tx = y % 9, (x + 3 * (y // 9)) % 11

@@ -89,7 +89,7 @@ def _check(header: dict) -> None:
     # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12, bit 3 (no match) from 16
     known = (0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
              | (0x08 if header["version"] >= 16 else 0))
-    if header["version"] not in range(1, 18) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 19) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")
@@ -121,13 +121,75 @@ def stream_capacity(stream: bytes) -> int:
     return len(stream) - at + n
 
 
+def _luma(colour: tuple[int, ...]) -> int:
+    return 299 * colour[0] + 587 * colour[1] + 114 * colour[2] if len(colour) >= 3 else colour[0]
+
+
+def _packed(colour: tuple[int, ...]) -> int:
+    v = 0
+    for x in colour:
+        v = v * 256 + x
+    return v
+
+
+def _rice_palette(data: bytes, k: int, planes: int) -> list[tuple[int, ...]]:
+    """The colours of a Rice-coded palette (version 18, m = 1), in index order."""
+    if k > 256:
+        raise SpecError("Rice palette size")
+    bits = [(byte >> (7 - b)) & 1 for byte in data for b in range(8)]
+    at = 0
+
+    def read(n: int) -> int:
+        nonlocal at
+        if at + n > len(bits):
+            raise SpecError("Rice palette truncated")
+        v = 0
+        for b in bits[at:at + n]:
+            v = 2 * v + b
+        at += n
+        return v
+
+    colours = [[read(8) for _ in range(planes)]]
+    pivot = 1 if planes >= 3 else 0
+    d = [[0] * (k - 1) for _ in range(planes)]
+    for c in range(planes if k > 1 else 0):
+        r = read(3)
+        for i in range(k - 1):
+            q = 0
+            while read(1):
+                q += 1
+            v = (q << r) | read(r)
+            if v > 255:
+                raise SpecError("Rice palette number")
+            if c == pivot:
+                d[c][i] = v if v < 128 else 127 - v
+            else:
+                d[c][i] = v // 2 if v % 2 == 0 else -(v + 1) // 2
+    if len(bits) - at >= 8 or any(bits[at:]):
+        raise SpecError("Rice palette padding")
+    for i in range(k - 1):
+        step = [d[c][i] + (d[pivot][i] if planes >= 3 and c in (0, 2) else 0) for c in range(planes)]
+        colours.append([(colours[-1][c] + step[c]) % 256 for c in range(planes)])
+    result = [tuple(colour) for colour in colours]
+    ranked = sorted(result, key=lambda colour: (_luma(colour), _packed(colour)))
+    if len(set(result)) != k or ranked != result:
+        raise SpecError("Rice palette order")
+    return result
+
+
 def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int, ...]]:
     """The colours of an ``IPAL`` section (mode 3) in index order, as docs/format.md
     defines them: value-sorted colours from planar differences, ranked by luma. The
     differences are zlib'd before version 11; from it they are coded by mode 3's model,
     whose native code is normative, so that part is read with it. k is a u32 before
-    version 17, from it LEB128 k - 1."""
-    if version >= 17:
+    version 17, from it LEB128 k - 1; from version 18 LEB128 2 (k - 1) + m, where m = 1
+    means Golomb-Rice codes in index order."""
+    if version >= 18:
+        head, at = _leb128(payload, 0)
+        if head % 2:
+            return _rice_palette(payload[at:], head // 2 + 1, planes)
+        k = head // 2 + 1
+    elif version >= 17:
         k, at = _leb128(payload, 0)
         k += 1
     else:
@@ -149,19 +211,9 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
         columns.append(column)
     colours = list(zip(*columns))
 
-    def packed(colour):
-        v = 0
-        for x in colour:
-            v = v * 256 + x
-        return v
-
-    if any(packed(a) >= packed(b) for a, b in zip(colours, colours[1:])):
+    if any(_packed(a) >= _packed(b) for a, b in zip(colours, colours[1:])):
         raise SpecError("palette order")
-
-    def luma(colour):
-        return 299 * colour[0] + 587 * colour[1] + 114 * colour[2] if planes >= 3 else colour[0]
-
-    return sorted(colours, key=lambda colour: (luma(colour), packed(colour)))
+    return sorted(colours, key=lambda colour: (_luma(colour), _packed(colour)))
 
 
 def deep_parts(payload: bytes, version: int, height: int) -> dict:

@@ -365,7 +365,8 @@ def test_spec_reader_agrees_with_the_reference_reader(path):
     if b"IPAL" in ref.sections:  # mode 3: the palette in index order, as the spec defines it
         from lora_codec.coding import indexed
 
-        colours = indexed.unpack_palette(ref.sections[b"IPAL"], ref.header.planes, short_count=ref.header.version >= 17)
+        colours = indexed.unpack_palette(ref.sections[b"IPAL"], ref.header.planes,
+                                         short_count=ref.header.version >= 17, rice=ref.header.version >= 18)
         inindex_order = colours[indexed.index_order(colours)]
         assert spec_reader.indexed_palette(spec["sections"][b"IPAL"], ref.header.planes, ref.header.version) == [
             tuple(int(v) for v in c) for c in inindex_order]

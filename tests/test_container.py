@@ -37,7 +37,8 @@ def test_compact_layout_byte_by_byte():
     c = _container(width=0x0102, height=3, colour="RGBA", mode="rc", flags=container.FLAG_ADAPTERS)
     c.sections[b"meta"] = b"m" * 200
     data = container.pack(c)
-    body = (b"\x89LCZ\r\n\x1a\n" + bytes([17, 1, 1 | 3 << 4]) + bytes([0x81, 0x02, 0x02]) + b"\x00" + b"\x01" * 8
+    body = (b"\x89LCZ\r\n\x1a\n" + bytes([container.VERSION, 1, 1 | 3 << 4]) + bytes([0x81, 0x02, 0x02]) + b"\x00"
+            + b"\x01" * 8
             + struct.pack("<I", 1234) + bytes([3]) + bytes([1, 3]) + b"abc" + bytes([2, 10]) + bytes(10)
             + bytes([128, 0xC8, 0x01]) + b"m" * 200)
     assert data == body + struct.pack("<I", zlib.crc32(body))
@@ -154,8 +155,8 @@ def test_pack_refuses_what_the_format_cannot_hold():
     c = _container()
     with pytest.raises(ValueError, match="has no code"):
         container.pack(Container(c.header, {b"XTRA": b""}))
-    with pytest.raises(ValueError, match="cannot write format version 18"):
-        container.pack(c, version=18)
+    with pytest.raises(ValueError, match="cannot write format version 19"):
+        container.pack(c, version=19)
 
 
 @pytest.mark.parametrize(

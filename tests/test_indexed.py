@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 import lora_codec
 from lora_codec import container, entropy
 from lora_codec.codec import DecodeError
-from lora_codec.coding import indexed
+from lora_codec.coding import indexed, rice_palette
+from lora_codec.transforms import pack_colours
 
 from helpers import leb128, palette_image, smooth_image
 
@@ -94,21 +95,98 @@ def test_a_modelled_palette_is_smaller_and_reads_back():
 
 @pytest.mark.parametrize("k", [1, 16, 128, 129, 300, 65536])
 def test_the_palette_size_is_leb128_from_version_17(k):
-    """k - 1 in LEB128 (format v17; 1 byte up to 128 colours), a u32 before."""
+    """k - 1 in LEB128 (format v17; 1 byte up to 128 colours), a u32 before; from v18
+    2 (k - 1) + m, where m = 0 is the modelled differences as in v17."""
     colours = np.stack([np.arange(k) >> 8, np.arange(k) & 255, np.zeros(k, np.int64)], 1).astype(np.uint8)
-    short, long = indexed.pack_palette(colours), indexed.pack_palette(colours, short_count=False)
+    short, long = indexed.pack_palette(colours, rice=False), indexed.pack_palette(colours, short_count=False)
     n = 1 if k <= 128 else 2 if k <= 16384 else 3
     assert long[:4] == k.to_bytes(4, "little") and short[n:] == long[4:]
     assert short[:n] == leb128(k - 1)
-    assert np.array_equal(indexed.unpack_palette(short, 3), colours)
+    assert np.array_equal(indexed.unpack_palette(short, 3, rice=False), colours)
     assert np.array_equal(indexed.unpack_palette(long, 3, short_count=False), colours)
+    v18 = leb128(2 * (k - 1) + indexed.MODELLED) + long[4:]
+    assert np.array_equal(indexed.unpack_palette(v18, 3), colours)
 
 
-@pytest.mark.parametrize("prefix, message", [(b"\x8f\x00", "shortest form"), (b"\x80\x80\x04", "over the limit"),
+@pytest.mark.parametrize("prefix, message", [(b"\x8f\x00", "shortest form"), (b"\x80\x80\x08", "over the limit"),
                                              (b"\xff", "incomplete"), (b"", "incomplete")])
 def test_a_bad_palette_size_is_refused(prefix, message):
     with pytest.raises(indexed.PaletteError, match=message):
         indexed.unpack_palette(prefix, 3)
+    if message == "over the limit":  # v17's limit is 65535, v18's 2 x 65535 + 1
+        with pytest.raises(indexed.PaletteError, match=message):
+            indexed.unpack_palette(b"\x80\x80\x04", 3, rice=False)
+
+
+def _icon_palette(k: int, planes: int = 3, seed: int = 0) -> np.ndarray:
+    """k distinct colours of a natural-looking palette (a ramp with shared and per-plane
+    noise), value-sorted."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(10, 240, k)[:, None] + rng.normal(0, 10, (k, 1)) + rng.normal(0, 6, (k, planes))
+    colours = np.unique(np.clip(ramp, 0, 255).astype(np.uint8), axis=0)
+    return colours[np.argsort(pack_colours(colours))]
+
+
+@pytest.mark.parametrize("planes", [1, 2, 3, 4])
+@pytest.mark.parametrize("k", [1, 2, 16, 256])
+def test_a_small_palette_is_rice_coded_from_version_18_where_smaller(k, planes):
+    """Format v18 writes a palette of at most 256 colours as Golomb-Rice codes in index
+    order (the head's lowest bit 1) where that is smaller than the model's differences."""
+    colours = _icon_palette(k, planes)
+    k = len(colours)
+    payload = indexed.pack_palette(colours)
+    modelled = indexed.pack_palette(colours, rice=False)[len(leb128(k - 1)):]
+    rice = rice_palette.encode(colours[indexed.index_order(colours)])
+    head = leb128(2 * (k - 1) + (indexed.RICE if len(rice) < len(modelled) else indexed.MODELLED))
+    assert payload == head + min(modelled, rice, key=len)
+    assert np.array_equal(indexed.unpack_palette(payload, planes), colours)
+
+
+def test_icons_palettes_are_smaller_rice_coded():
+    sizes = [(len(indexed.pack_palette(c)), len(indexed.pack_palette(c, rice=False)))
+             for c in (_icon_palette(16, 3, seed) for seed in range(8))]
+    assert all(v18 < v17 for v18, v17 in sizes)
+
+
+def test_rice_palettes_only_up_to_256_colours():
+    colours = _icon_palette(300)
+    assert len(colours) > rice_palette.MAX_COLOURS
+    assert indexed.pack_palette(colours)[0] % 2 == indexed.MODELLED
+    with pytest.raises(indexed.PaletteError, match="Rice-coded palette of"):
+        indexed.unpack_palette(leb128(2 * (len(colours) - 1) + indexed.RICE) + b"\x00" * 64, 3)
+
+
+def _rice_payload(colours: np.ndarray) -> bytes:
+    return leb128(2 * (len(colours) - 1) + indexed.RICE) + rice_palette.encode(colours)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("value order", "index order"), ("duplicate", "index order"), ("truncated", "truncated"),
+    ("trailing byte", "after its codes"), ("padding bit", "after its codes"), ("long code", "out of range")])
+def test_bad_rice_palettes_are_refused(damage, message):
+    colours = _icon_palette(16)
+    in_index_order = colours[indexed.index_order(colours)]
+    if damage == "value order":  # the right colours, but not in index order
+        payload = _rice_payload(colours if not (colours == in_index_order).all() else colours[::-1].copy())
+    elif damage == "duplicate":
+        payload = _rice_payload(np.concatenate([in_index_order[:1], in_index_order]))
+    elif damage == "truncated":
+        payload = _rice_payload(in_index_order)[:-2]
+    elif damage == "trailing byte":
+        payload = _rice_payload(in_index_order) + b"\x00"
+    elif damage == "padding bit":  # two colours: 24 + 3 x (3 + 2) = 39 bits, one bit of padding, set
+        bits = np.zeros(40, np.uint8)
+        bits[[27, 32, 37, 39]] = 1  # the three codes "10" (r = 0, number 1), then the padding bit
+        payload = leb128(2 * 1 + indexed.RICE) + np.packbits(bits).tobytes()
+        assert np.array_equal(indexed.unpack_palette(payload[:-1] + bytes([payload[-1] & 0xFE]), 3),
+                              [[0, 0, 0], [0, 1, 0]])  # without the bit, it reads
+    else:  # plane 0 with r = 0 and a first code of 256 one bits: the number 256
+        bits = np.array([0] * 24 + [0, 0, 0] + [1] * 256 + [0] + [0, 0, 0, 0] * 2, np.uint8)
+        payload = leb128(2 * 1 + indexed.RICE) + np.packbits(bits).tobytes()
+    with pytest.raises(indexed.PaletteError, match=message):
+        indexed.unpack_palette(payload, 3)
+
+
 def test_a_drawing_is_coded_indexed_and_below_half_the_stored_pixels():
     img = drawing(planes=4)
     data = lora_codec.compress(img)

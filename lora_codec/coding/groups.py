@@ -68,8 +68,8 @@ class StreamFormat:
     one-stripe flag, which codes each group as a single stream (v12+), mode deep's low
     bits in stripes (v14+) and with the low-bit model's smaller tables (v15+), and the
     header's no-match flag, which codes the bit refinement without its match model
-    (v16+), and the bit refinement's tables sized by the stream and mode indexed's
-    palette size as LEB128 (v17+). The one place that maps versions to these features."""
+    (v16+), the bit refinement's tables sized by the stream and mode indexed's
+    palette size as LEB128 (v17+), and mode indexed's Rice-coded palettes (v18+). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -88,6 +88,7 @@ class StreamFormat:
     low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
     sized_tables: bool = False  # v17+: the bit refinement's tables sized by the stream (refinement_table_bits)
     short_palette_count: bool = False  # v17+: mode indexed's palette gives its size as LEB128, not a u32
+    rice_palette: bool = False  # v18+: mode indexed's palette may be Golomb-Rice codes in index order
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":
@@ -108,7 +109,8 @@ class StreamFormat:
                    one_stripe=version >= 12 and bool(flags & container.FLAG_ONE_STRIPE),
                    low_bit_stripes=version >= 14,
                    low_bit_table_bits=TABLE_BITS if version >= 15 else TABLE_BITS_V13,
-                   sized_tables=version >= 17, short_palette_count=version >= 17)
+                   sized_tables=version >= 17, short_palette_count=version >= 17,
+                   rice_palette=version >= 18)
 
     def refinement_table_bits(self, subpixels: int) -> int:
         """The bit refinement's tables for a stream of this many sub-pixels: 2^bits

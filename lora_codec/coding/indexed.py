@@ -7,7 +7,9 @@ The palette is stored sorted by colour value: ``u32 count``, then per plane the
 differences of consecutive colours, coded from format v11 as a (planes, count) plane of
 256 "colours" by the same context-mixing model as the indexes (zlib'd before). The index
 of a colour is its rank when the palette is sorted by luma (ties by value), which both
-sides derive from the palette.
+sides derive from the palette. From format v18 a palette of at most 256 colours may
+instead be written in index order as Golomb-Rice codes (:mod:`.rice_palette`), whichever
+is smaller; the count's lowest bit says which.
 
 >>> import numpy as np
 >>> image = np.zeros((8, 10, 3), np.uint8); image[2:5, 3:7] = (200, 30, 30)
@@ -25,6 +27,7 @@ import numpy as np
 
 from .. import entropy, leb128
 from ..transforms import COLOUR_SAMPLE_STRIDE, pack_colours
+from . import rice_palette
 
 PALETTE_TAG = b"IPAL"
 INDEX_TAG = b"IIDX"
@@ -34,6 +37,8 @@ MAX_COLOURS = entropy.MAX_COLOURS
 TRY_COLOURS = 1024
 TRY_PIXELS_PER_COLOUR = 64
 _LUMA = np.array([299, 587, 114], np.int64)
+# How a v18 palette is written: the lowest bit of its LEB128 head 2 (k - 1) + method.
+MODELLED, RICE = 0, 1
 
 
 class PaletteError(ValueError):
@@ -81,35 +86,49 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
 
 
-def pack_palette(colours: np.ndarray, modelled: bool = True, short_count: bool = True) -> bytes:
+def pack_palette(colours: np.ndarray, modelled: bool = True, short_count: bool = True,
+                 rice: bool = True) -> bytes:
     """The number of colours k, then the planar first differences (mod 256) of the
     value-sorted colours: one index stream of a (planes, k) plane of 256 colours when
     ``modelled`` (format v11+), else zlib'd. k is LEB128 k - 1 when ``short_count``
-    (format v17+), else a u32."""
+    (format v17+), else a u32. With ``rice`` (format v18+) the head is LEB128
+    2 (k - 1) + method, and a palette of at most :data:`rice_palette.MAX_COLOURS` colours
+    is written as Golomb-Rice codes in index order (method :data:`RICE`) where that is
+    smaller than the model's differences (method :data:`MODELLED`)."""
     deltas = np.ascontiguousarray(np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8).T)
     coded = entropy.encode_indexes(deltas, 256) if modelled else zlib.compress(deltas.tobytes(), 9)
-    return (leb128.pack(len(colours) - 1) if short_count else struct.pack("<I", len(colours))) + coded
+    if not (rice and short_count):
+        return (leb128.pack(len(colours) - 1) if short_count else struct.pack("<I", len(colours))) + coded
+    best = leb128.pack(2 * (len(colours) - 1) + MODELLED) + coded
+    if len(colours) <= rice_palette.MAX_COLOURS:
+        written = leb128.pack(2 * (len(colours) - 1) + RICE) + rice_palette.encode(colours[index_order(colours)])
+        if len(written) < len(best):
+            return written
+    return best
 
 
-def _palette_count(payload: bytes, short_count: bool) -> tuple[int, int]:
-    """(k, where the differences start) of a palette section."""
+def _palette_count(payload: bytes, short_count: bool, rice: bool) -> tuple[int, int, int]:
+    """(k, method, where the colours start) of a palette section."""
     if not short_count:
         if len(payload) < 4:
             raise PaletteError("truncated palette section")
-        return struct.unpack_from("<I", payload, 0)[0], 4
+        return struct.unpack_from("<I", payload, 0)[0], MODELLED, 4
     try:
-        k, start = leb128.unpack(payload, 0, limit=MAX_COLOURS - 1)
+        head, start = leb128.unpack(payload, 0, limit=2 * MAX_COLOURS - 1 if rice else MAX_COLOURS - 1)
     except leb128.Leb128Error as exc:
         raise PaletteError(f"the palette's size is {exc.reason}") from None
-    return k + 1, start
+    return (head // 2 + 1, head % 2, start) if rice else (head + 1, MODELLED, start)
 
 
-def unpack_palette(payload: bytes, planes: int, modelled: bool = True, short_count: bool = True) -> np.ndarray:
-    """The value-sorted palette of a palette section (``modelled`` and ``short_count``
-    as packed); :class:`PaletteError` if malformed."""
-    k, start = _palette_count(payload, short_count)
+def unpack_palette(payload: bytes, planes: int, modelled: bool = True, short_count: bool = True,
+                   rice: bool = True) -> np.ndarray:
+    """The value-sorted palette of a palette section (``modelled``, ``short_count`` and
+    ``rice`` as packed); :class:`PaletteError` if malformed."""
+    k, method, start = _palette_count(payload, short_count, rice)
     if not 1 <= k <= MAX_COLOURS:
         raise PaletteError(f"a palette of {k} colours")
+    if method == RICE:
+        return _unpack_rice(payload[start:], k, planes)
     if modelled:
         try:
             deltas = entropy.decode_indexes(payload[start:], planes, k, 256).T
@@ -130,26 +149,41 @@ def unpack_palette(payload: bytes, planes: int, modelled: bool = True, short_cou
     return colours
 
 
-def encode(pixels: np.ndarray, v11: bool = True, v17: bool = True) -> dict[bytes, bytes] | None:
+def _unpack_rice(payload: bytes, k: int, planes: int) -> np.ndarray:
+    """The value-sorted palette of a Rice-coded one (method :data:`RICE`), whose colours
+    must be distinct and in index order."""
+    if k > rice_palette.MAX_COLOURS:
+        raise PaletteError(f"a Rice-coded palette of {k} colours")
+    try:
+        colours = rice_palette.decode(payload, k, planes)
+    except rice_palette.RicePaletteError as exc:
+        raise PaletteError(str(exc)) from None
+    values = pack_colours(colours)
+    if len(np.unique(values)) != k or not (index_order(colours) == np.arange(k)).all():
+        raise PaletteError("the palette is not in index order")
+    return colours[np.argsort(values)]
+
+
+def encode(pixels: np.ndarray, v11: bool = True, v17: bool = True, v18: bool = True) -> dict[bytes, bytes] | None:
     """The sections coding an (H, W, C) uint8 image, or None if it has too many colours;
     ``v11``: as format v11 codes them (the palette modelled, the indexes with the match
     model), else as formats v5 to v10 did; ``v17``: the palette's size as LEB128 (format
-    v17+), else a u32."""
+    v17+), else a u32; ``v18``: the palette may be Rice-coded (format v18+)."""
     found = palette_of(pixels)
     if found is None:
         return None
     indexes, colours = found
-    return {PALETTE_TAG: pack_palette(colours, v11, v17),
+    return {PALETTE_TAG: pack_palette(colours, v11, v17, v18),
             INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11)}
 
 
 def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True,
-           v17: bool = True) -> np.ndarray:
-    """The (height, width, planes) pixels of an indexed file's sections (``v11`` and
-    ``v17`` as they were encoded with). Raises :class:`PaletteError` or
+           v17: bool = True, v18: bool = True) -> np.ndarray:
+    """The (height, width, planes) pixels of an indexed file's sections (``v11``, ``v17``
+    and ``v18`` as they were encoded with). Raises :class:`PaletteError` or
     :class:`lora_codec.entropy.CorruptStreamError`."""
     if PALETTE_TAG not in sections or INDEX_TAG not in sections:
         raise PaletteError("the palette or index section is missing")
-    colours = unpack_palette(sections[PALETTE_TAG], planes, v11, v17)
+    colours = unpack_palette(sections[PALETTE_TAG], planes, v11, v17, v18)
     indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11)
     return np.ascontiguousarray(colours[index_order(colours)][indexes])
