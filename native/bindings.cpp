@@ -303,8 +303,9 @@ Array<int32_t> engine_outputs(Array<uint8_t> pixels, const std::optional<Array<u
   return out;
 }
 
-py::bytes encode_indexes_py(Array<uint16_t> plane, int colours, bool match) {
+py::bytes encode_indexes_py(Array<uint16_t> plane, int colours, bool match, int mixer_start) {
   require(plane.ndim() == 2, "plane must be (H, W)");
+  require(mixer_start >= 0 && mixer_start <= index_model::kMaxMixerStart, "mixer_start must be in [0, 32]");
   require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
   const int64_t h = plane.shape(0), wd = plane.shape(1);
   const uint16_t* p = plane.data();
@@ -312,13 +313,14 @@ py::bytes encode_indexes_py(Array<uint16_t> plane, int colours, bool match) {
   std::vector<uint8_t> out;
   {
     py::gil_scoped_release release;
-    out = encode_indexes(p, h, wd, colours, match);
+    out = encode_indexes(p, h, wd, colours, match, mixer_start);
   }
   return to_bytes(out);
 }
 
-py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, bool match) {
+py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, bool match, int mixer_start) {
   require(h >= 0 && wd >= 0, "bad shape");
+  require(mixer_start >= 0 && mixer_start <= index_model::kMaxMixerStart, "mixer_start must be in [0, 32]");
   require(colours >= 1 && colours <= 65536, "colours must be in [1, 65536]");
   std::string buf = data;
   Array<uint16_t> out({h, wd});
@@ -326,7 +328,8 @@ py::tuple decode_indexes_py(py::bytes data, int64_t h, int64_t wd, int colours, 
   bool corrupt;
   {
     py::gil_scoped_release release;
-    corrupt = decode_indexes(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), h, wd, colours, match, o);
+    corrupt = decode_indexes(reinterpret_cast<const uint8_t*>(buf.data()), buf.size(), h, wd, colours, match, o,
+                             mixer_start);
   }
   return py::make_tuple(out, corrupt);
 }
@@ -387,13 +390,14 @@ PYBIND11_MODULE(_native, m) {
   py::class_<PredictorWeights, std::shared_ptr<PredictorWeights>>(m, "PredictorWeights")
       .def(py::init(&make_weights), py::arg("features"), py::arg("planes"), py::arg("kind") = 0);
   m.def("engine_outputs", &engine_outputs, py::arg("pixels"), py::arg("guide") = py::none());
-  m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"), py::arg("match"));
+  m.def("encode_indexes", &encode_indexes_py, py::arg("plane"), py::arg("colours"), py::arg("match"),
+        py::arg("mixer_start"));
   m.def("encode_low_bits", &encode_low_bits_py, py::arg("high"), py::arg("low"), py::arg("bits"),
         py::arg("table_bits"));
   m.def("decode_low_bits", &decode_low_bits_py, py::arg("data"), py::arg("high"), py::arg("bits"),
         py::arg("table_bits"));
   m.def("decode_indexes", &decode_indexes_py, py::arg("data"), py::arg("height"), py::arg("width"),
-        py::arg("colours"), py::arg("match"));
+        py::arg("colours"), py::arg("match"), py::arg("mixer_start"));
   m.def("kernel_in_use", &kernel_in_use);
   m.def("conv_layer", &conv_layer_py, py::arg("x"), py::arg("w"), py::arg("bias"), py::arg("shift"), py::arg("lo"),
         py::arg("hi"));

@@ -241,9 +241,10 @@ class PixelStreamDecoder {
 
 // A plane of palette indexes (h x w, each < colours <= 65536) under the online context
 // mixing model of index_model.hpp (mode "indexed", format v5).
-inline std::vector<uint8_t> encode_indexes(const uint16_t* plane, int64_t h, int64_t w, int colours, bool match) {
+inline std::vector<uint8_t> encode_indexes(const uint16_t* plane, int64_t h, int64_t w, int colours, bool match,
+                                           int mixer_start = index_model::kMixerStart) {
   RangeEncoder enc;
-  index_model::IndexModel model(w, h, colours, match);
+  index_model::IndexModel model(w, h, colours, match, mixer_start);
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       const uint32_t v = plane[y * w + x];
@@ -266,9 +267,9 @@ inline std::vector<uint8_t> encode_indexes(const uint16_t* plane, int64_t h, int
 
 // Decodes into `plane` (h x w); stops at the first sign of corruption. Returns corrupt.
 inline bool decode_indexes(const uint8_t* data, size_t size, int64_t h, int64_t w, int colours, bool match,
-                           uint16_t* plane) {
+                           uint16_t* plane, int mixer_start = index_model::kMixerStart) {
   RangeDecoder dec(parse_stream(data, size, true));
-  index_model::IndexModel model(w, h, colours, match);
+  index_model::IndexModel model(w, h, colours, match, mixer_start);
   std::fill(plane, plane + h * w, uint16_t{0});
   for (int64_t y = 0; y < h && !dec.corrupt(); ++y) {
     for (int64_t x = 0; x < w; ++x) {

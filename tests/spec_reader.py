@@ -197,7 +197,8 @@ def indexed_palette(payload: bytes, planes: int, version: int) -> list[tuple[int
     if version >= 11:
         from lora_codec import entropy
 
-        raw = entropy.decode_indexes(payload[at:], planes, k, 256).astype("uint8").tobytes()
+        start = entropy.MIXER_START if version >= 18 else entropy.MIXER_START_V5
+        raw = entropy.decode_indexes(payload[at:], planes, k, 256, mixer_start=start).astype("uint8").tobytes()
     else:
         raw = zlib.decompress(payload[at:])
     if not 1 <= k <= 65536 or len(raw) != k * planes:

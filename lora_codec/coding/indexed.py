@@ -9,7 +9,8 @@ differences of consecutive colours, coded from format v11 as a (planes, count) p
 of a colour is its rank when the palette is sorted by luma (ties by value), which both
 sides derive from the palette. From format v18 a palette of at most 256 colours may
 instead be written in index order as Golomb-Rice codes (:mod:`.rice_palette`), whichever
-is smaller; the count's lowest bit says which.
+is smaller; the count's lowest bit says which; and the model's mixers start lighter
+(:data:`lora_codec.entropy.MIXER_START`).
 
 >>> import numpy as np
 >>> image = np.zeros((8, 10, 3), np.uint8); image[2:5, 3:7] = (200, 30, 30)
@@ -86,6 +87,10 @@ def palette_of(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return rank[inverse.reshape(-1)].reshape(pixels.shape[:2]).astype(np.uint16), colours
 
 
+def _mixer_start(v18: bool) -> int:
+    return entropy.MIXER_START if v18 else entropy.MIXER_START_V5
+
+
 def pack_palette(colours: np.ndarray, modelled: bool = True, short_count: bool = True,
                  rice: bool = True) -> bytes:
     """The number of colours k, then the planar first differences (mod 256) of the
@@ -94,9 +99,12 @@ def pack_palette(colours: np.ndarray, modelled: bool = True, short_count: bool =
     (format v17+), else a u32. With ``rice`` (format v18+) the head is LEB128
     2 (k - 1) + method, and a palette of at most :data:`rice_palette.MAX_COLOURS` colours
     is written as Golomb-Rice codes in index order (method :data:`RICE`) where that is
-    smaller than the model's differences (method :data:`MODELLED`)."""
+    smaller than the model's differences (method :data:`MODELLED`, whose mixers then start
+    as format v18's)."""
     deltas = np.ascontiguousarray(np.diff(colours.astype(np.int16), axis=0, prepend=0).astype(np.uint8).T)
-    coded = entropy.encode_indexes(deltas, 256) if modelled else zlib.compress(deltas.tobytes(), 9)
+    mixer_start = _mixer_start(rice and short_count)
+    coded = entropy.encode_indexes(deltas, 256, mixer_start=mixer_start) if modelled else zlib.compress(
+        deltas.tobytes(), 9)
     if not (rice and short_count):
         return (leb128.pack(len(colours) - 1) if short_count else struct.pack("<I", len(colours))) + coded
     best = leb128.pack(2 * (len(colours) - 1) + MODELLED) + coded
@@ -131,7 +139,8 @@ def unpack_palette(payload: bytes, planes: int, modelled: bool = True, short_cou
         return _unpack_rice(payload[start:], k, planes)
     if modelled:
         try:
-            deltas = entropy.decode_indexes(payload[start:], planes, k, 256).T
+            deltas = entropy.decode_indexes(payload[start:], planes, k, 256,
+                                            mixer_start=_mixer_start(rice and short_count)).T
         except entropy.CorruptStreamError as exc:
             raise PaletteError(f"palette: {exc}") from None
     else:
@@ -168,13 +177,14 @@ def encode(pixels: np.ndarray, v11: bool = True, v17: bool = True, v18: bool = T
     """The sections coding an (H, W, C) uint8 image, or None if it has too many colours;
     ``v11``: as format v11 codes them (the palette modelled, the indexes with the match
     model), else as formats v5 to v10 did; ``v17``: the palette's size as LEB128 (format
-    v17+), else a u32; ``v18``: the palette may be Rice-coded (format v18+)."""
+    v17+), else a u32; ``v18``: the palette may be Rice-coded, and the model's mixers start
+    lighter (format v18+)."""
     found = palette_of(pixels)
     if found is None:
         return None
     indexes, colours = found
     return {PALETTE_TAG: pack_palette(colours, v11, v17, v18),
-            INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11)}
+            INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11, _mixer_start(v18))}
 
 
 def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True,
@@ -185,5 +195,5 @@ def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v
     if PALETTE_TAG not in sections or INDEX_TAG not in sections:
         raise PaletteError("the palette or index section is missing")
     colours = unpack_palette(sections[PALETTE_TAG], planes, v11, v17, v18)
-    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11)
+    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11, _mixer_start(v18))
     return np.ascontiguousarray(colours[index_order(colours)][indexes])

@@ -46,7 +46,7 @@ from .coder import (
     stream_capacity,
 )
 from .convolution import conv_layer
-from .indexes import MAX_COLOURS, decode_indexes, encode_indexes
+from .indexes import MAX_COLOURS, MIXER_START, MIXER_START_V5, decode_indexes, encode_indexes
 from .low_bits import MAX_LOW_BITS, decode_low_bits, encode_low_bits
 from .pixels import (MAX_TABLE_BITS, MIN_TABLE_BITS, PixelDecoder, PixelEncoder, PredictorWeights, engine_outputs,
                      predict_params)
@@ -58,6 +58,8 @@ __all__ = [
     "MAX_PRECISION",
     "MAX_TABLE_BITS",
     "MIN_TABLE_BITS",
+    "MIXER_START",
+    "MIXER_START_V5",
     "MIN_SUBPIXEL_BITS",
     "MIXTURE_PRECISION",
     "CorruptStreamError",

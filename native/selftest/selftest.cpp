@@ -161,20 +161,21 @@ void predictor(std::mt19937& rng, int kind, bool guided, bool calibrate, bool re
 // force tree branches (3, 5, 300), a one-colour plane, and damaged copies of the stream,
 // with and without the match model.
 void indexes(std::mt19937& rng) {
+  for (int start : {index_model::kMixerStartV5, index_model::kMixerStart})
   for (bool match : {false, true})
   for (int colours : {1, 2, 3, 5, 300, 65536}) {
     const int64_t h = 23, w = 31;
     std::vector<uint16_t> plane(h * w), out(h * w);
     for (int64_t k = 0; k < h * w; ++k)
       plane[k] = static_cast<uint16_t>((k % 5 == 0 ? rng() : (k / 7) * 3) % uint32_t(colours));
-    auto data = encode_indexes(plane.data(), h, w, colours, match);
-    const bool bad = decode_indexes(data.data(), data.size(), h, w, colours, match, out.data());
+    auto data = encode_indexes(plane.data(), h, w, colours, match, start);
+    const bool bad = decode_indexes(data.data(), data.size(), h, w, colours, match, out.data(), start);
     check(!bad && out == plane, "index round trip");
     for (int round = 0; round < 2 && colours > 1; ++round) {
       std::vector<uint8_t> copy = data;
       if (round == 0) copy[copy.size() / 2] ^= 0x5a;
       else copy.resize(copy.size() / 4);
-      decode_indexes(copy.data(), copy.size(), h, w, colours, match, out.data());
+      decode_indexes(copy.data(), copy.size(), h, w, colours, match, out.data(), start);
       bool inside = true;
       for (uint16_t v : out) inside = inside && v < colours;
       check(inside, "damaged index streams decode inside the palette");
