@@ -165,7 +165,8 @@ def _rice_payload(colours: np.ndarray) -> bytes:
 
 @pytest.mark.parametrize("damage, message", [
     ("value order", "index order"), ("duplicate", "index order"), ("truncated", "truncated"),
-    ("trailing byte", "after its codes"), ("padding bit", "after its codes"), ("long code", "out of range")])
+    ("trailing byte", "after its codes"), ("padding bit", "after its codes"), ("long code", "out of range"),
+    ("huge", "after its codes")])
 def test_bad_rice_palettes_are_refused(damage, message):
     colours = _icon_palette(16)
     in_index_order = colours[indexed.index_order(colours)]
@@ -175,6 +176,8 @@ def test_bad_rice_palettes_are_refused(damage, message):
         payload = _rice_payload(np.concatenate([in_index_order[:1], in_index_order]))
     elif damage == "truncated":
         payload = _rice_payload(in_index_order)[:-2]
+    elif damage == "huge":  # refused by its length, before its bits are read
+        payload = leb128(2 * 15 + indexed.RICE) + b"\xff" * (rice_palette.max_bytes(16, 3) + 1)
     elif damage == "trailing byte":
         payload = _rice_payload(in_index_order) + b"\x00"
     elif damage == "padding bit":  # two colours: 24 + 3 x (3 + 2) = 39 bits, one bit of padding, set
@@ -317,3 +320,25 @@ def test_adaptation_is_not_run_when_the_indexed_file_wins_anyway(adaptations):
     assert len(lora_codec.compress(near)) > ADAPTATION_REACH * len(lora_codec.compress(near, fallback=False))
     lora_codec.compress(near, steps=2)
     assert [shape for shape, _ in adaptations] == [(48, 64)]
+
+
+@pytest.mark.parametrize("planes", [1, 3, 4])
+@pytest.mark.parametrize("k", [1, 2, 256])
+def test_the_longest_rice_palette_fits_its_bound(k, planes):
+    """Every number 255 (or -128 as the pivot's 255) with r = 0 is the longest a palette
+    can be: it reads back, and it is exactly max_bytes long."""
+    colours = np.zeros((k, planes), np.int64)
+    pivot = 1 if planes >= 3 else 0
+    steps = np.zeros((k - 1, planes), np.int64)
+    steps[:, pivot] = -128  # numbered 255 brightening first
+    for c in range(planes):
+        if c != pivot:  # zigzag 255 is -128, minus the pivot's step for R and B
+            steps[:, c] = -128 + (steps[:, pivot] if planes >= 3 and c in (0, 2) else 0)
+    colours[1:] = np.cumsum(steps, axis=0)
+    colours = (colours % 256).astype(np.uint8)
+    bits = [0] * (8 * planes)
+    for _ in range(planes if k > 1 else 0):
+        bits += [0, 0, 0] + ([1] * 255 + [0]) * (k - 1)
+    payload = np.packbits(np.array(bits, np.uint8)).tobytes()
+    assert len(payload) == rice_palette.max_bytes(k, planes)
+    assert np.array_equal(rice_palette.decode(payload, k, planes), colours)

@@ -87,6 +87,13 @@ def _number_bits(v: int, bits: int) -> list[int]:
     return [(v >> (bits - 1 - b)) & 1 for b in range(bits)]
 
 
+def max_bytes(k: int, planes: int) -> int:
+    """The most bytes a palette of k colours can take (every code at its longest, 256 bits:
+    the number 255 with r = 0), so that a reader can refuse a longer payload unread."""
+    bits = 8 * planes + (planes * (PARAMETER_BITS + 256 * (k - 1)) if k > 1 else 0)
+    return (bits + 7) // 8
+
+
 def encode(colours: np.ndarray) -> bytes:
     """The bytes of (k, C) uint8 colours in index order (1 <= k <= :data:`MAX_COLOURS`)."""
     k, planes = colours.shape
@@ -114,6 +121,8 @@ def decode(payload: bytes, k: int, planes: int) -> np.ndarray:
     set in the padding, and codes running past the end are refused)."""
     if not 1 <= k <= MAX_COLOURS:
         raise RicePaletteError(f"a Rice-coded palette of {k} colours")
+    if len(payload) > max_bytes(k, planes):
+        raise RicePaletteError("the Rice-coded palette has bytes or bits after its codes")
     bits = np.unpackbits(np.frombuffer(payload, np.uint8))
     at = 0
 
