@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from .container import MODES
+from .container import MODEL_MODES, MODES
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 130, 143
 DEFAULT_MAX_PIXELS = 89_478_485  # as lora_codec.images (not imported here: it loads Pillow)
@@ -553,7 +553,8 @@ def _info(args) -> int:
     console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
     console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}"
                   + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
-                  f"model {stats['model_id']}, format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
+                  + (f"model {stats['model_id']}" if stats["mode"] in MODEL_MODES else "no model")
+                  + f", format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
                   + (", one stripe" if stats["one_stripe"] else "") + (", no match model" if stats["no_match"] else ""))
     for group, quality in stats["hevc_quality"].items():
         console.print(f"HEVC base layer ({group}): quality {quality}")

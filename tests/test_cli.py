@@ -88,7 +88,8 @@ def test_json_output_is_one_object_per_file(tmp_path, image_file, capsys):
     assert info["width"] == 40 and info["height"] == 24 and info["colour"] == "RGB"
     assert set(info["split_bpsp"]) >= {"adapter", "z", "pixels"}
     assert main(["info", str(out)]) == 0
-    assert "pixels" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "pixels" in text and f"model {info['model_id']}" in text
 
 
 def _lcz(tmp_path, image_file) -> bytes:

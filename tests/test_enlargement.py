@@ -202,4 +202,5 @@ def test_the_command_line_codes_and_reports_enlargements(tmp_path, sprite, capsy
     assert np.array_equal(np.asarray(Image.open(back)), sprite[1])
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
-    assert "mode upscaled" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "mode upscaled, no model," in out_text and "model 0000" not in out_text
