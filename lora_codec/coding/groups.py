@@ -69,7 +69,8 @@ class StreamFormat:
     bits in stripes (v14+) and with the low-bit model's smaller tables (v15+), and the
     header's no-match flag, which codes the bit refinement without its match model
     (v16+), the bit refinement's tables sized by the stream and mode indexed's
-    palette size as LEB128 (v17+), and mode indexed's Rice-coded palettes (v18+). The one place that maps versions to these features."""
+    palette size as LEB128 (v17+), and mode indexed's Rice-coded palettes and lighter
+    mixers (v18+). The one place that maps versions to these features."""
 
     framed: bool
     calibrated: bool
@@ -88,7 +89,7 @@ class StreamFormat:
     low_bit_table_bits: int = TABLE_BITS_V13  # the low-bit model's tables' size (v15+: TABLE_BITS)
     sized_tables: bool = False  # v17+: the bit refinement's tables sized by the stream (refinement_table_bits)
     short_palette_count: bool = False  # v17+: mode indexed's palette gives its size as LEB128, not a u32
-    rice_palette: bool = False  # v18+: mode indexed's palette may be Golomb-Rice codes in index order
+    rice_palette: bool = False  # v18+: mode indexed's palette may be Rice codes; its model's mixers start lighter
 
     @classmethod
     def of(cls, version: int = container.VERSION, flags: int = 0) -> "StreamFormat":

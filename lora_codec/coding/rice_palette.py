@@ -4,16 +4,16 @@ format v18).
 The colours are written in index order (by luma, ties by packed value, as
 :func:`lora_codec.coding.indexed.index_order` ranks them), where consecutive colours are
 close in every plane at once. The first colour is written as it is, 8 bits a plane; then
-each plane's differences between consecutive colours (nothing more when there is one colour), mod 256 and taken as -128..127.
-The pivot plane is G in colour images and the grey plane in grey ones: the other colour
+(unless there is only one colour) each plane's differences between consecutive colours,
+mod 256 and taken as -128..127. The pivot plane is G in colour images and the grey plane in grey ones: the other colour
 planes (R, B) write their difference minus the pivot's, which removes what the planes'
 steps share, and an alpha plane writes its differences as they are. In index order the
 colours brighten, so the pivot's steps are mostly >= 0: they are numbered brightening
 first (0..127 as they are, then -1..-128 as 128..255); the other planes' numbers are
 zigzagged (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...). Each plane's numbers are written as
-Golomb-Rice codes of one parameter r in 0..7 (3 bits before the plane's codes): the quotient v >> r as that many
-1 bits and a 0, then the r low bits, most significant first. Bits fill bytes from the most
-significant; the last byte is padded with 0 bits.
+Golomb-Rice codes of one parameter r in 0..7 (3 bits before the plane's codes): the
+quotient v >> r as that many 1 bits and a 0, then the r low bits, most significant first.
+Bits fill bytes from the most significant; the last byte is padded with 0 bits.
 
 On seven 16-colour icons of 16 x 16 pixels this takes 239 bytes where mode indexed's
 context-mixing model takes 286 (290 in format v17); the model wins on palettes of
@@ -104,8 +104,8 @@ def encode(colours: np.ndarray) -> bytes:
         bits += _number_bits(int(colours[0, c]), 8)
     steps = _wrap(np.diff(colours.astype(np.int64), axis=0))
     parts = [np.zeros(0, np.uint8)]
+    pivot = _pivot(planes)
     for c in range(planes if k > 1 else 0):
-        pivot = _pivot(planes)
         d = _wrap(steps[:, c] - (steps[:, pivot] if c in _residual_planes(planes) else 0))
         values = _brightening_first(d) if c == pivot else _zigzag(d)
         r = _best_parameter(values)
@@ -142,11 +142,12 @@ def decode(payload: bytes, k: int, planes: int) -> np.ndarray:
     for c in range(planes if k > 1 else 0):
         r = number(PARAMETER_BITS)
         for i in range(k - 1):
-            end = zeros[np.searchsorted(zeros, at)] if np.searchsorted(zeros, at) < len(zeros) else None
-            if end is None:
+            next_zero = int(np.searchsorted(zeros, at))  # the unary quotient ends at the next 0 bit
+            if next_zero == len(zeros):
                 raise RicePaletteError("the Rice-coded palette is truncated")
-            quotient = int(end) - at
-            at = int(end) + 1
+            end = int(zeros[next_zero])
+            quotient = end - at
+            at = end + 1
             values[c, i] = (quotient << r) | number(r)
     if len(bits) - at >= 8 or bits[at:].any():
         raise RicePaletteError("the Rice-coded palette has bytes or bits after its codes")
