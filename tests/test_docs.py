@@ -30,8 +30,8 @@ import lora_codec.quality_choice
 
 MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution,
            lora_codec.entropy.kernels, lora_codec.exact.evaluate,
-           lora_codec.entropy.indexes, lora_codec.coding.analysis, lora_codec.coding.indexed, lora_codec.coding.rice_palette,
-           lora_codec.coding.stripe_layout,
+           lora_codec.entropy.indexes, lora_codec.coding.analysis, lora_codec.coding.indexed,
+           lora_codec.coding.rice_palette, lora_codec.coding.stripe_layout,
            lora_codec.coding.enlargement, lora_codec.coding.depth,
            lora_codec.base_layer, lora_codec.batch, lora_codec.container, lora_codec.images, lora_codec.leb128,
            lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit,
