@@ -407,7 +407,7 @@ class Codec:
     def _indexed(pixels: np.ndarray, colour: str, extra: dict[bytes, bytes]) -> bytes | None:
         """The file of mode ``indexed`` (None for images of too many colours)."""
         fmt = StreamFormat.of()  # as the version written codes them
-        coded = indexed.encode(pixels, fmt.match_models, fmt.short_palette_count, fmt.rice_palette)
+        coded = indexed.encode(pixels, fmt)
         if coded is None:
             return None
         header = Header(width=pixels.shape[1], height=pixels.shape[0], colour=colour, mode="indexed",
@@ -713,8 +713,7 @@ class Codec:
         header = c.header
         try:
             fmt = StreamFormat.of(header.version, header.flags)
-            out = indexed.decode(c.sections, header.height, header.width, header.planes, fmt.match_models,
-                                 fmt.short_palette_count, fmt.rice_palette)
+            out = indexed.decode(c.sections, header.height, header.width, header.planes, fmt)
         except (indexed.PaletteError, entropy.CorruptStreamError) as exc:
             raise DecodeError(f"corrupt .lcz file: {exc}") from None
         return _checked(out, header)

@@ -14,6 +14,7 @@ import lora_codec
 from lora_codec import container, entropy
 from lora_codec.codec import DecodeError
 from lora_codec.coding import indexed, rice_palette
+from lora_codec.coding.groups import StreamFormat
 from lora_codec.transforms import pack_colours
 
 from helpers import leb128, palette_image, smooth_image
@@ -75,9 +76,9 @@ def test_files_before_version_11_decode_as_they_were_coded():
     data = lora_codec.compress(img)
     c = container.unpack(data)
     assert c.header.mode == "indexed" and c.header.version == container.VERSION >= 11
-    old = {**c.sections, **indexed.encode(img, v11=False, v17=False, v18=False)}
+    old = {**c.sections, **indexed.encode(img, StreamFormat.of(10))}
     assert all(old[tag] != c.sections[tag] for tag in (indexed.PALETTE_TAG, indexed.INDEX_TAG))
-    assert np.array_equal(indexed.decode(old, *img.shape, v11=False, v17=False, v18=False), img)
+    assert np.array_equal(indexed.decode(old, *img.shape, StreamFormat.of(10)), img)
     v10 = container.pack(container.Container(c.header, old), version=10)
     assert np.array_equal(lora_codec.decompress(v10), img)
 

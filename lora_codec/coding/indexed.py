@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import entropy, leb128
 from ..transforms import COLOUR_SAMPLE_STRIDE, pack_colours
 from . import rice_palette
+
+if TYPE_CHECKING:
+    from .groups import StreamFormat
 
 PALETTE_TAG = b"IPAL"
 INDEX_TAG = b"IIDX"
@@ -173,27 +177,37 @@ def _unpack_rice(payload: bytes, k: int, planes: int) -> np.ndarray:
     return colours[np.argsort(values)]
 
 
-def encode(pixels: np.ndarray, v11: bool = True, v17: bool = True, v18: bool = True) -> dict[bytes, bytes] | None:
-    """The sections coding an (H, W, C) uint8 image, or None if it has too many colours;
-    ``v11``: as format v11 codes them (the palette modelled, the indexes with the match
-    model), else as formats v5 to v10 did; ``v17``: the palette's size as LEB128 (format
-    v17+), else a u32; ``v18``: the palette may be Rice-coded, and the model's mixers start
-    lighter (format v18+)."""
+def encode(pixels: np.ndarray, fmt: StreamFormat | None = None) -> dict[bytes, bytes] | None:
+    """The sections coding an (H, W, C) uint8 image, or None if it has too many colours,
+    as format ``fmt`` codes them (the version written when None): its ``match_models``
+    (v11+: the palette modelled, the indexes with the match model), ``short_palette_count``
+    (v17+) and ``rice_palette`` (v18+: Rice-coded palettes, lighter mixers)."""
+    fmt = fmt or _written_format()
     found = palette_of(pixels)
     if found is None:
         return None
     indexes, colours = found
-    return {PALETTE_TAG: pack_palette(colours, v11, v17, v18),
-            INDEX_TAG: entropy.encode_indexes(indexes, len(colours), v11, _mixer_start(v18))}
+    return {PALETTE_TAG: pack_palette(colours, fmt.match_models, fmt.short_palette_count, fmt.rice_palette),
+            INDEX_TAG: entropy.encode_indexes(indexes, len(colours), fmt.match_models,
+                                              _mixer_start(fmt.rice_palette))}
 
 
-def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int, v11: bool = True,
-           v17: bool = True, v18: bool = True) -> np.ndarray:
-    """The (height, width, planes) pixels of an indexed file's sections (``v11``, ``v17``
-    and ``v18`` as they were encoded with). Raises :class:`PaletteError` or
+def decode(sections: dict[bytes, bytes], height: int, width: int, planes: int,
+           fmt: StreamFormat | None = None) -> np.ndarray:
+    """The (height, width, planes) pixels of an indexed file's sections, coded as format
+    ``fmt`` codes them (the version written when None). Raises :class:`PaletteError` or
     :class:`lora_codec.entropy.CorruptStreamError`."""
+    fmt = fmt or _written_format()
     if PALETTE_TAG not in sections or INDEX_TAG not in sections:
         raise PaletteError("the palette or index section is missing")
-    colours = unpack_palette(sections[PALETTE_TAG], planes, v11, v17, v18)
-    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), v11, _mixer_start(v18))
+    colours = unpack_palette(sections[PALETTE_TAG], planes, fmt.match_models, fmt.short_palette_count,
+                             fmt.rice_palette)
+    indexes = entropy.decode_indexes(sections[INDEX_TAG], height, width, len(colours), fmt.match_models,
+                                     _mixer_start(fmt.rice_palette))
     return np.ascontiguousarray(colours[index_order(colours)][indexes])
+
+
+def _written_format() -> StreamFormat:
+    from .groups import StreamFormat
+
+    return StreamFormat.of()
