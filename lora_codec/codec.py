@@ -447,12 +447,15 @@ class Codec:
               fmt: StreamFormat, palette: bool = True, progress=None) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
         them smallest: with a palette (if ``palette`` allows it), the image is also coded
-        without it. Each candidate runs the float encoder once, and its latents are kept
-        for what follows; each coding is a ``progress`` task (:func:`_stripe_task`)."""
+        without it, and with channel palettes also without them. Each candidate runs the
+        float encoder once, and its latents are kept for what follows; each coding is a
+        ``progress`` task (:func:`_stripe_task`)."""
         weights = CodingWeights.of(model)
         candidates = [transforms.choose(pixels, colour, palette=palette)]
         if candidates[0][2].palette is not None:
             candidates.append(transforms.choose(pixels, colour, palette=False))
+        if candidates[-1][2].levels:
+            candidates.append(transforms.choose(pixels, colour, palette=False, levels=False))
         best = None
         for coded, coded_colour, chosen in candidates:
             planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}

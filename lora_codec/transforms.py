@@ -4,7 +4,8 @@
   coded as L(A), one plane instead of three;
 * **channel palettes**: a plane that uses only some of the levels between its minimum and
   maximum (a sparse histogram: scans, renders, images whose low bits were cleared) is
-  coded as the indexes 0..k-1 of its levels, and the level list is stored;
+  coded as the indexes 0..k-1 of its levels, and the level list is stored (the encoder
+  keeps them only when they pay);
 * **palette**: an RGB image of at most 256 colours can be coded as one plane of indexes
   into its colours, ordered by luma (the encoder keeps it only when it pays).
 
@@ -79,9 +80,11 @@ def _palette(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return index, colours[order]
 
 
-def choose(pixels: np.ndarray, colour: str, palette: bool = True) -> tuple[np.ndarray, str, Transforms]:
+def choose(pixels: np.ndarray, colour: str, palette: bool = True,
+           levels: bool = True) -> tuple[np.ndarray, str, Transforms]:
     """(pixels to code, their colour type, the transforms that map them back); ``palette``
-    allows the palette transform (the encoder tries both when it applies)."""
+    allows the palette transform and ``levels`` the channel palettes (the encoder tries
+    each way when they apply)."""
     t = Transforms()
     coded, coded_colour = pixels, colour
     if palette and colour == "RGB":
@@ -95,7 +98,7 @@ def choose(pixels: np.ndarray, colour: str, palette: bool = True) -> tuple[np.nd
         keep = [0] + ([3] if colour == "RGBA" else [])
         coded, coded_colour, t.grey_rgb = np.ascontiguousarray(pixels[:, :, keep]), _GREY[colour], True
     out = None
-    for c in range(coded.shape[2]):
+    for c in range(coded.shape[2] if levels else 0):
         present = np.flatnonzero(np.bincount(coded[:, :, c].reshape(-1), minlength=256))
         span = int(present[-1]) - int(present[0]) + 1
         if len(present) > 1 and len(present) <= SPARSE_SHARE * span:

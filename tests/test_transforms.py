@@ -62,3 +62,47 @@ def test_damaged_transform_sections_are_errors(payload):
     bad = container.pack(container.Container(c.header, {**c.sections, transforms.TAG: payload}))
     with pytest.raises(DecodeError):
         lora_codec.decompress(bad)
+
+
+def _clustered_image(n: int, seed: int) -> np.ndarray:
+    """Three flat regions with mild texture: few levels in use, far apart, as in a small
+    crop of a photograph; its histogram looks sparse without being a channel palette."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n]
+    regions = (x > n // 3).astype(int) + (y > n // 2)
+    planes = [np.array([40, 120, 200])[regions] + 20 * c + 4 * np.sin(x / 2 + y / 3) + rng.normal(0, 2, (n, n))
+              for c in range(3)]
+    return np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8)
+
+
+def _stretched_image(n: int, seed: int) -> np.ndarray:
+    """A photo-like image with its contrast stretched 1.5 times: every third level unused."""
+    img = smooth_image(n, n, planes=3, seed=seed).astype(np.float64)
+    return np.clip(np.rint((img - 128) * 1.5 + 128), 0, 255).astype(np.uint8)
+
+
+def test_channel_palettes_can_be_left_out():
+    img = _stretched_image(48, 0)
+    assert transforms.choose(img, "RGB")[2].levels
+    coded, coded_colour, chosen = transforms.choose(img, "RGB", levels=False)
+    assert not chosen and coded_colour == "RGB" and np.array_equal(coded, img)
+
+
+@pytest.mark.parametrize("image, levels_pay", [(_clustered_image(24, 0), False), (_stretched_image(48, 0), True)])
+def test_the_encoder_keeps_the_smaller_of_with_and_without_channel_palettes(image, levels_pay, monkeypatch):
+    choose = transforms.choose
+    assert choose(image, "RGB")[2].levels
+
+    def size(levels=None):
+        if levels is not None:  # only that way
+            monkeypatch.setattr(transforms, "choose", lambda p, c, palette=True, **_: choose(p, c, palette, levels))
+        data = lora_codec.compress(image, fallback=False)
+        monkeypatch.setattr(transforms, "choose", choose)
+        assert np.array_equal(lora_codec.decompress(data), image)
+        section = container.unpack(data).sections.get(transforms.TAG)
+        return len(data), section is not None and bool(transforms.unpack(section, "RGB").levels)
+
+    (with_levels, _), (without, _) = size(True), size(False)
+    chosen, used_levels = size()
+    assert chosen == min(with_levels, without) and used_levels == levels_pay
+    assert (with_levels < without) == levels_pay
