@@ -246,6 +246,20 @@ def test_loading_in_the_background_leaves_errors_to_the_callers_import(capsys):
         import lora_codec.no_such_module  # noqa: F401
 
 
+def test_a_process_does_not_wait_for_the_loading_thread(tmp_path):
+    """An interrupted or failed compression exits at once, not after the adaptation's
+    libraries have finished importing (the thread is a daemon): here an import that would
+    take a minute."""
+    import subprocess
+    import sys
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(60)\n")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from lora_codec.lora.loading import start_loading; "
+              "start_loading('slow_to_import'); raise SystemExit(3)")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, timeout=45)
+    assert run.returncode == 3, run.stderr[-2000:]
+
+
 def test_window_features_equal_whole_tile_features(codec):
     from lora_codec.lora.fit import _crop_features
 

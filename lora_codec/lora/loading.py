@@ -24,8 +24,10 @@ ADAPTATION_MODULE = "lora_codec.lora.fit"
 
 def start_loading(module: str = ADAPTATION_MODULE) -> threading.Thread:
     """Starts importing ``module`` on a new thread and returns the thread. An import
-    error is not raised there: the caller's own import of the module raises it."""
-    thread = threading.Thread(target=_import_quietly, args=(module,), name="lora-codec-loading")
+    error is not raised there: the caller's own import of the module raises it. The
+    thread is a daemon, so a process interrupted or failing meanwhile exits at once
+    instead of waiting seconds for the import to end."""
+    thread = threading.Thread(target=_import_quietly, args=(module,), name="lora-codec-loading", daemon=True)
     thread.start()
     return thread
 
