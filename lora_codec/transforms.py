@@ -3,9 +3,10 @@
 * **grey stored as colour**: an RGB(A) image whose R, G and B are equal everywhere is
   coded as L(A), one plane instead of three;
 * **channel palettes**: a plane that uses only some of the levels between its minimum and
-  maximum (a sparse histogram: scans, renders, images whose low bits were cleared) is
-  coded as the indexes 0..k-1 of its levels, and the level list is stored (the encoder
-  keeps them only when they pay);
+  maximum (a sparse histogram: scans, renders, images whose low bits were cleared), or
+  whose histogram is a comb (levels left empty between well-used ones, as contrast and
+  gamma changes made in 8 bits leave them), is coded as the indexes 0..k-1 of its
+  levels, and the level list is stored (the encoder keeps them only when they pay);
 * **palette**: an RGB image of at most 256 colours can be coded as one plane of indexes
   into its colours, ordered by luma (the encoder keeps it only when it pays).
 
@@ -31,8 +32,12 @@ from .container import COLOUR_TYPES
 
 TAG = b"XFRM"
 VERSION = 1
-# A plane gets a channel palette when it uses at most this share of its level range.
+# A plane gets a channel palette when it uses at most this share of its level range, or
+# when at least COMB_GAPS of its levels are empty between two levels that are each used
+# by at least 1/8 of the mean count over the range (and by 2 pixels or more): a comb,
+# which no photograph of ../shared/data has and edited ones do.
 SPARSE_SHARE = 0.75
+COMB_GAPS = 4
 _GREY = {"RGB": "L", "RGBA": "LA"}
 
 
@@ -99,9 +104,10 @@ def choose(pixels: np.ndarray, colour: str, palette: bool = True,
         coded, coded_colour, t.grey_rgb = np.ascontiguousarray(pixels[:, :, keep]), _GREY[colour], True
     out = None
     for c in range(coded.shape[2] if levels else 0):
-        present = np.flatnonzero(np.bincount(coded[:, :, c].reshape(-1), minlength=256))
-        span = int(present[-1]) - int(present[0]) + 1
-        if len(present) > 1 and len(present) <= SPARSE_SHARE * span:
+        counts = np.bincount(coded[:, :, c].reshape(-1), minlength=256)
+        present = np.flatnonzero(counts)
+        if len(present) > 1 and (len(present) <= SPARSE_SHARE * (int(present[-1]) - int(present[0]) + 1)
+                                 or comb_gaps(counts) >= COMB_GAPS):
             if out is None:
                 out = coded.copy()
             lut = np.zeros(256, np.uint8)
@@ -109,6 +115,22 @@ def choose(pixels: np.ndarray, colour: str, palette: bool = True,
             out[:, :, c] = lut[coded[:, :, c]]
             t.levels[c] = present.astype(np.uint8)
     return (coded if out is None else out), coded_colour, t
+
+
+def comb_gaps(counts: np.ndarray) -> int:
+    """How many levels of a histogram (256 counts) are empty while both their neighbours
+    are used by at least 1/8 of the mean count over the used range, and by at least 2
+    pixels: the teeth of a comb.
+
+    >>> comb_gaps(np.array([0, 9, 0, 9, 9, 0, 9, 0] + [0] * 248))
+    2
+    """
+    present = np.flatnonzero(counts)
+    if len(present) < 3:
+        return 0
+    span = int(present[-1]) - int(present[0]) + 1
+    used = max(2, int(counts.sum()) // (8 * span))
+    return int(((counts[1:-1] == 0) & (counts[:-2] >= used) & (counts[2:] >= used)).sum())
 
 
 def invert(coded: np.ndarray, t: Transforms) -> np.ndarray:

@@ -75,10 +75,30 @@ def _clustered_image(n: int, seed: int) -> np.ndarray:
     return np.clip(np.stack(planes, -1), 0, 255).astype(np.uint8)
 
 
-def _stretched_image(n: int, seed: int) -> np.ndarray:
-    """A photo-like image with its contrast stretched 1.5 times: every third level unused."""
+def _stretched_image(n: int, seed: int, factor: float = 1.5) -> np.ndarray:
+    """A photo-like image with its contrast stretched: at 1.5 every third level unused, at
+    1.15 about one in eight (a comb, but not a sparse histogram)."""
     img = smooth_image(n, n, planes=3, seed=seed).astype(np.float64)
-    return np.clip(np.rint((img - 128) * 1.5 + 128), 0, 255).astype(np.uint8)
+    return np.clip(np.rint((img - 128) * factor + 128), 0, 255).astype(np.uint8)
+
+
+def _histogram(plane: np.ndarray) -> np.ndarray:
+    return np.bincount(plane.reshape(-1), minlength=256)
+
+
+def test_a_comb_qualifies_for_channel_palettes_and_a_photo_does_not():
+    comb = _stretched_image(64, 0, factor=1.15)
+    for c in range(3):
+        counts = _histogram(comb[:, :, c])
+        present = np.flatnonzero(counts)
+        assert len(present) > transforms.SPARSE_SHARE * (present[-1] - present[0] + 1)  # not sparse
+        assert transforms.comb_gaps(counts) >= transforms.COMB_GAPS
+    assert sorted(transforms.choose(comb, "RGB")[2].levels) == [0, 1, 2]
+    photo = smooth_image(64, 64, planes=3, seed=0)
+    assert all(transforms.comb_gaps(_histogram(photo[:, :, c])) == 0 for c in range(3))
+    assert not transforms.choose(photo, "RGB")[2]
+    # gaps between rarely used levels (a histogram's thin tails) are not a comb
+    assert transforms.comb_gaps(np.array([500, 1, 0, 1, 0, 1, 0, 1, 0, 1] + [0] * 246)) == 0
 
 
 def test_channel_palettes_can_be_left_out():
@@ -88,7 +108,8 @@ def test_channel_palettes_can_be_left_out():
     assert not chosen and coded_colour == "RGB" and np.array_equal(coded, img)
 
 
-@pytest.mark.parametrize("image, levels_pay", [(_clustered_image(24, 0), False), (_stretched_image(48, 0), True)])
+@pytest.mark.parametrize("image, levels_pay", [(_clustered_image(24, 0), False), (_stretched_image(48, 0), True),
+                                               (_stretched_image(64, 0, factor=1.15), True)])
 def test_the_encoder_keeps_the_smaller_of_with_and_without_channel_palettes(image, levels_pay, monkeypatch):
     choose = transforms.choose
     assert choose(image, "RGB")[2].levels
