@@ -8,7 +8,7 @@ from PIL import Image
 
 import lora_codec
 import lora_codec.codec as codec_module
-from lora_codec import container
+from lora_codec import container, transforms
 from lora_codec.codec import LATENT_RETRY_SHARE
 from lora_codec.coding.groups import group_latents
 from lora_codec.coding.latents import code_latents, zero_latents
@@ -102,10 +102,13 @@ def test_compress_does_not_modify_the_input_array():
 
 
 def _coded_with(image: np.ndarray, latent_retry_share: float, monkeypatch) -> tuple[bytes, int]:
-    """The learned file of ``image`` under that retry share, and how many times its group was coded."""
+    """The learned file of ``image`` under that retry share, and how many times its group was
+    coded (channel palettes off, so that the image is one candidate, not two)."""
     calls = []
     real = codec_module.encode_group
     monkeypatch.setattr(codec_module, "LATENT_RETRY_SHARE", latent_retry_share)
+    monkeypatch.setattr(transforms, "SPARSE_SHARE", 0.0)
+    monkeypatch.setattr(transforms, "COMB_GAPS", 257)
     monkeypatch.setattr(codec_module, "encode_group", lambda *a, **k: calls.append(1) or real(*a, **k))
     return lora_codec.Codec(threads=1).compress(image, fallback=False), len(calls)
 
