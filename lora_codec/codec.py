@@ -70,6 +70,13 @@ ADAPTATION_REACH = 0.8
 # (docs/design.md, "The UNet does not pay").
 LATENT_RETRY_SHARE = 0.003
 
+# Whether channel palettes pay is a property of the image's histogram, so an image of at
+# least CHANNEL_PALETTE_SAMPLE_FROM rows decides it on a band of CHANNEL_PALETTE_SAMPLE_ROWS
+# rows (whole stripes) across its middle, coded both ways, instead of coding all of it
+# twice (docs/design.md, "Channel palettes only where they pay, and for combs").
+CHANNEL_PALETTE_SAMPLE_FROM = 2048
+CHANNEL_PALETTE_SAMPLE_ROWS = 512
+
 
 def _check_time_budget(time_budget) -> float | None:
     if time_budget is None:
@@ -455,7 +462,11 @@ class Codec:
         if candidates[0][2].palette is not None:
             candidates.append(transforms.choose(pixels, colour, palette=False))
         if candidates[-1][2].levels:
-            candidates.append(transforms.choose(pixels, colour, palette=False, levels=False))
+            without = transforms.choose(pixels, colour, palette=False, levels=False)
+            if pixels.shape[0] >= CHANNEL_PALETTE_SAMPLE_FROM:
+                candidates[-1] = self._smaller_on_a_band(model, weights, m, [candidates[-1], without], quality, fmt)
+            else:
+                candidates.append(without)
         best = None
         for coded, coded_colour, chosen in candidates:
             planes = {g: np.ascontiguousarray(coded[:, :, list(idx)]) for g, idx in group_planes(coded_colour)}
@@ -470,6 +481,28 @@ class Codec:
             if best is None or plan.size < best.size:
                 best = plan
         return best
+
+    def _smaller_on_a_band(self, model: LoadedModel, weights: CodingWeights, m: Mode, candidates: list,
+                           quality: int | str | None, fmt: StreamFormat):
+        """The candidate (``transforms.choose``'s triple) whose coding of a band of
+        :data:`CHANNEL_PALETTE_SAMPLE_ROWS` rows across the image's middle, transforms
+        included, is the smallest."""
+        height = candidates[0][0].shape[0]
+        top = max(0, (height - CHANNEL_PALETTE_SAMPLE_ROWS) // 2 // fmt.stripe_rows * fmt.stripe_rows)
+
+        def band_size(candidate) -> int:
+            coded, coded_colour, chosen = candidate
+            band = coded[top:top + CHANNEL_PALETTE_SAMPLE_ROWS]
+            size = len(transforms.pack(chosen)) if chosen else 0
+            for _, idx in group_planes(coded_colour):
+                planes = np.ascontiguousarray(band[:, :, list(idx)])
+                latents = group_latents(model, planes)
+                code = self._code_group(model, weights, m, planes, latents, quality, fmt)
+                size += sections.file_size({"band": self._smaller_without_z(model, weights, planes, latents, code,
+                                                                            fmt)[1]}, None)
+            return size
+
+        return min(candidates, key=band_size)
 
     def _smaller_without_z(self, model: LoadedModel, weights: CodingWeights, planes: np.ndarray,
                            latents: list[np.ndarray], code: GroupCode, fmt: StreamFormat,

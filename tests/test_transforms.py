@@ -127,3 +127,22 @@ def test_the_encoder_keeps_the_smaller_of_with_and_without_channel_palettes(imag
     chosen, used_levels = size()
     assert chosen == min(with_levels, without) and used_levels == levels_pay
     assert (with_levels < without) == levels_pay
+
+
+@pytest.mark.parametrize("image, levels_pay", [(_clustered_image(24, 0), False),
+                                               (_stretched_image(64, 0, factor=1.15), True)])
+def test_a_tall_image_chooses_channel_palettes_on_a_band(image, levels_pay, monkeypatch):
+    """Tall images code only a band of rows both ways, then the whole image once, and keep
+    the way the band found smaller (here, as the whole image would)."""
+    import lora_codec.codec as codec_module
+
+    monkeypatch.setattr(codec_module, "CHANNEL_PALETTE_SAMPLE_FROM", 16)
+    monkeypatch.setattr(codec_module, "CHANNEL_PALETTE_SAMPLE_ROWS", 32)
+    rows, real = [], codec_module.encode_group
+    monkeypatch.setattr(codec_module, "encode_group", lambda model, w, planes, *a, **k: rows.append(planes.shape[0])
+                        or real(model, w, planes, *a, **k))
+    data = lora_codec.Codec(threads=1).compress(image, fallback=False)
+    assert rows[:3] == [min(32, image.shape[0])] * 2 + [image.shape[0]]
+    section = container.unpack(data).sections.get(transforms.TAG)
+    assert (section is not None and bool(transforms.unpack(section, "RGB").levels)) == levels_pay
+    assert np.array_equal(lora_codec.decompress(data), image)
