@@ -454,9 +454,11 @@ class Codec:
               fmt: StreamFormat, palette: bool = True, progress=None) -> "_Plan":
         """The image's groups coded with the base weights, under the transforms that make
         them smallest: with a palette (if ``palette`` allows it), the image is also coded
-        without it, and with channel palettes also without them. Each candidate runs the
-        float encoder once, and its latents are kept for what follows; each coding is a
-        ``progress`` task (:func:`_stripe_task`)."""
+        without it, and with channel palettes also without them (an image of
+        :data:`CHANNEL_PALETTE_SAMPLE_FROM` rows or more settles that last choice on a band,
+        :meth:`_smaller_on_a_band`). Each candidate runs the float encoder once, and its
+        latents are kept for what follows; each coding is a ``progress`` task
+        (:func:`_stripe_task`)."""
         weights = CodingWeights.of(model)
         candidates = [transforms.choose(pixels, colour, palette=palette)]
         if candidates[0][2].palette is not None:
@@ -492,15 +494,13 @@ class Codec:
 
         def band_size(candidate) -> int:
             coded, coded_colour, chosen = candidate
-            band = coded[top:top + CHANNEL_PALETTE_SAMPLE_ROWS]
-            size = len(transforms.pack(chosen)) if chosen else 0
-            for _, idx in group_planes(coded_colour):
+            band, groups = coded[top:top + CHANNEL_PALETTE_SAMPLE_ROWS], {}
+            for g, idx in group_planes(coded_colour):
                 planes = np.ascontiguousarray(band[:, :, list(idx)])
                 latents = group_latents(model, planes)
                 code = self._code_group(model, weights, m, planes, latents, quality, fmt)
-                size += sections.file_size({"band": self._smaller_without_z(model, weights, planes, latents, code,
-                                                                            fmt)[1]}, None)
-            return size
+                groups[g] = self._smaller_without_z(model, weights, planes, latents, code, fmt)[1]
+            return sections.file_size(groups, None) + (len(transforms.pack(chosen)) if chosen else 0)
 
         return min(candidates, key=band_size)
 
