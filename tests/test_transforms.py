@@ -82,6 +82,11 @@ def _stretched_image(n: int, seed: int, factor: float = 1.5) -> np.ndarray:
     return np.clip(np.rint((img - 128) * factor + 128), 0, 255).astype(np.uint8)
 
 
+def _has_channel_palettes(data: bytes) -> bool:
+    section = container.unpack(data).sections.get(transforms.TAG)
+    return section is not None and bool(transforms.unpack(section, "RGB").levels)
+
+
 def _histogram(plane: np.ndarray) -> np.ndarray:
     return np.bincount(plane.reshape(-1), minlength=256)
 
@@ -120,8 +125,7 @@ def test_the_encoder_keeps_the_smaller_of_with_and_without_channel_palettes(imag
         data = lora_codec.compress(image, fallback=False)
         monkeypatch.setattr(transforms, "choose", choose)
         assert np.array_equal(lora_codec.decompress(data), image)
-        section = container.unpack(data).sections.get(transforms.TAG)
-        return len(data), section is not None and bool(transforms.unpack(section, "RGB").levels)
+        return len(data), _has_channel_palettes(data)
 
     (with_levels, _), (without, _) = size(True), size(False)
     chosen, used_levels = size()
@@ -143,6 +147,5 @@ def test_a_tall_image_chooses_channel_palettes_on_a_band(image, levels_pay, monk
                         or real(model, w, planes, *a, **k))
     data = lora_codec.Codec(threads=1).compress(image, fallback=False)
     assert rows[:3] == [min(32, image.shape[0])] * 2 + [image.shape[0]]
-    section = container.unpack(data).sections.get(transforms.TAG)
-    assert (section is not None and bool(transforms.unpack(section, "RGB").levels)) == levels_pay
+    assert _has_channel_palettes(data) == levels_pay
     assert np.array_equal(lora_codec.decompress(data), image)
