@@ -27,10 +27,11 @@ import numpy as np
 from . import leb128
 
 MAGIC = b"\x89LCZ\r\n\x1a\n"
-VERSION = 18                   # written; see docs/format.md for what changed
+VERSION = 19                   # written; see docs/format.md for what changed
 READABLE_VERSIONS = tuple(range(1, VERSION + 1))  # read
 COMPACT_FROM = 17              # the first version of the compact layout
-MAX_SIDE = 1 << 16          # pixels per side
+MAX_SIDE = 1 << 18          # pixels per side (version 19 on; JPEG-XL's level 5 allows as many)
+MAX_SIDE_V18 = 1 << 16      # pixels per side up to version 18
 MAX_PIXELS = 1 << 28        # 268 megapixels per image
 MAX_SECTIONS = 32
 
@@ -132,6 +133,15 @@ def pixel_crc(pixels) -> int:
     return zlib.crc32(memoryview(pixels).cast("B")) & 0xFFFFFFFF
 
 
+def max_side(version: int) -> int:
+    """The most pixels a side that a file of this version may have.
+
+    >>> max_side(18), max_side(19)
+    (65536, 262144)
+    """
+    return MAX_SIDE if version >= 19 else MAX_SIDE_V18
+
+
 def _read_leb128(data: bytes, pos: int, end: int, limit: int, what: str) -> tuple[int, int]:
     """(the LEB128 number at ``data[pos:end]``, the position after it), at most ``limit``."""
     try:
@@ -156,6 +166,10 @@ def _check_header_for_pack(h: Header, version: int) -> None:
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     if h.bit_depth != (DEEP_BIT_DEPTH if h.mode == DEEP_MODE else 8):
         raise ValueError(f"bit depth {h.bit_depth} is not valid in mode {h.mode}")
+    side = max_side(version)
+    if not (1 <= h.width <= side and 1 <= h.height <= side) or h.width * h.height > MAX_PIXELS:
+        raise ValueError(f"a {h.width}x{h.height} image does not fit format version {version} "
+                         f"(at most {side} pixels a side and {MAX_PIXELS} pixels)")
 
 
 def pack(container: Container, version: int = VERSION) -> bytes:
@@ -200,10 +214,10 @@ def _pack_fixed(container: Container, version: int) -> bytes:
     return b"".join(parts)
 
 
-def packed_size(section_lengths: list[int], mode: str = "learned", width: int = MAX_SIDE,
-                height: int = MAX_SIDE, model_id: bytes = bytes(8)) -> int:
+def packed_size(section_lengths: list[int], mode: str = "learned", width: int = MAX_SIDE_V18,
+                height: int = MAX_SIDE_V18, model_id: bytes = bytes(8)) -> int:
     """Bytes of the file that sections of these lengths make, without packing it; the
-    default geometry and model id give the largest header."""
+    default geometry and model id give a header at least as large as any valid one."""
     header = (_COMPACT_START.size + len(leb128.pack(width - 1)) + len(leb128.pack(height - 1))
               + (1 + 8 * (model_id not in MODEL_NUMBERS) if mode in MODEL_MODES else 0) + _CRC.size + 1)
     return header + sum(1 + len(leb128.pack(n)) + n for n in section_lengths) + _CRC.size
@@ -215,9 +229,10 @@ def peek_size(head: bytes) -> tuple[int, int] | None:
     if len(head) <= len(MAGIC) or head[: len(MAGIC)] != MAGIC:
         return None
     if head[len(MAGIC)] >= COMPACT_FROM:
+        side = max_side(head[len(MAGIC)])
         try:
-            width, pos = _read_leb128(head, _COMPACT_START.size, len(head), MAX_SIDE - 1, "width")
-            height, _ = _read_leb128(head, pos, len(head), MAX_SIDE - 1, "height")
+            width, pos = _read_leb128(head, _COMPACT_START.size, len(head), side - 1, "width")
+            height, _ = _read_leb128(head, pos, len(head), side - 1, "height")
         except FormatError:
             return None
         return width + 1, height + 1
@@ -266,8 +281,10 @@ def _check_header(version: int, flags: int, mode: int, colour: int, depth: int, 
         raise FormatError(f"unknown colour type {colour}")
     if depth != (DEEP_BIT_DEPTH if _MODE_BY_CODE[mode] == DEEP_MODE else 8):
         raise FormatError(f"unsupported bit depth {depth} in mode {_MODE_BY_CODE[mode]}")
-    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
-        raise FormatError(f"implausible image size {width}x{height} (limit {MAX_PIXELS} pixels)")
+    side = max_side(version)
+    if not (1 <= width <= side and 1 <= height <= side) or width * height > MAX_PIXELS:
+        raise FormatError(f"implausible image size {width}x{height} (limit {side} pixels a side and "
+                          f"{MAX_PIXELS} pixels in version {version})")
     if count > MAX_SECTIONS:
         raise FormatError(f"implausible section count {count}")
 
@@ -284,8 +301,8 @@ def _unpack_compact(data: bytes, version: int) -> Container:
     if kind >> 6:
         raise FormatError(f"reserved bits of the mode byte are set (0x{kind:02x})")
     mode, colour = kind & 0x0F, kind >> 4
-    width, pos = _read_leb128(data, _COMPACT_START.size, end, MAX_SIDE - 1, "width")
-    height, pos = _read_leb128(data, pos, end, MAX_SIDE - 1, "height")
+    width, pos = _read_leb128(data, _COMPACT_START.size, end, max_side(version) - 1, "width")
+    height, pos = _read_leb128(data, pos, end, max_side(version) - 1, "height")
     width, height = width + 1, height + 1
     model_id = bytes(8)
     if mode in _MODE_BY_CODE and _MODE_BY_CODE[mode] in MODEL_MODES:

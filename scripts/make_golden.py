@@ -54,6 +54,8 @@ RECIPES = {
     "deep_smooth_RGB_large": ({"shape": [160, 160, 3], "seed": 19, "variant": "smooth_16"}, "learned", True),
     # v18: a palette of 16 colours written as Golomb-Rice codes
     "indexed_icon_RGB": ({"shape": [16, 16, 3], "seed": 20, "variant": "icon"}, "learned", True),
+    # v19: a side over 65,536 pixels (one row of 65,600)
+    "learned_wide_L": ({"shape": [1, 65600, 1], "seed": 21}, "learned", True),
 }
 
 

@@ -89,8 +89,12 @@ def _check(header: dict) -> None:
     # bit 1 (fast) from version 10, bit 2 (one stripe) from version 12, bit 3 (no match) from 16
     known = (0x01 | (0x02 if header["version"] >= 10 else 0) | (0x04 if header["version"] >= 12 else 0)
              | (0x08 if header["version"] >= 16 else 0))
-    if header["version"] not in range(1, 19) or header["flags"] & ~known & 0xFF:
+    if header["version"] not in range(1, 20) or header["flags"] & ~known & 0xFF:
         raise SpecError("version or reserved flags")
+    side = 1 << 18 if header["version"] >= 19 else 1 << 16  # pixels a side: 2^18 from version 19
+    if not (1 <= header["width"] <= side and 1 <= header["height"] <= side) or \
+            header["width"] * header["height"] > 1 << 28:
+        raise SpecError("image size")
     if header["mode"] == 4 and header["version"] < 12:  # mode 4 (upscaled) from version 12
         raise SpecError("mode")
     if header["mode"] == 5 and header["version"] < 13:  # mode 5 (deep) from version 13

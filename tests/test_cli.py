@@ -51,6 +51,21 @@ def test_reads_the_documented_formats(tmp_path, fmt, mode):
     assert np.array_equal(back, original)
 
 
+def test_a_panorama_wider_than_65536_pixels_round_trips_and_a_wider_one_gets_one_line(tmp_path, capsys):
+    wide = np.tile(smooth_image(2, 40), (1, 1700, 1))[:, :66000]  # 2 x 66,000 pixels (format v19 on)
+    src = tmp_path / "wide.png"
+    Image.fromarray(wide).save(src)
+    assert main(["compress", str(src), "-o", str(tmp_path / "wide.lcz"), "--quiet"]) == 0
+    assert main(["decompress", str(tmp_path / "wide.lcz"), "-o", str(tmp_path / "back.png"), "--quiet"]) == 0
+    assert np.array_equal(_load(tmp_path / "back.png")[1], wide)
+    Image.fromarray(np.zeros((1, (1 << 18) + 1), np.uint8)).save(tmp_path / "wider.png")
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "wider.png"), "-o", str(tmp_path / "wider.lcz"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "too large (limit 262144 px a side" in err[0]
+    assert not (tmp_path / "wider.lcz").exists()
+
+
 def test_default_output_name_and_no_overwrite_without_force(tmp_path, image_file, capsys):
     assert main(["compress", str(image_file), "--quiet"]) == 0
     target = image_file.with_suffix(".lcz")

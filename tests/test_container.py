@@ -1,5 +1,5 @@
 """The .lcz container: layout, checksums and every rejection, in the compact layout that
-this build writes (version 17) and the fixed one it still reads (versions 1 to 16)."""
+this build writes (version 17 on) and the fixed one it still reads (versions 1 to 16)."""
 
 import struct
 import zlib
@@ -73,12 +73,14 @@ def test_modes_without_a_model_store_no_model_id():
 
 
 def test_the_largest_sizes_and_a_long_section_round_trip():
-    c = Container(Header(width=65536, height=4096, colour="L", model_id=bytes(8), pixel_crc=0, mode="stored"),
-                  {b"RAWP": bytes(70000)})
+    side = container.MAX_SIDE
+    c = Container(Header(width=side, height=container.MAX_PIXELS // side, colour="L", model_id=bytes(8),
+                         pixel_crc=0, mode="stored"), {b"RAWP": bytes(70000)})
     data = container.pack(c)
-    assert container.unpack(data).header.width == 65536
-    assert container.peek_size(data[:64]) == (65536, 4096)
-    assert len(data) == container.packed_size([70000], "stored", 65536, 4096)
+    assert container.unpack(data).header.width == side
+    assert container.peek_size(data[:64]) == (side, 1024)
+    assert len(data) == container.packed_size([70000], "stored", side, 1024)
+    assert len(data) <= container.packed_size([70000], "stored")  # the default geometry's header is the largest
 
 
 def test_fixed_layout_is_little_endian_and_starts_with_magic():
@@ -121,7 +123,7 @@ def _edit(data: bytes, offset: int, value: bytes, remove: int = None) -> bytes:
         (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], "CRC mismatch"),
         (lambda d: d + b"x", "CRC mismatch"),
         (lambda d: d[:8] + bytes([container.VERSION + 1]) + d[9:], f"version {container.VERSION + 1}"),
-        (lambda d: _edit(d, 11, b"\x80\x80\x04\x00", 2), "implausible width"),
+        (lambda d: _edit(d, 11, b"\x80\x80\x10\x00", 2), "implausible width"),  # 2^18 + 1 pixels
         (lambda d: _edit(d, 11, b"\xff\xff\x03\xff\x7f", 2), "implausible image size"),
         (lambda d: _edit(d, 11, b"\x84\x00", 1), "width is not in its shortest form"),
         (lambda d: _edit(d, 10, b"\x46"), "reserved bits of the mode byte"),
@@ -155,8 +157,29 @@ def test_pack_refuses_what_the_format_cannot_hold():
     c = _container()
     with pytest.raises(ValueError, match="has no code"):
         container.pack(Container(c.header, {b"XTRA": b""}))
-    with pytest.raises(ValueError, match="cannot write format version 19"):
-        container.pack(c, version=19)
+    with pytest.raises(ValueError, match=f"cannot write format version {container.VERSION + 1}"):
+        container.pack(c, version=container.VERSION + 1)
+    for width, height, version in [(container.MAX_SIDE + 1, 1, container.VERSION), (65537, 1, 18),
+                                   (1 << 14, (1 << 14) + 1, container.VERSION)]:
+        with pytest.raises(ValueError, match=f"does not fit format version {version}"):
+            container.pack(_container(width=width, height=height), version=version)
+
+
+def test_sides_over_65536_pixels_from_version_19_on():
+    """Version 19 allows 2^18 pixels a side (JPEG-XL's level 5 limit), version 18 and
+    older 2^16; both at most 2^28 pixels."""
+    wide = _container(width=(1 << 18), height=1024, mode="stored", model_id=bytes(8))
+    data = container.pack(wide)
+    assert container.unpack(data).header.width == container.max_side(19) == 1 << 18
+    assert container.peek_size(data[:64]) == (1 << 18, 1024)
+    v18 = container.pack(_container(width=65536, height=2), version=18)
+    assert container.unpack(v18).header.width == container.max_side(18) == 65536
+    # the same file claiming one more pixel a side, resealed: refused in 18, read in 19
+    over = _reseal(v18[:11] + b"\x80\x80\x04" + v18[14:])
+    with pytest.raises(FormatError, match="implausible width"):
+        container.unpack(over)
+    assert container.peek_size(over[:64]) is None
+    assert container.unpack(_reseal(over[:8] + bytes([19]) + over[9:])).header.width == 65537
 
 
 @pytest.mark.parametrize(
