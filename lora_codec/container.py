@@ -142,6 +142,16 @@ def max_side(version: int) -> int:
     return MAX_SIDE if version >= 19 else MAX_SIDE_V18
 
 
+def fits(width: int, height: int, version: int = VERSION) -> bool:
+    """Whether a file of this version can hold an image of this size.
+
+    >>> fits(70000, 512), fits(70000, 512, version=18)
+    (True, False)
+    """
+    side = max_side(version)
+    return 1 <= width <= side and 1 <= height <= side and width * height <= MAX_PIXELS
+
+
 def _read_leb128(data: bytes, pos: int, end: int, limit: int, what: str) -> tuple[int, int]:
     """(the LEB128 number at ``data[pos:end]``, the position after it), at most ``limit``."""
     try:
@@ -166,10 +176,9 @@ def _check_header_for_pack(h: Header, version: int) -> None:
         raise ValueError(f"flags 0x{h.flags:02x} are not valid in mode {h.mode}")
     if h.bit_depth != (DEEP_BIT_DEPTH if h.mode == DEEP_MODE else 8):
         raise ValueError(f"bit depth {h.bit_depth} is not valid in mode {h.mode}")
-    side = max_side(version)
-    if not (1 <= h.width <= side and 1 <= h.height <= side) or h.width * h.height > MAX_PIXELS:
+    if not fits(h.width, h.height, version):
         raise ValueError(f"a {h.width}x{h.height} image does not fit format version {version} "
-                         f"(at most {side} pixels a side and {MAX_PIXELS} pixels)")
+                         f"(at most {max_side(version)} pixels a side and {MAX_PIXELS} pixels)")
 
 
 def pack(container: Container, version: int = VERSION) -> bytes:
@@ -281,10 +290,9 @@ def _check_header(version: int, flags: int, mode: int, colour: int, depth: int, 
         raise FormatError(f"unknown colour type {colour}")
     if depth != (DEEP_BIT_DEPTH if _MODE_BY_CODE[mode] == DEEP_MODE else 8):
         raise FormatError(f"unsupported bit depth {depth} in mode {_MODE_BY_CODE[mode]}")
-    side = max_side(version)
-    if not (1 <= width <= side and 1 <= height <= side) or width * height > MAX_PIXELS:
-        raise FormatError(f"implausible image size {width}x{height} (limit {side} pixels a side and "
-                          f"{MAX_PIXELS} pixels in version {version})")
+    if not fits(width, height, version):
+        raise FormatError(f"implausible image size {width}x{height} (limit {max_side(version)} pixels a side "
+                          f"and {MAX_PIXELS} pixels in version {version})")
     if count > MAX_SECTIONS:
         raise FormatError(f"implausible section count {count}")
 
