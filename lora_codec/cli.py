@@ -1,4 +1,4 @@
-"""The ``lora-codec`` command line: compress, decompress, info, train.
+"""The ``lora-codec`` command line: compress, decompress, verify, info, train.
 
 Errors, usage errors included, are one line on stderr and exit status 1 (``--debug``
 shows the traceback); SIGINT exits with 130 and SIGTERM with 143, leaving no temporary
@@ -147,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--model", action="append", default=[], help="a model file to decode with (repeatable)")
     _add_common(d)
 
+    v = sub.add_parser("verify", help="check that .lcz files decode exactly, writing nothing",
+                       description="Decodes each .lcz file as decompress does (the PNG too, in memory) and "
+                                   "checks the pixels against the CRC the file stores; writes nothing. Exit "
+                                   "status 1 if any file fails, as gzip -t and xz -t do.")
+    v.add_argument("inputs", nargs="+", help=".lcz files or directories of them ('-': standard input)")
+    v.add_argument("--model", action="append", default=[], help="a model file to decode with (repeatable)")
+    _add_common(v)
+
     i = sub.add_parser("info", help="describe a .lcz file")
     i.add_argument("file")
     i.add_argument("--json", action="store_true")
@@ -166,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 @dataclass
 class Job:
     source: Path
-    target: Path
+    target: Path | None  # None: nothing is written (verify)
     make_folder: bool = False  # --out-dir: its folder is made when the first file is written
 
 
@@ -281,10 +289,10 @@ def _error(msg: str) -> None:
     print(f"lora-codec: error: {_printable(msg)}", file=sys.stderr)
 
 
-def _run_batch(jobs: list[Job], work, args, at_once: int = 1) -> int:
+def _run_batch(jobs: list[Job], work, args, at_once: int = 1, done: str = "done") -> int:
     """Runs ``work(job, progress)`` for each job, ``at_once`` at a time
     (:func:`lora_codec.batch.in_order`), reporting each in the jobs' order: its summary,
-    or its error on one line while the others go on."""
+    or its error on one line while the others go on (then how many were ``done``)."""
     from .batch import in_order
 
     failures = 0
@@ -302,12 +310,13 @@ def _run_batch(jobs: list[Job], work, args, at_once: int = 1) -> int:
             else:
                 summary = result.pop("summary", None)
                 if args.json:
-                    print(json.dumps({"input": str(job.source), "output": str(job.target), "ok": True, **result}))
+                    output = {} if job.target is None else {"output": str(job.target)}
+                    print(json.dumps({"input": str(job.source), **output, "ok": True, **result}))
                 elif not args.quiet and summary:
                     progress.console.print(summary, highlight=False, markup=False, soft_wrap=True)
             progress.advance(files)
     if len(jobs) > 1 and failures:
-        print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files done, {failures} failed", file=sys.stderr)
+        print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files {done}, {failures} failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
 
 
@@ -539,6 +548,33 @@ def _decompress(args) -> int:
     return _run_batch(jobs, work, args, at_once)
 
 
+def _verify(args) -> int:
+    """``verify``: each file decoded as :func:`_decompress` decodes it, its PNG made in
+    memory and dropped; the decoder checks the pixels against the file's CRC."""
+    from .container import unpack
+    from .images import encode_png
+
+    jobs = [Job(f, None) for f in _expand(args.inputs, {".lcz"})]
+    threads = args.threads or available_cores()
+    at_once = _files_at_once(jobs, args, threads)
+    codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))
+
+    def work(job: Job, progress) -> dict:
+        codec = codec_of(job)
+        start = time.perf_counter()
+        data = _read_input(job.source)
+        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels, progress=progress)
+        header = unpack(data).header
+        encode_png(pixels, header.colour, codec.metadata(data))
+        seconds = time.perf_counter() - start
+        return {"width": pixels.shape[1], "height": pixels.shape[0], "mode": header.mode, "bytes": len(data),
+                "seconds": seconds,
+                "summary": f"{_name(job.source)}: ok, {pixels.shape[1]}x{pixels.shape[0]} {header.colour}, "
+                           f"mode {header.mode}, {len(data)} B, {seconds:.2f} s"}
+
+    return _run_batch(jobs, work, args, at_once, done="verified")
+
+
 def _info(args) -> int:
     from .codec import read_lcz
     from .coding.sections import section_stats
@@ -642,7 +678,7 @@ def _main(argv: list[str], debug: bool, started: float | None) -> int:
                 torch.set_num_threads(args.threads)
         if args.command == "compress":
             return _compress(args, started)
-        handler = {"decompress": _decompress, "info": _info, "train": _train}
+        handler = {"decompress": _decompress, "verify": _verify, "info": _info, "train": _train}
         return handler[args.command](args)
     except KeyboardInterrupt:
         _error("interrupted")

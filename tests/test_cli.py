@@ -203,3 +203,54 @@ def test_input_is_never_touched(tmp_path, image_file):
     before = image_file.read_bytes(), image_file.stat().st_mtime_ns
     assert main(["compress", str(image_file), "--out-dir", str(tmp_path / "o"), "--quiet"]) == 0
     assert (image_file.read_bytes(), image_file.stat().st_mtime_ns) == before
+
+
+def test_verify_decodes_every_file_and_writes_nothing(tmp_path, capsys):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for k, planes in enumerate((1, 3, 4)):
+        Image.fromarray(smooth_image(20 + k, 30, planes=planes).squeeze()).save(tmp_path / f"i{k}.png")
+    assert main(["compress", *(str(tmp_path / f"i{k}.png") for k in range(3)), "--out-dir", str(folder),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    assert main(["verify", str(folder)]) == 0
+    out = capsys.readouterr().err  # one summary line a file, on stderr as for the other commands
+    assert [line.split(":")[0].rsplit("/", 1)[-1] for line in out.splitlines()] == ["i0.lcz", "i1.lcz", "i2.lcz"]
+    assert all(": ok, " in line for line in out.splitlines())
+    assert "21x30" not in out and "30x21 RGB" in out  # width x height, and the file's colour type
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_LCZ))
+def test_verify_names_each_bad_file_on_one_line_and_goes_on(tmp_path, image_file, capsys, kind):
+    good = tmp_path / "a_good.lcz"
+    good.write_bytes(_lcz(tmp_path, image_file))
+    bad = tmp_path / "b_bad.lcz"
+    bad.write_bytes(BAD_LCZ[kind](good.read_bytes()))
+    capsys.readouterr()
+    before = _files(tmp_path)
+    assert main(["verify", str(good), str(bad), "--json"]) == 1
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(Path(r["input"]).name, r["ok"]) for r in records] == [("a_good.lcz", True), ("b_bad.lcz", False)]
+    assert "output" not in records[0] and records[0]["width"] == 40 and records[0]["bytes"] == good.stat().st_size
+    errors = captured.err.strip().splitlines()
+    assert errors[0].startswith("lora-codec: error:") and "b_bad.lcz" in errors[0] and "Traceback" not in captured.err
+    assert errors[1] == "lora-codec: 1 of 2 files verified, 1 failed"
+    assert _files(tmp_path) == before
+
+
+def test_verify_catches_pixels_that_decode_but_differ(tmp_path, image_file, capsys):
+    """A file whose sections are intact but whose stored pixel CRC disagrees (a writer's
+    bug, not a flipped bit: the header's CRC is recomputed) fails verification."""
+    from lora_codec import container
+
+    c = container.unpack(_lcz(tmp_path, image_file))
+    header = container.Header(**{**c.header.__dict__, "pixel_crc": c.header.pixel_crc ^ 1})
+    bad = tmp_path / "crc.lcz"
+    bad.write_bytes(container.pack(container.Container(header, c.sections)))
+    capsys.readouterr()
+    assert main(["verify", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "crc.lcz" in err

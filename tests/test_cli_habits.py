@@ -498,3 +498,14 @@ def test_out_dir_is_not_made_when_nothing_is_written(tmp_path):
     Image.fromarray(smooth_image(8, 8)).save(tmp_path / "a.png")
     assert main(["compress", str(tmp_path / "a.png"), "--out-dir", str(folder), "--quiet"]) == 0
     assert (folder / "a.lcz").is_file()
+
+
+def test_verify_reads_standard_input(tmp_path, png_with_metadata):
+    enc = _cli(["compress", "-", "-o", "-"], stdin=png_with_metadata.read_bytes(), cwd=tmp_path)
+    assert enc.returncode == 0, enc.stderr
+    ok = _cli(["verify", "-"], stdin=enc.stdout, cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stderr.decode().startswith("stdin: ok, 24x20 RGB"), ok.stderr
+    assert ok.stdout == b""
+    bad = _cli(["verify", "-"], stdin=enc.stdout[:-40], cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.decode().count("\n") == 1 and b"Traceback" not in bad.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta.png"]
