@@ -80,6 +80,8 @@ def available_cores() -> int:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-r", "--recursive", action="store_true",
+                   help="directories: their subfolders' files too (--out-dir keeps the subfolders)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads: torch's when adapting or training (default: torch's choice), and for the "
                         "independent stripes of 256 rows that images over 383 rows are coded in (default: the "
@@ -205,23 +207,46 @@ class BudgetClock:
         return max(self.seconds - (time.monotonic() - since), 1e-6)  # > 0: nothing left skips the adaptation
 
 
-def _expand(inputs: list[str], suffixes: set[str]) -> list[Path]:
+def _expand(inputs: list[str], suffixes: set[str], recursive: bool = False) -> list[tuple[Path, Path]]:
+    """The input files, each with its folder below the directory named on the command line
+    (``Path()`` for a file named itself or lying in that directory): a directory gives
+    its files whose suffix is in ``suffixes``, and with ``recursive`` its subfolders'
+    too (symlinked folders are not followed)."""
     if "-" in inputs and len(inputs) > 1:
         raise UsageError("'-' (standard input) must be the only input")
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []
     for item in inputs:
         p = Path(item)
         if item == "-":
-            files.append(STDIO)
-            continue
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
+            files.append((STDIO, Path()))
+        elif p.is_dir():
+            found = _files_below(p, suffixes, recursive)
             if not found:
-                raise UsageError(f"{p}: no matching files in this directory")
+                raise UsageError(f"{p}: no matching files in this directory" + (" or below it" if recursive else ""))
             files.extend(found)
         else:
-            files.append(p)
+            files.append((p, Path()))
     return files
+
+
+def _files_below(folder: Path, suffixes: set[str], recursive: bool) -> list[tuple[Path, Path]]:
+    """A directory's matching files in name order, each with its folder relative to
+    ``folder``; with ``recursive``, a folder's files before its subfolders'. Without it, a
+    note on stderr says that its subfolders (but hidden ones) were skipped, as gzip does."""
+    if not recursive:
+        entries = sorted(folder.iterdir())
+        if any(e.is_dir() and not e.is_symlink() and not e.name.startswith(".") for e in entries):
+            print(f"lora-codec: note: {_printable(str(folder))}: its subfolders are skipped (-r codes them too)",
+                  file=sys.stderr)
+        return [(f, Path()) for f in entries if f.is_file() and f.suffix.lower() in suffixes]
+    found = []
+    for root, dirs, names in os.walk(folder):  # followlinks=False: no loops, nothing outside the tree
+        dirs.sort()
+        for name in sorted(names):
+            f = Path(root) / name
+            if f.suffix.lower() in suffixes and f.is_file():
+                found.append((f, f.parent.relative_to(folder)))
+    return found
 
 
 # Names that say a file is an image (or a .lcz) of another kind than the one written.
@@ -230,7 +255,10 @@ _FILE_KIND_SUFFIXES = {".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif"
                        ".pnm", ".tga", ".ico", ".qoi", ".lcz"}
 
 
-def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: str) -> list[Job]:
+def _plan(found: list[tuple[Path, Path]], output: str | None, out_dir: str | None, suffix: str) -> list[Job]:
+    """Each input's job: its output is ``output``, or its name with ``suffix`` beside it or
+    in ``out_dir`` (below which the subfolders that ``-r`` found are kept)."""
+    files = [f for f, _ in found]
     if output is not None:
         if len(files) != 1:
             raise UsageError("-o names one output; use --out-dir for several inputs")
@@ -241,7 +269,7 @@ def _plan(files: list[Path], output: str | None, out_dir: str | None, suffix: st
         folder = Path(out_dir)
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"{folder}: not a directory")
-        jobs = [Job(f, folder / (f.stem + suffix), make_folder=True) for f in files]
+        jobs = [Job(f, folder / below / (f.stem + suffix), make_folder=True) for f, below in found]
     else:
         jobs = [Job(f, f.with_suffix(suffix)) for f in files]
     targets = [j.target.resolve() for j in jobs]
@@ -400,7 +428,7 @@ def _compress(args, started: float | None = None) -> int:
         raise UsageError("--quality needs --mode rc")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed,
                                      threads=args.threads)  # torch's threads, set while adapting
-    jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES), args.output, args.out_dir, ".lcz")
+    jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES, args.recursive), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads, adapting=bool(args.steps or args.time_budget))
@@ -522,7 +550,7 @@ def _model_path(path: str) -> Path:
 def _decompress(args) -> int:
     from .images import encode_png
 
-    jobs = _plan(_expand(args.inputs, {".lcz"}), args.output, args.out_dir, ".png")
+    jobs = _plan(_expand(args.inputs, {".lcz"}, args.recursive), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
@@ -554,7 +582,7 @@ def _verify(args) -> int:
     from .container import unpack
     from .images import encode_png
 
-    jobs = [Job(f, None) for f in _expand(args.inputs, {".lcz"})]
+    jobs = [Job(f, None) for f, _ in _expand(args.inputs, {".lcz"}, args.recursive)]
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
     codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))

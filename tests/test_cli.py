@@ -254,3 +254,36 @@ def test_verify_catches_pixels_that_decode_but_differ(tmp_path, image_file, caps
     assert main(["verify", str(bad)]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "crc.lcz" in err
+
+
+def test_recursive_folders_keep_their_tree_under_out_dir(tmp_path, capsys):
+    tree = tmp_path / "photos"
+    (tree / "2024" / "june").mkdir(parents=True)
+    (tree / ".cache").mkdir()
+    images = {"top.png": smooth_image(12, 20, seed=1), "2024/a.png": smooth_image(20, 12, seed=2),
+              "2024/june/top.png": smooth_image(16, 16, seed=3), ".cache/thumb.png": smooth_image(8, 8, seed=4)}
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(tree / name)
+    packed, back = tmp_path / "packed", tmp_path / "back"
+    assert main(["compress", str(tree), "--out-dir", str(packed), "--quiet"]) == 0  # without -r: the top only
+    assert "its subfolders are skipped (-r codes them too)" in capsys.readouterr().err
+    assert sorted(p.relative_to(packed).as_posix() for p in packed.rglob("*.lcz")) == ["top.lcz"]
+    assert main(["compress", "-r", str(tree), "--out-dir", str(packed), "--quiet", "--force"]) == 0
+    expected = sorted(n[:-4] + ".lcz" for n in images)
+    assert sorted(p.relative_to(packed).as_posix() for p in packed.rglob("*.lcz")) == expected
+    assert main(["verify", "--recursive", str(packed), "--json"]) == 0
+    assert [json.loads(line)["ok"] for line in capsys.readouterr().out.splitlines()] == [True] * 4
+    assert main(["decompress", "-r", str(packed), "--out-dir", str(back), "--quiet"]) == 0
+    for name, pixels in images.items():
+        assert np.array_equal(_load(back / name)[1], pixels), name
+
+
+def test_recursive_without_out_dir_writes_beside_each_input(tmp_path, capsys):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    Image.fromarray(smooth_image(10, 14)).save(tmp_path / "in" / "sub" / "x.png")
+    assert main(["compress", "-r", str(tmp_path / "in"), "--quiet"]) == 0
+    assert (tmp_path / "in" / "sub" / "x.lcz").is_file()
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    capsys.readouterr()
+    assert main(["compress", "-r", str(tmp_path / "empty")]) == 1
+    assert "no matching files in this directory or below it" in capsys.readouterr().err
