@@ -157,10 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--model", action="append", default=[], help="a model file to decode with (repeatable)")
     _add_common(v)
 
-    i = sub.add_parser("info", help="describe a .lcz file")
-    i.add_argument("file")
-    i.add_argument("--json", action="store_true")
-    i.add_argument("--debug", action="store_true")
+    i = sub.add_parser("info", help="describe .lcz files")
+    i.add_argument("files", nargs="+", help=".lcz files or directories of them")
+    i.add_argument("-r", "--recursive", action="store_true", help="directories: their subfolders' files too")
+    i.add_argument("--json", action="store_true", help="print one JSON object per file")
+    i.add_argument("--debug", action="store_true", help="show tracebacks")
 
     t = sub.add_parser("train", help="train a base model from a TOML config")
     t.add_argument("config", help="configs/*.toml (relative paths in it resolve against its folder)")
@@ -604,18 +605,42 @@ def _verify(args) -> int:
 
 
 def _info(args) -> int:
+    """``info``: each file's geometry, model and bits per section (the file is read, not
+    decoded); one error line for a file that cannot be read while the others go on."""
+    files = [f for f, _ in _expand(args.files, {".lcz"}, args.recursive)]
+    if STDIO in files:
+        raise UsageError("info reads files, not standard input")
+    failures = 0
+    for path in files:
+        try:
+            _describe_file(path, args.json)
+        except Exception as exc:
+            if args.debug:
+                raise
+            failures += 1
+            _error(_describe(exc, path))
+            if args.json:
+                print(json.dumps({"input": str(path), "ok": False, "error": _describe(exc, path)}))
+    if len(files) > 1 and failures:
+        print(f"lora-codec: {len(files) - failures} of {len(files)} files described, {failures} failed",
+              file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+def _describe_file(path: Path, as_json: bool) -> None:
+    """One .lcz file's description on stdout: a JSON object, or a line and a table."""
     from .codec import read_lcz
     from .coding.sections import section_stats
 
-    stats = section_stats(read_lcz(args.file))
-    if args.json:
-        print(json.dumps(stats))
-        return EXIT_OK
+    stats = section_stats(read_lcz(path))
+    if as_json:
+        print(json.dumps({"input": str(path), "ok": True, **stats}))
+        return
     from rich.console import Console
     from rich.table import Table
 
     console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
-    console.print(f"{args.file}: {stats['width']}x{stats['height']} {stats['colour']}"
+    console.print(f"{path}: {stats['width']}x{stats['height']} {stats['colour']}"
                   + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
                   + (f"model {stats['model_id']}" if stats["mode"] in MODEL_MODES else "no model")
                   + f", format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
@@ -630,7 +655,6 @@ def _info(args) -> int:
     console.print("sections: " + ", ".join(f"{k} {v} B" for k, v in stats["sections"].items()))
     if stats["metadata"]:
         console.print("metadata: " + ", ".join(f"{k} {v} B" for k, v in stats["metadata"].items()))
-    return EXIT_OK
 
 
 def _train(args) -> int:
@@ -717,6 +741,5 @@ def _main(argv: list[str], debug: bool, started: float | None) -> int:
     except Exception as exc:
         if debug:
             raise
-        _error(_describe(exc, Path(getattr(args, "file", "") or "")) if args.command == "info" else
-               (str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        _error(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return EXIT_FAILURE

@@ -287,3 +287,19 @@ def test_recursive_without_out_dir_writes_beside_each_input(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compress", "-r", str(tmp_path / "empty")]) == 1
     assert "no matching files in this directory or below it" in capsys.readouterr().err
+
+
+def test_info_describes_several_files_and_names_a_bad_one(tmp_path, image_file, capsys):
+    good = tmp_path / "a.lcz"
+    good.write_bytes(_lcz(tmp_path, image_file))
+    (tmp_path / "b.lcz").write_bytes(b"\x89LCZ broken")
+    capsys.readouterr()
+    assert main(["info", str(good), str(tmp_path / "b.lcz"), str(good), "--json"]) == 1
+    captured = capsys.readouterr()
+    records = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(Path(r["input"]).name, r["ok"]) for r in records] == [("a.lcz", True), ("b.lcz", False), ("a.lcz", True)]
+    assert records[0]["width"] == 40 and records[0]["bytes"] == good.stat().st_size
+    errors = captured.err.strip().splitlines()
+    assert len(errors) == 2 and "b.lcz" in errors[0] and errors[1] == "lora-codec: 2 of 3 files described, 1 failed"
+    assert main(["info", str(tmp_path)]) == 1  # a folder: its .lcz files (a, b and good.lcz)
+    assert capsys.readouterr().out.count("│ total ") == 2  # one table a readable file
