@@ -208,11 +208,13 @@ class BudgetClock:
         return max(self.seconds - (time.monotonic() - since), 1e-6)  # > 0: nothing left skips the adaptation
 
 
-def _expand(inputs: list[str], suffixes: set[str], recursive: bool = False) -> list[tuple[Path, Path]]:
+def _expand(inputs: list[str], suffixes: set[str], recursive: bool = False,
+            quiet: bool = False) -> list[tuple[Path, Path]]:
     """The input files, each with its folder below the directory named on the command line
     (``Path()`` for a file named itself or lying in that directory): a directory gives
     its files whose suffix is in ``suffixes``, and with ``recursive`` its subfolders'
-    too (symlinked folders are not followed)."""
+    too (symlinked folders are not followed; without it, unless ``quiet``, a note says
+    that subfolders were skipped)."""
     if "-" in inputs and len(inputs) > 1:
         raise UsageError("'-' (standard input) must be the only input")
     files: list[tuple[Path, Path]] = []
@@ -221,7 +223,7 @@ def _expand(inputs: list[str], suffixes: set[str], recursive: bool = False) -> l
         if item == "-":
             files.append((STDIO, Path()))
         elif p.is_dir():
-            found = _files_below(p, suffixes, recursive)
+            found = _files_below(p, suffixes, recursive, quiet)
             if not found:
                 raise UsageError(f"{p}: no matching files in this directory" + (" or below it" if recursive else ""))
             files.extend(found)
@@ -230,13 +232,14 @@ def _expand(inputs: list[str], suffixes: set[str], recursive: bool = False) -> l
     return files
 
 
-def _files_below(folder: Path, suffixes: set[str], recursive: bool) -> list[tuple[Path, Path]]:
+def _files_below(folder: Path, suffixes: set[str], recursive: bool, quiet: bool) -> list[tuple[Path, Path]]:
     """A directory's matching files in name order, each with its folder relative to
     ``folder``; with ``recursive``, a folder's files before its subfolders'. Without it, a
-    note on stderr says that its subfolders (but hidden ones) were skipped, as gzip does."""
+    note on stderr (unless ``quiet``) says that its subfolders (but hidden ones) were
+    skipped, as gzip does."""
     if not recursive:
         entries = sorted(folder.iterdir())
-        if any(e.is_dir() and not e.is_symlink() and not e.name.startswith(".") for e in entries):
+        if not quiet and any(e.is_dir() and not e.is_symlink() and not e.name.startswith(".") for e in entries):
             print(f"lora-codec: note: {_printable(str(folder))}: its subfolders are skipped (-r codes them too)",
                   file=sys.stderr)
         return [(f, Path()) for f in entries if f.is_file() and f.suffix.lower() in suffixes]
@@ -429,7 +432,7 @@ def _compress(args, started: float | None = None) -> int:
         raise UsageError("--quality needs --mode rc")
     options = AdaptOptions.from_args(rank=args.rank, lr=args.lr, targets=args.targets, seed=args.seed,
                                      threads=args.threads)  # torch's threads, set while adapting
-    jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES, args.recursive), args.output, args.out_dir, ".lcz")
+    jobs = _plan(_expand(args.inputs, IMAGE_SUFFIXES, args.recursive, args.quiet), args.output, args.out_dir, ".lcz")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads, adapting=bool(args.steps or args.time_budget))
@@ -551,7 +554,7 @@ def _model_path(path: str) -> Path:
 def _decompress(args) -> int:
     from .images import encode_png
 
-    jobs = _plan(_expand(args.inputs, {".lcz"}, args.recursive), args.output, args.out_dir, ".png")
+    jobs = _plan(_expand(args.inputs, {".lcz"}, args.recursive, args.quiet), args.output, args.out_dir, ".png")
     _check_stdout(jobs, args)
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
@@ -583,7 +586,7 @@ def _verify(args) -> int:
     from .container import unpack
     from .images import encode_png
 
-    jobs = [Job(f, None) for f, _ in _expand(args.inputs, {".lcz"}, args.recursive)]
+    jobs = [Job(f, None) for f, _ in _expand(args.inputs, {".lcz"}, args.recursive, args.quiet)]
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
     codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))

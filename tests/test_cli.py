@@ -265,8 +265,10 @@ def test_recursive_folders_keep_their_tree_under_out_dir(tmp_path, capsys):
     for name, pixels in images.items():
         Image.fromarray(pixels).save(tree / name)
     packed, back = tmp_path / "packed", tmp_path / "back"
-    assert main(["compress", str(tree), "--out-dir", str(packed), "--quiet"]) == 0  # without -r: the top only
+    assert main(["compress", str(tree), "--out-dir", str(packed)]) == 0  # without -r: the top only
     assert "its subfolders are skipped (-r codes them too)" in capsys.readouterr().err
+    assert main(["compress", str(tree), "--out-dir", str(packed), "--quiet", "--force"]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: no note either
     assert sorted(p.relative_to(packed).as_posix() for p in packed.rglob("*.lcz")) == ["top.lcz"]
     assert main(["compress", "-r", str(tree), "--out-dir", str(packed), "--quiet", "--force"]) == 0
     expected = sorted(n[:-4] + ".lcz" for n in images)
