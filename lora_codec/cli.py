@@ -647,7 +647,8 @@ def _describe_file(path: Path, as_json: bool) -> None:
                   + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
                   + (f"model {stats['model_id']}" if stats["mode"] in MODEL_MODES else "no model")
                   + f", format v{stats['format_version']}" + (", fast" if stats["fast"] else "")
-                  + (", one stripe" if stats["one_stripe"] else "") + (", no match model" if stats["no_match"] else ""))
+                  + (", one stripe" if stats["one_stripe"] else "") + (", no match model" if stats["no_match"] else ""),
+                  soft_wrap=True)  # one line whatever the width, for grep
     for group, quality in stats["hevc_quality"].items():
         console.print(f"HEVC base layer ({group}): quality {quality}")
     table = Table("part", "bytes", "bpsp", "share")
