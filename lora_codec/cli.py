@@ -489,7 +489,8 @@ def _larger_than_input(source: Path, input_bytes: int | None, output_bytes: int)
 
 
 def _name(path: Path, output: bool = False) -> str:
-    return ("stdout" if output else "stdin") if path == STDIO else str(path)
+    """A path as a summary line shows it: escaped, so that the line stays one line."""
+    return ("stdout" if output else "stdin") if path == STDIO else _printable(str(path))
 
 
 def _check_stdout(jobs: list[Job], args) -> None:
@@ -643,7 +644,7 @@ def _describe_file(path: Path, as_json: bool) -> None:
     from rich.table import Table
 
     console = Console(markup=False, highlight=False)  # paths and metadata keys are text, not markup
-    console.print(f"{path}: {stats['width']}x{stats['height']} {stats['colour']}"
+    console.print(f"{_printable(str(path))}: {stats['width']}x{stats['height']} {stats['colour']}"
                   + (f" {stats['bit_depth']}-bit" if stats["bit_depth"] != 8 else "") + f", mode {stats['mode']}, "
                   + (f"model {stats['model_id']}" if stats["mode"] in MODEL_MODES else "no model")
                   + f", format v{stats['format_version']}" + (", fast" if stats["fast"] else "")

@@ -444,6 +444,17 @@ def test_a_newline_in_a_file_name_keeps_the_error_on_one_line(tmp_path):
     assert run.returncode == 1 and len(lines) == 1 and "no\\nsuch.png" in lines[0] and "no such file" in lines[0]
 
 
+def test_a_newline_in_a_file_name_keeps_each_summary_on_one_line(tmp_path):
+    src = tmp_path / "a\nb.png"
+    Image.fromarray(smooth_image(8, 8)).save(src)
+    for args in (["compress", str(src)], ["verify", str(tmp_path / "a\nb.lcz")],
+                 ["decompress", str(tmp_path / "a\nb.lcz"), "-o", str(tmp_path / "c.png")],
+                 ["info", str(tmp_path / "a\nb.lcz")]):
+        run = _cli(args, cwd=tmp_path)
+        text = (run.stdout if args[0] == "info" else run.stderr).decode()
+        assert run.returncode == 0 and "a\\nb." in text.splitlines()[0], (args, text)
+
+
 def test_a_closed_standard_output_is_a_one_line_error(tmp_path):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)
