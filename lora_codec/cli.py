@@ -347,8 +347,14 @@ def _run_batch(jobs: list[Job], work, args, at_once: int = 1, done: str = "done"
                 elif not args.quiet and summary:
                     progress.console.print(summary, highlight=False, markup=False, soft_wrap=True)
             progress.advance(files)
-    if len(jobs) > 1 and failures:
-        print(f"lora-codec: {len(jobs) - failures} of {len(jobs)} files {done}, {failures} failed", file=sys.stderr)
+    return _tally(len(jobs), failures, done)
+
+
+def _tally(files: int, failures: int, done: str) -> int:
+    """The exit status of a command over ``files`` files, after a line on stderr that
+    counts the failures when there were several files."""
+    if files > 1 and failures:
+        print(f"lora-codec: {files - failures} of {files} files {done}, {failures} failed", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
 
 
@@ -552,26 +558,36 @@ def _model_path(path: str) -> Path:
     return p
 
 
-def _decompress(args) -> int:
+def _decoded(codec, data: bytes, args, progress, strip: bool = False):
+    """(pixels, header, PNG bytes) of a .lcz file, as ``decompress`` writes it and
+    ``verify`` checks it (the decoder compares the pixels with the file's CRC)."""
+    from .container import unpack
     from .images import encode_png
 
-    jobs = _plan(_expand(args.inputs, {".lcz"}, args.recursive, args.quiet), args.output, args.out_dir, ".png")
-    _check_stdout(jobs, args)
+    pixels = codec.decompress_planes(data, max_pixels=args.max_pixels, progress=progress)
+    header = unpack(data).header
+    return pixels, header, encode_png(pixels, header.colour, {} if strip else codec.metadata(data))
+
+
+def _decoding_jobs(jobs: list[Job], args):
+    """``job -> Codec`` for decoding ``jobs``, and how many run at once."""
     threads = args.threads or available_cores()
     at_once = _files_at_once(jobs, args, threads)
-    codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))
-    from .container import unpack
+    return _codecs(jobs, threads, at_once, _user_models(args.model)), at_once
+
+
+def _decompress(args) -> int:
+    jobs = _plan(_expand(args.inputs, {".lcz"}, args.recursive, args.quiet), args.output, args.out_dir, ".png")
+    _check_stdout(jobs, args)
+    codec_of, at_once = _decoding_jobs(jobs, args)
 
     def work(job: Job, progress) -> dict:
         if job.target != STDIO and job.target.exists() and not args.force:
             raise FileExistsError(f"{job.target}: already exists (use --force to overwrite)")
-        codec = codec_of(job)
         start = time.perf_counter()
         data = _read_input(job.source)
         source_stat = _stat(job.source)
-        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels, progress=progress)
-        meta = {} if args.strip else codec.metadata(data)
-        png = encode_png(pixels, unpack(data).header.colour, meta)
+        pixels, _, png = _decoded(codec_of(job), data, args, progress, strip=args.strip)
         _write(job, png, args.force, source_stat)
         seconds = time.perf_counter() - start
         return {"width": pixels.shape[1], "height": pixels.shape[0], "seconds": seconds,
@@ -582,23 +598,15 @@ def _decompress(args) -> int:
 
 
 def _verify(args) -> int:
-    """``verify``: each file decoded as :func:`_decompress` decodes it, its PNG made in
-    memory and dropped; the decoder checks the pixels against the file's CRC."""
-    from .container import unpack
-    from .images import encode_png
-
+    """``verify``: each file decoded as :func:`_decompress` decodes it (:func:`_decoded`),
+    its PNG made in memory and dropped."""
     jobs = [Job(f, None) for f, _ in _expand(args.inputs, {".lcz"}, args.recursive, args.quiet)]
-    threads = args.threads or available_cores()
-    at_once = _files_at_once(jobs, args, threads)
-    codec_of = _codecs(jobs, threads, at_once, _user_models(args.model))
+    codec_of, at_once = _decoding_jobs(jobs, args)
 
     def work(job: Job, progress) -> dict:
-        codec = codec_of(job)
         start = time.perf_counter()
         data = _read_input(job.source)
-        pixels = codec.decompress_planes(data, max_pixels=args.max_pixels, progress=progress)
-        header = unpack(data).header
-        encode_png(pixels, header.colour, codec.metadata(data))
+        pixels, header, _ = _decoded(codec_of(job), data, args, progress)
         seconds = time.perf_counter() - start
         return {"width": pixels.shape[1], "height": pixels.shape[0], "mode": header.mode, "bytes": len(data),
                 "seconds": seconds,
@@ -625,10 +633,7 @@ def _info(args) -> int:
             _error(_describe(exc, path))
             if args.json:
                 print(json.dumps({"input": str(path), "ok": False, "error": _describe(exc, path)}))
-    if len(files) > 1 and failures:
-        print(f"lora-codec: {len(files) - failures} of {len(files)} files described, {failures} failed",
-              file=sys.stderr)
-    return EXIT_FAILURE if failures else EXIT_OK
+    return _tally(len(files), failures, "described")
 
 
 def _describe_file(path: Path, as_json: bool) -> None:
