@@ -213,6 +213,10 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
         text = str(exc)
         raise ImageError(text if text.startswith(path) else f"{path}: {text}") from None
     except UnidentifiedImageError:
+        from .container import MAGIC
+
+        if _file_head(source, len(MAGIC)) == MAGIC:
+            raise ImageError(f"{path}: already a lora-codec (.lcz) file; decompress it to get the image") from None
         if _starts_like_tiff(source):
             raise ImageError(f"{path}: a TIFF layout Pillow cannot read (planar, CIELab, or 16-bit with extra "
                              "samples, for example)") from None
@@ -224,17 +228,20 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
         raise ImageError(f"{path}: truncated or corrupt image ({exc})") from None
 
 
+def _file_head(source, n: int) -> bytes:
+    """The first ``n`` bytes of a file (a path or a binary file object; b"" if unreadable)."""
+    if isinstance(source, io.BytesIO):
+        return bytes(source.getbuffer()[:n])  # without copying the whole file
+    try:
+        with open(source, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
+
+
 def _starts_like_tiff(source) -> bool:
     """Whether a file (a path or a binary file object) begins as a TIFF does."""
-    if isinstance(source, io.BytesIO):
-        head = bytes(source.getbuffer()[:4])  # without copying the whole file
-    else:
-        try:
-            with open(source, "rb") as fh:
-                head = fh.read(4)
-        except OSError:
-            return False
-    return head in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+    return _file_head(source, 4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
 
 def is_sixteen_bit(img: Image.Image) -> bool:

@@ -305,3 +305,13 @@ def test_info_describes_several_files_and_names_a_bad_one(tmp_path, image_file, 
     assert len(errors) == 2 and "b.lcz" in errors[0] and errors[1] == "lora-codec: 2 of 3 files described, 1 failed"
     assert main(["info", str(tmp_path)]) == 1  # a folder: its .lcz files (a, b and good.lcz)
     assert capsys.readouterr().out.count(": 40x24 RGB, mode ") == 2  # a line each, however long the path
+
+
+def test_compressing_a_lcz_file_says_to_decompress_it(tmp_path, image_file, capsys):
+    lcz = tmp_path / "done.lcz"
+    lcz.write_bytes(_lcz(tmp_path, image_file))
+    capsys.readouterr()
+    assert main(["compress", str(lcz), "-o", str(tmp_path / "again.lcz")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already a lora-codec (.lcz) file; decompress it" in err
+    assert not (tmp_path / "again.lcz").exists()
