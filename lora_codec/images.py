@@ -215,8 +215,12 @@ def _read_stream(source, path: str, max_pixels: int) -> tuple[np.ndarray, str, d
     except UnidentifiedImageError:
         from .container import MAGIC
 
-        if _file_head(source, len(MAGIC)) == MAGIC:
+        head = _file_head(source, len(MAGIC))
+        if head == MAGIC:
             raise ImageError(f"{path}: already a lora-codec (.lcz) file; decompress it to get the image") from None
+        if head[:4] == MAGIC[:4]:  # the line-ending bytes changed, as a text-mode transfer does
+            raise ImageError(f"{path}: a lora-codec (.lcz) file with a damaged signature (was it transferred "
+                             "in text mode?), not an image") from None
         if _starts_like_tiff(source):
             raise ImageError(f"{path}: a TIFF layout Pillow cannot read (planar, CIELab, or 16-bit with extra "
                              "samples, for example)") from None

@@ -315,3 +315,9 @@ def test_compressing_a_lcz_file_says_to_decompress_it(tmp_path, image_file, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already a lora-codec (.lcz) file; decompress it" in err
     assert not (tmp_path / "again.lcz").exists()
+    damaged = tmp_path / "crlf.lcz"  # "\r\n" in the signature became "\n", as a text-mode transfer does
+    damaged.write_bytes(lcz.read_bytes().replace(b"\r\n", b"\n", 1))
+    assert main(["compress", str(damaged), "-o", str(tmp_path / "again.lcz")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lora-codec (.lcz) file with a damaged signature" in err
+    assert not (tmp_path / "again.lcz").exists()
