@@ -80,11 +80,12 @@ int64_t find_symbol(uint32_t v, int64_t alphabet, int64_t guess, Cumulative&& cu
 }
 
 struct LogisticMixture {
-  int k = 0;
+  int k = 0;  // components kept: those of non-zero weight, in their order
   int64_t mean[kMaxComponents];
   int64_t inv_scale[kMaxComponents];
   uint64_t weight[kMaxComponents];
-  int top = 0;
+  int top = 0;           // the heaviest component's index among the parameters given to set()
+  int64_t top_mean = 0;  // and its mean
 
   // Builds the mixture from integer parameters (log-scales are clamped, as documented).
   // Weights are exp(logit - max logit) from a table, renormalised to sum exactly 2^15
@@ -105,6 +106,7 @@ struct LogisticMixture {
       weight[i] = d < tables::kWeightTable ? tables::kMixWeight[d] : 0;
       sum += weight[i];
     }
+    top_mean = mean[top];
     if (k == 1) {
       weight[0] = uint64_t{1} << kWeightBits;
       return;
@@ -115,6 +117,17 @@ struct LogisticMixture {
       total += weight[i];
     }
     weight[top] += (uint64_t{1} << kWeightBits) - total;
+    // A component of weight 0 adds 0 to every CDF value: drop it, so that cdf_q30 sums
+    // the same integers over fewer terms (about one component in nine, measured).
+    int kept = 0;
+    for (int i = 0; i < k; ++i) {
+      if (weight[i] == 0) continue;
+      mean[kept] = mean[i];
+      inv_scale[kept] = inv_scale[i];
+      weight[kept] = weight[i];
+      ++kept;
+    }
+    k = kept;
   }
 
   // Mixture CDF (Q30) at boundary b given in Q4.
@@ -143,7 +156,7 @@ struct LogisticMixture {
   }
 
   // The heaviest component's mean, rounded to a symbol: where a search starts.
-  int64_t guess(int64_t alphabet) const { return std::clamp<int64_t>(floor_shift(mean[top] + 8, 4), 0, alphabet - 1); }
+  int64_t guess(int64_t alphabet) const { return std::clamp<int64_t>(floor_shift(top_mean + 8, 4), 0, alphabet - 1); }
 };
 
 template <class Encoder>
