@@ -87,6 +87,31 @@ def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, cap
         assert "icc_profile" not in c.info and not c.text
 
 
+@pytest.mark.parametrize("colour, dtype", [("L", np.uint8), ("LA", np.uint8), ("RGB", np.uint8),
+                                           ("RGBA", np.uint8), ("RGB", np.uint16), ("LA", np.uint16)])
+def test_written_pngs_are_deflated_and_keep_their_chunks(colour, dtype, monkeypatch):
+    import imagecodecs
+
+    from lora_codec import metadata
+
+    monkeypatch.setattr(metadata, "_IDAT_BYTES", 20)  # several IDAT chunks
+    ramp = np.add.outer(np.arange(60), 2 * np.arange(90)) % 256
+    pixels = np.repeat(ramp[:, :, None], len(colour), axis=2).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    meta = {"icc": b"not checked by PNG", "text": {"Title": "a test"}, "gamma": 0.45455,
+            "png_chunks": {"tIME": bytes([7, 234, 1, 2, 3, 4, 5])}}
+    png = metadata.encode_png(pixels, colour, meta)
+    kinds = [kind for kind, _ in metadata._png_chunks(png)]
+    first, count = kinds.index(b"IDAT"), kinds.count(b"IDAT")
+    assert png.startswith(metadata._PNG_SIGNATURE) and kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert count > 1 and kinds[first : first + count] == [b"IDAT"] * count  # consecutive, as PNG requires
+    assert {b"iCCP", b"iTXt", b"gAMA", b"tIME"} <= set(kinds[:first])
+    assert len(png) < pixels.nbytes / 4  # deflated, not stored
+    with Image.open(io.BytesIO(png)) as img:
+        img.load()  # checks the chunks' CRCs and the zlib stream's checksum
+        assert img.text["Title"] == "a test"
+    assert np.array_equal(imagecodecs.png_decode(png).reshape(pixels.shape), pixels)
+
+
 def test_an_output_named_for_another_kind_of_file_is_refused(tmp_path, capsys):
     src = tmp_path / "a.png"
     Image.fromarray(smooth_image(8, 8)).save(src)
