@@ -374,15 +374,19 @@ def _deflated(png: bytes) -> bytes:
     view, pos, chunks, inflate, rows = memoryview(png), len(_PNG_SIGNATURE), [], zlib.decompressobj(), []
     while pos < len(png):
         (length,) = struct.unpack_from(">I", png, pos)
-        kind = bytes(view[pos + 4 : pos + 8])
-        if kind != b"IDAT":
-            chunks.append(view[pos : pos + 12 + length])
-        elif not rows:
-            chunks.append(None)  # where the pixel data goes
-        if kind == b"IDAT":
+        if view[pos + 4 : pos + 8] == b"IDAT":
+            if not rows:
+                chunks.append(None)  # where the pixel data goes
             rows.append(inflate.decompress(view[pos + 8 : pos + 8 + length]))
+        else:
+            chunks.append(view[pos : pos + 12 + length])
         pos += 12 + length
-    data = imagecodecs.deflate_encode(b"".join(rows), level=PNG_DEFLATE_LEVEL)
+    if not inflate.eof:
+        raise ValueError("the PNG's pixel data ends early")
+    raw = b"".join(rows)
+    del rows
+    data = imagecodecs.deflate_encode(raw, level=PNG_DEFLATE_LEVEL)
+    del raw
     idat = b"".join(_png_chunk(b"IDAT", data[i : i + _IDAT_BYTES]) for i in range(0, len(data), _IDAT_BYTES))
     return _PNG_SIGNATURE + b"".join(idat if c is None else c for c in chunks)
 
