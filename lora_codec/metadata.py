@@ -317,7 +317,8 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
         options["dpi"] = tuple(meta["dpi"])
     buf = io.BytesIO()
     img.save(buf, format="PNG", **options)
-    return _with_signalling(_deflated(buf.getvalue()), meta, len(colour), 8)
+    del img  # Pillow's copy of the pixels
+    return _with_signalling(_deflated(buf), meta, len(colour), 8)
 
 
 def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int) -> bytes:
@@ -345,7 +346,8 @@ def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
     metadata chunks Pillow writes for ``meta`` go between its header and its pixels."""
     import imagecodecs
 
-    png = _deflated(imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels), level=0))
+    png = _deflated(io.BytesIO(imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels),
+                                                      level=0)))
     if not meta:
         return png
     others = {k: v for k, v in meta.items() if k != "png_chunks"}
@@ -365,26 +367,34 @@ PNG_DEFLATE_LEVEL = 6
 _IDAT_BYTES = 1 << 18
 
 
-def _deflated(png: bytes) -> bytes:
-    """``png`` with its pixel data (filtered rows, as its writer chose the filters, and
-    stored uncompressed: level 0) deflated at :data:`PNG_DEFLATE_LEVEL`; its other
-    chunks are kept as they are, in their order."""
+def _deflated(stored: io.BytesIO) -> bytes:
+    """The PNG file in ``stored`` with its pixel data (filtered rows, as its writer chose
+    the filters, and stored uncompressed: level 0) deflated at :data:`PNG_DEFLATE_LEVEL`;
+    its other chunks are kept as they are, in their order. ``stored`` is closed (its
+    memory freed) before the deflating."""
     import imagecodecs
 
-    view, pos, chunks, inflate, rows = memoryview(png), len(_PNG_SIGNATURE), [], zlib.decompressobj(), []
-    while pos < len(png):
-        (length,) = struct.unpack_from(">I", png, pos)
-        if view[pos + 4 : pos + 8] == b"IDAT":
-            if not rows:
-                chunks.append(None)  # where the pixel data goes
-            rows.append(inflate.decompress(view[pos + 8 : pos + 8 + length]))
-        else:
-            chunks.append(view[pos : pos + 12 + length])
-        pos += 12 + length
+    chunks: list[bytes | None] = []  # None: where the pixel data goes
+    with stored.getbuffer() as png:
+        pos, sizes = len(_PNG_SIGNATURE), []
+        while pos < len(png):
+            (length,) = struct.unpack_from(">I", png, pos)
+            if png[pos + 4 : pos + 8] == b"IDAT":
+                if not sizes:
+                    chunks.append(None)
+                sizes.append((pos + 8, length))
+            else:
+                chunks.append(bytes(png[pos : pos + 12 + length]))
+            pos += 12 + length
+        raw, filled, inflate = bytearray(sum(n for _, n in sizes)), 0, zlib.decompressobj()  # stored: no larger
+        for start, length in sizes:
+            piece = inflate.decompress(png[start : start + length])
+            raw[filled : filled + len(piece)] = piece
+            filled += len(piece)
+    stored.close()
     if not inflate.eof:
         raise ValueError("the PNG's pixel data ends early")
-    raw = b"".join(rows)
-    del rows
+    del raw[filled:]
     data = imagecodecs.deflate_encode(raw, level=PNG_DEFLATE_LEVEL)
     del raw
     idat = b"".join(_png_chunk(b"IDAT", data[i : i + _IDAT_BYTES]) for i in range(0, len(data), _IDAT_BYTES))
