@@ -420,6 +420,6 @@ def _link_no_clobber(tmp: str, path: Path) -> None:
 
 def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
     """A PNG of the pixels, with the metadata ``meta`` if given."""
-    from .metadata import encode_png as encode
+    from .png_writer import encode_png as encode
 
     return encode(pixels, colour, meta)

@@ -22,8 +22,9 @@ import struct
 import warnings
 import zlib
 
-import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
+
+from .png_chunks import PNG_SIGNATURE, png_chunk
 
 TAG = b"meta"
 VERSION = 1
@@ -85,8 +86,8 @@ def png_signalling(source) -> dict[str, bytes]:
     binary file object, read from the chunks before its first IDAT.
 
     >>> import io
-    >>> png = _PNG_SIGNATURE + _png_chunk(b"IHDR", bytes(13)) + _png_chunk(b"cICP", bytes([9, 16, 0, 1]))
-    >>> png_signalling(io.BytesIO(png + _png_chunk(b"IDAT", b"") + _png_chunk(b"IEND", b"")))
+    >>> png = PNG_SIGNATURE + png_chunk(b"IHDR", bytes(13)) + png_chunk(b"cICP", bytes([9, 16, 0, 1]))
+    >>> png_signalling(io.BytesIO(png + png_chunk(b"IDAT", b"") + png_chunk(b"IEND", b"")))
     {'cICP': b'\\t\\x10\\x00\\x01'}
     """
     if isinstance(source, io.BytesIO):  # read in place, and left where it was
@@ -105,7 +106,7 @@ def png_signalling(source) -> dict[str, bytes]:
 
 def _signalling_in(fh) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    if fh.read(len(_PNG_SIGNATURE)) != _PNG_SIGNATURE:
+    if fh.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
         return found
     after_pixels = False
     depth, colour_type, palette = 8, 0, b""
@@ -286,130 +287,3 @@ def describe(meta: dict) -> dict[str, int]:
         else:
             out[key] = len(value) if isinstance(value, (bytes, str)) else len(json.dumps(value))
     return out
-
-
-def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> bytes:
-    """A PNG of the pixels (8 or 16 bits per sample), carrying ``meta`` (ICC, EXIF, XMP,
-    text, gAMA, cHRM, sRGB, pHYs, and the signalling chunks cICP, mDCv, cLLi, sBIT, bKGD, tIME)."""
-    if pixels.dtype == np.uint16:
-        return _encode_png16(pixels, colour, meta)
-    arr = pixels[:, :, 0] if colour == "L" else pixels
-    img = Image.fromarray(np.ascontiguousarray(arr), mode=colour)
-    meta = meta or {}
-    options: dict = {"compress_level": 0}  # stored: the pixel data is deflated by _deflated()
-    info = PngImagePlugin.PngInfo()
-    if "srgb" in meta:
-        info.add(b"sRGB", bytes([int(meta["srgb"]) & 0xFF]))
-    if "gamma" in meta:
-        info.add(b"gAMA", struct.pack(">I", int(round(float(meta["gamma"]) * 100000))))
-    if "chromaticity" in meta:
-        info.add(b"cHRM", struct.pack(">8I", *(int(round(float(v) * 100000)) for v in meta["chromaticity"])))
-    for key, value in (meta.get("text") or {}).items():
-        info.add_itxt(key, value)
-    if "xmp" in meta:
-        info.add_itxt("XML:com.adobe.xmp", meta["xmp"])
-    options["pnginfo"] = info
-    if "icc" in meta:
-        options["icc_profile"] = meta["icc"]
-    if "exif" in meta:
-        options["exif"] = meta["exif"]
-    if "dpi" in meta:
-        options["dpi"] = tuple(meta["dpi"])
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", **options)
-    del img  # Pillow's copy of the pixels
-    return _with_signalling(_deflated(buf), meta, len(colour), 8)
-
-
-def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int) -> bytes:
-    """``png`` with the signalling chunks of ``meta`` right after its header, where the
-    PNG specification wants them (before PLTE and IDAT); Pillow would drop most of them.
-    sBIT and bKGD go only where they fit the written image: one count per plane, none
-    over its bit depth (a palette or colour-keyed image is written with other planes);
-    a background of one grey or three colour samples, each under 2 ** bit depth."""
-    chunks = dict((meta or {}).get("png_chunks") or {})
-    sbit = chunks.get("sBIT")
-    if sbit is not None and not (len(sbit) == planes and all(1 <= v <= bit_depth for v in sbit)):
-        del chunks["sBIT"]
-    background = chunks.get("bKGD")  # grey (1 or 2 planes) or RGB (3 or 4) samples, 16 bits each
-    if background is not None and not (len(background) == (2 if planes <= 2 else 6) and all(
-            v < 1 << bit_depth for v in struct.unpack(f">{len(background) // 2}H", background))):
-        del chunks["bKGD"]
-    if not chunks:
-        return png
-    header_end = len(_PNG_SIGNATURE) + 12 + 13
-    return png[:header_end] + b"".join(_png_chunk(k.encode("latin-1"), v) for k, v in chunks.items()) + png[header_end:]
-
-
-def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
-    """A 16-bit PNG: imagecodecs writes the pixels (Pillow has no 16-bit colour), and the
-    metadata chunks Pillow writes for ``meta`` go between its header and its pixels."""
-    import imagecodecs
-
-    png = _deflated(io.BytesIO(imagecodecs.png_encode(np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels),
-                                                      level=0)))
-    if not meta:
-        return png
-    others = {k: v for k, v in meta.items() if k != "png_chunks"}
-    carrier = _png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", others)) if others else []
-    chunks = _png_chunks(png)
-    extra = [c for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
-    png = _PNG_SIGNATURE + b"".join(_png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])
-    return _with_signalling(png, meta, len(colour), 16)
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# The written PNG's pixel data: deflated by libdeflate (through imagecodecs) at this level,
-# in IDAT chunks of at most _IDAT_BYTES. Against zlib at level 6 (Pillow's default, what
-# decompress used before) the files are as large and take a third of the time to write
-# (docs/results.md, "Speed").
-PNG_DEFLATE_LEVEL = 6
-_IDAT_BYTES = 1 << 18
-
-
-def _deflated(stored: io.BytesIO) -> bytes:
-    """The PNG file in ``stored`` with its pixel data (filtered rows, as its writer chose
-    the filters, and stored uncompressed: level 0) deflated at :data:`PNG_DEFLATE_LEVEL`;
-    its other chunks are kept as they are, in their order. ``stored`` is closed (its
-    memory freed) before the deflating."""
-    import imagecodecs
-
-    chunks: list[bytes | None] = []  # None: where the pixel data goes
-    with stored.getbuffer() as png:
-        pos, sizes = len(_PNG_SIGNATURE), []
-        while pos < len(png):
-            (length,) = struct.unpack_from(">I", png, pos)
-            if png[pos + 4 : pos + 8] == b"IDAT":
-                if not sizes:
-                    chunks.append(None)
-                sizes.append((pos + 8, length))
-            else:
-                chunks.append(bytes(png[pos : pos + 12 + length]))
-            pos += 12 + length
-        raw, filled, inflate = bytearray(sum(n for _, n in sizes)), 0, zlib.decompressobj()  # stored: no larger
-        for start, length in sizes:
-            piece = inflate.decompress(png[start : start + length])
-            raw[filled : filled + len(piece)] = piece
-            filled += len(piece)
-    stored.close()
-    if not inflate.eof:
-        raise ValueError("the PNG's pixel data ends early")
-    del raw[filled:]
-    data = imagecodecs.deflate_encode(raw, level=PNG_DEFLATE_LEVEL)
-    del raw
-    idat = b"".join(_png_chunk(b"IDAT", data[i : i + _IDAT_BYTES]) for i in range(0, len(data), _IDAT_BYTES))
-    return _PNG_SIGNATURE + b"".join(idat if c is None else c for c in chunks)
-
-
-def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, data) of each chunk of a PNG file."""
-    out, pos = [], len(_PNG_SIGNATURE)
-    while pos < len(png):
-        (length,) = struct.unpack_from(">I", png, pos)
-        out.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    return out
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

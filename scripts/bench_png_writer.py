@@ -1,6 +1,6 @@
 """Benchmark: the PNG writer of ``decompress`` against Pillow's, on the same pixels, one thread.
 
-``lora_codec.metadata.encode_png`` lets Pillow choose the row filters and write the
+``lora_codec.png_writer.encode_png`` lets Pillow choose the row filters and write the
 chunks with the pixel data stored, then deflates that data with libdeflate; before, Pillow
 deflated it with zlib at level 6. Both write the same pixels (checked); each time is the
 minimum of --repeat runs, and the summary gives the sums and the median per-image ratio.
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from lora_codec.data import list_images
-from lora_codec.metadata import encode_png
+from lora_codec.png_writer import encode_png
 
 
 def _best_of(repeat: int, fn) -> tuple[float, bytes]:

@@ -92,17 +92,18 @@ def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, cap
 def test_written_pngs_are_deflated_and_keep_their_chunks(colour, dtype, monkeypatch):
     import imagecodecs
 
-    from lora_codec import metadata
+    from lora_codec import png_writer
+    from lora_codec.png_chunks import PNG_SIGNATURE, png_chunks
 
-    monkeypatch.setattr(metadata, "_IDAT_BYTES", 20)  # several IDAT chunks
+    monkeypatch.setattr(png_writer, "_IDAT_BYTES", 20)  # several IDAT chunks
     ramp = np.add.outer(np.arange(60), 2 * np.arange(90)) % 256
     pixels = np.repeat(ramp[:, :, None], len(colour), axis=2).astype(dtype) * (257 if dtype == np.uint16 else 1)
     meta = {"icc": b"not checked by PNG", "text": {"Title": "a test"}, "gamma": 0.45455,
             "png_chunks": {"tIME": bytes([7, 234, 1, 2, 3, 4, 5])}}
-    png = metadata.encode_png(pixels, colour, meta)
-    kinds = [kind for kind, _ in metadata._png_chunks(png)]
+    png = png_writer.encode_png(pixels, colour, meta)
+    kinds = [kind for kind, _ in png_chunks(png)]
     first, count = kinds.index(b"IDAT"), kinds.count(b"IDAT")
-    assert png.startswith(metadata._PNG_SIGNATURE) and kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    assert png.startswith(PNG_SIGNATURE) and kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
     assert count > 1 and kinds[first : first + count] == [b"IDAT"] * count  # consecutive, as PNG requires
     assert {b"iCCP", b"iTXt", b"gAMA", b"tIME"} <= set(kinds[:first])
     assert len(png) < pixels.nbytes / 4  # deflated, not stored

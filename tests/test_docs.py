@@ -26,6 +26,8 @@ import lora_codec.lora.fit
 import lora_codec.lora.loading
 import lora_codec.leb128
 import lora_codec.metadata
+import lora_codec.png_chunks
+import lora_codec.png_writer
 import lora_codec.quality_choice
 
 MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.convolution,
@@ -34,7 +36,8 @@ MODULES = [lora_codec, lora_codec.codec, lora_codec.entropy, lora_codec.entropy.
            lora_codec.coding.rice_palette, lora_codec.coding.stripe_layout,
            lora_codec.coding.enlargement, lora_codec.coding.depth,
            lora_codec.base_layer, lora_codec.batch, lora_codec.container, lora_codec.images, lora_codec.leb128,
-           lora_codec.metadata, lora_codec.quality_choice, lora_codec.lora.crops, lora_codec.lora.fit,
+           lora_codec.metadata, lora_codec.png_chunks, lora_codec.png_writer, lora_codec.quality_choice,
+           lora_codec.lora.crops, lora_codec.lora.fit,
            lora_codec.lora.loading, lora_codec.lora.payload,
            lora_codec.cli]
 
