@@ -132,7 +132,10 @@ def _deflated(stored: io.BytesIO) -> bytes:
     if not inflate.eof:
         raise ValueError("the PNG's pixel data ends early")
     del raw[filled:]
-    data = imagecodecs.deflate_encode(raw, level=PNG_DEFLATE_LEVEL)
+    if imagecodecs.DEFLATE.available:
+        data = imagecodecs.deflate_encode(raw, level=PNG_DEFLATE_LEVEL)
+    else:  # a build of imagecodecs without libdeflate: zlib, as Pillow would
+        data = zlib.compress(raw, PNG_DEFLATE_LEVEL)
     del raw
     idat = b"".join(png_chunk(b"IDAT", data[i : i + _IDAT_BYTES]) for i in range(0, len(data), _IDAT_BYTES))
     return PNG_SIGNATURE + b"".join(idat if c is None else c for c in chunks)

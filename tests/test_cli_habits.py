@@ -89,13 +89,16 @@ def test_metadata_is_kept_listed_and_strippable(tmp_path, png_with_metadata, cap
 
 @pytest.mark.parametrize("colour, dtype", [("L", np.uint8), ("LA", np.uint8), ("RGB", np.uint8),
                                            ("RGBA", np.uint8), ("RGB", np.uint16), ("LA", np.uint16)])
-def test_written_pngs_are_deflated_and_keep_their_chunks(colour, dtype, monkeypatch):
+@pytest.mark.parametrize("libdeflate", [True, False])
+def test_written_pngs_are_deflated_and_keep_their_chunks(colour, dtype, libdeflate, monkeypatch):
     import imagecodecs
 
     from lora_codec import png_writer
     from lora_codec.png_chunks import PNG_SIGNATURE, png_chunks
 
     monkeypatch.setattr(png_writer, "_IDAT_BYTES", 20)  # several IDAT chunks
+    if not libdeflate:  # as with a build of imagecodecs without it
+        monkeypatch.setattr(imagecodecs.DEFLATE, "available", False)
     ramp = np.add.outer(np.arange(60), 2 * np.arange(90)) % 256
     pixels = np.repeat(ramp[:, :, None], len(colour), axis=2).astype(dtype) * (257 if dtype == np.uint16 else 1)
     meta = {"icc": b"not checked by PNG", "text": {"Title": "a test"}, "gamma": 0.45455,
