@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from lora_codec.cli import main
@@ -113,6 +115,23 @@ def test_written_pngs_are_deflated_and_keep_their_chunks(colour, dtype, libdefla
     with Image.open(io.BytesIO(png)) as img:
         img.load()  # checks the chunks' CRCs and the zlib stream's checksum
         assert img.text["Title"] == "a test"
+    assert np.array_equal(imagecodecs.png_decode(png).reshape(pixels.shape), pixels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 70), st.sampled_from(["L", "LA", "RGB", "RGBA"]),
+       st.sampled_from([np.uint8, np.uint16]), st.integers(0, 2**32 - 1), st.booleans())
+def test_written_pngs_hold_exactly_the_pixels(height, width, colour, dtype, seed, flat):
+    import imagecodecs
+
+    from lora_codec.png_writer import encode_png
+
+    rng = np.random.default_rng(seed)
+    top = 256 if dtype == np.uint8 else 65536
+    pixels = rng.integers(0, top, (height, width, len(colour))).astype(dtype)
+    if flat:  # long runs, which deflate codes as matches
+        pixels[:, : width // 2] = pixels[:1, :1]
+    png = encode_png(pixels, colour, {})
     assert np.array_equal(imagecodecs.png_decode(png).reshape(pixels.shape), pixels)
 
 
