@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Iterator
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
-    """(type, data) of each chunk of a PNG file."""
-    out, pos = [], len(PNG_SIGNATURE)
+def chunk_spans(png) -> Iterator[tuple[bytes, int, int]]:
+    """(type, offset of its data, length of its data) of each chunk of a PNG file held
+    in bytes or any buffer, which is not copied."""
+    pos = len(PNG_SIGNATURE)
     while pos < len(png):
         (length,) = struct.unpack_from(">I", png, pos)
-        out.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
+        yield bytes(png[pos + 4 : pos + 8]), pos + 8, length
         pos += 12 + length
-    return out
+
+
+def png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of each chunk of a PNG file."""
+    return [(kind, png[start : start + length]) for kind, start, length in chunk_spans(png)]
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -24,7 +24,7 @@ import zlib
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from .png_chunks import PNG_SIGNATURE, png_chunk, png_chunks
+from .png_chunks import PNG_SIGNATURE, chunk_spans, png_chunk, png_chunks
 
 # The written PNG's pixel data: deflated by libdeflate (through imagecodecs) at this level,
 # in IDAT chunks of at most _IDAT_BYTES. Against zlib at level 6 (Pillow's default, what
@@ -64,12 +64,12 @@ def encode_png(pixels: np.ndarray, colour: str, meta: dict | None = None) -> byt
     buf = io.BytesIO()
     img.save(buf, format="PNG", **options)
     del img  # Pillow's copy of the pixels
-    return _with_signalling(_deflated(buf), meta, len(colour), 8)
+    return _deflated(buf, after_header=_signalling_chunks(meta, len(colour), 8))
 
 
-def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int) -> bytes:
-    """``png`` with the signalling chunks of ``meta`` right after its header, where the
-    PNG specification wants them (before PLTE and IDAT); Pillow would drop most of them.
+def _signalling_chunks(meta: dict | None, planes: int, bit_depth: int) -> list[bytes]:
+    """The signalling chunks of ``meta``, to go right after the header, where the PNG
+    specification wants them (before PLTE and IDAT); Pillow would drop most of them.
     sBIT and bKGD go only where they fit the written image: one count per plane, none
     over its bit depth (a palette or colour-keyed image is written with other planes);
     a background of one grey or three colour samples, each under 2 ** bit depth."""
@@ -81,10 +81,7 @@ def _with_signalling(png: bytes, meta: dict | None, planes: int, bit_depth: int)
     if background is not None and not (len(background) == (2 if planes <= 2 else 6) and all(
             v < 1 << bit_depth for v in struct.unpack(f">{len(background) // 2}H", background))):
         del chunks["bKGD"]
-    if not chunks:
-        return png
-    header_end = len(PNG_SIGNATURE) + 12 + 13
-    return png[:header_end] + b"".join(png_chunk(k.encode("latin-1"), v) for k, v in chunks.items()) + png[header_end:]
+    return [png_chunk(kind.encode("latin-1"), data) for kind, data in chunks.items()]
 
 
 def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
@@ -92,39 +89,34 @@ def _encode_png16(pixels: np.ndarray, colour: str, meta: dict | None) -> bytes:
     metadata chunks Pillow writes for ``meta`` go between its header and its pixels."""
     import imagecodecs
 
-    samples = np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels)
-    png = _deflated(io.BytesIO(imagecodecs.png_encode(samples, level=0)))
-    if not meta:
-        return png
-    others = {k: v for k, v in meta.items() if k != "png_chunks"}
+    others = {k: v for k, v in (meta or {}).items() if k != "png_chunks"}
     carrier = png_chunks(encode_png(np.zeros((1, 1, 1), np.uint8), "L", others)) if others else []
-    chunks = png_chunks(png)
-    extra = [c for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
-    png = PNG_SIGNATURE + b"".join(png_chunk(*c) for c in chunks[:1] + extra + chunks[1:])
-    return _with_signalling(png, meta, len(colour), 16)
+    extra = [png_chunk(*c) for c in carrier if c[0] not in (b"IHDR", b"IDAT", b"IEND")]
+    samples = np.ascontiguousarray(pixels[:, :, 0] if colour == "L" else pixels)
+    stored = io.BytesIO(imagecodecs.png_encode(samples, level=0))
+    return _deflated(stored, after_header=_signalling_chunks(meta, len(colour), 16) + extra)
 
 
-def _deflated(stored: io.BytesIO) -> bytes:
+def _deflated(stored: io.BytesIO, after_header: list[bytes] | None = None) -> bytes:
     """The PNG file in ``stored`` with its pixel data (filtered rows, as its writer chose
     the filters, and stored uncompressed: level 0) deflated at :data:`PNG_DEFLATE_LEVEL`;
-    its other chunks are kept as they are, in their order. ``stored`` is closed (its
-    memory freed) before the deflating."""
+    its other chunks are kept as they are, in their order, and the whole chunks
+    ``after_header`` go right after its header. ``stored`` is closed (its memory freed)
+    before the deflating."""
     import imagecodecs
 
     chunks: list[bytes | None] = []  # None: where the pixel data goes
     with stored.getbuffer() as png:
-        pos, sizes = len(PNG_SIGNATURE), []
-        while pos < len(png):
-            (length,) = struct.unpack_from(">I", png, pos)
-            if png[pos + 4 : pos + 8] == b"IDAT":
-                if not sizes:
+        pixel_spans = []
+        for kind, start, length in chunk_spans(png):
+            if kind == b"IDAT":
+                if not pixel_spans:
                     chunks.append(None)
-                sizes.append((pos + 8, length))
+                pixel_spans.append((start, length))
             else:
-                chunks.append(bytes(png[pos : pos + 12 + length]))
-            pos += 12 + length
-        raw, filled, inflate = bytearray(sum(n for _, n in sizes)), 0, zlib.decompressobj()  # stored: no larger
-        for start, length in sizes:
+                chunks.append(bytes(png[start - 8 : start + length + 4]))  # length, type, data, CRC
+        raw, filled, inflate = bytearray(sum(n for _, n in pixel_spans)), 0, zlib.decompressobj()  # stored: no larger
+        for start, length in pixel_spans:
             piece = inflate.decompress(png[start : start + length])
             raw[filled : filled + len(piece)] = piece
             filled += len(piece)
@@ -138,4 +130,5 @@ def _deflated(stored: io.BytesIO) -> bytes:
         data = zlib.compress(raw, PNG_DEFLATE_LEVEL)
     del raw
     idat = b"".join(png_chunk(b"IDAT", data[i : i + _IDAT_BYTES]) for i in range(0, len(data), _IDAT_BYTES))
+    chunks[1:1] = after_header or []
     return PNG_SIGNATURE + b"".join(idat if c is None else c for c in chunks)
